@@ -1,0 +1,12 @@
+"""scorematch: learn probability densities from samples by score matching.
+
+Train energy-based models (p ∝ exp(−E_θ)) and score networks (s_θ ≈ ∇ₓ log p) without the partition
+function. ``scorematch.losses`` holds the objectives, ``scorematch.derivatives`` the exact and estimated
+derivatives they are built on, ``Energy``/``Score`` say what a network outputs.
+"""
+
+from . import derivatives, losses, schedules
+from .fields import Energy, Score
+
+__all__ = ["Energy", "Score", "derivatives", "losses", "schedules"]
+__version__ = "0.1.0"

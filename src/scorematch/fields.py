@@ -1,0 +1,85 @@
+r"""Say what a network outputs: an energy or a score.
+
+Losses and samplers accept either; the wrapper, not a flag, tells them which.
+
+* ``Energy(net)``: ``net(x, *cond)`` returns one energy per sample, shape ``(B,)`` or ``(B, 1)``;
+  the model density is :math:`p_\theta(x) \propto \exp(-E_\theta(x))` and its score
+  :math:`s_\theta = -\nabla_x E_\theta` is taken by automatic differentiation.
+* ``Score(net)``: ``net(x, *cond)`` returns :math:`s_\theta(x) \approx \nabla_x \log p(x)` with the shape of ``x``.
+
+``cond`` carries extra inputs such as the noise level σ of a noise-conditional model (``net(x, sigma)`` with
+``sigma`` of shape ``(B,)``). Both wrappers are ``nn.Module``\ s, so ``.parameters()``, ``.to()`` and
+``state_dict()`` work on them; a plain callable may be wrapped too.
+
+>>> import torch
+>>> field = Energy(lambda x: 0.5 * (x**2).sum(-1))       # standard normal
+>>> field.score(torch.tensor([[2.0, 0.0]]))
+tensor([[-2., -0.]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import Tensor, nn
+
+from .derivatives import score_of_energy
+
+__all__ = ["Energy", "Field", "Score", "require_field"]
+
+
+class Energy(nn.Module):
+    """An energy network :math:`E_\\theta(x)`; see the module docstring."""
+
+    def __init__(self, net: Callable[..., Tensor]):
+        super().__init__()
+        self.net = net
+
+    def energy(self, x: Tensor, *cond: Tensor) -> Tensor:
+        """:math:`E_\\theta(x)`, shape ``(B,)``."""
+        e = self.net(x, *cond)
+        if e.ndim == 2 and e.shape[1] == 1:
+            e = e.squeeze(1)
+        if e.shape != x.shape[:1]:
+            raise ValueError(f"Energy(net): net must return shape ({x.shape[0]},) or ({x.shape[0]}, 1) "
+                             f"for input {tuple(x.shape)}; got {tuple(e.shape)}")
+        return e
+
+    def forward(self, x: Tensor, *cond: Tensor) -> Tensor:
+        return self.energy(x, *cond)
+
+    def score(self, x: Tensor, *cond: Tensor) -> Tensor:
+        """:math:`s_\\theta(x) = -\\nabla_x E_\\theta(x)`, shape ``x.shape``, differentiable in θ."""
+        return score_of_energy(lambda z: self.energy(z, *cond), x)
+
+
+class Score(nn.Module):
+    """A score network :math:`s_\\theta(x) \\approx \\nabla_x \\log p(x)`; see the module docstring."""
+
+    def __init__(self, net: Callable[..., Tensor]):
+        super().__init__()
+        self.net = net
+
+    def score(self, x: Tensor, *cond: Tensor) -> Tensor:
+        """:math:`s_\\theta(x)`, shape ``x.shape``."""
+        s = self.net(x, *cond)
+        if s.shape != x.shape:
+            raise ValueError(f"Score(net): net must return the shape of its input {tuple(x.shape)}; "
+                             f"got {tuple(s.shape)}")
+        return s
+
+    def forward(self, x: Tensor, *cond: Tensor) -> Tensor:
+        return self.score(x, *cond)
+
+
+Field = Energy | Score
+
+
+def require_field(model: object) -> Field:
+    """Return ``model`` if it is an :class:`Energy` or a :class:`Score`, else raise ``TypeError``."""
+    if isinstance(model, (Energy, Score)):
+        return model
+    raise TypeError(
+        f"expected Energy(net) or Score(net), got {type(model).__name__}: wrap a net returning one energy "
+        "per sample in scorematch.Energy, one returning a score of x's shape in scorematch.Score"
+    )
