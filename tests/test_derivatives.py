@@ -5,8 +5,6 @@ import math
 
 import pytest
 import torch
-from nets import make_net
-from tolerances import assert_close
 from torch.autograd.functional import hessian, jacobian
 
 from scorematch import Energy, Score
@@ -19,6 +17,9 @@ from scorematch.derivatives import (
     score_of_energy,
     value_and_divergence,
 )
+
+from nets import make_net
+from tolerances import assert_close
 
 EVENTS = [(3,), (2, 3, 3)]
 

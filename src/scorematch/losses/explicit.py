@@ -12,7 +12,6 @@ For an energy, :math:`s_\theta = -\nabla E_\theta` and :math:`\operatorname{tr}\
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from ..derivatives import value_and_divergence
@@ -36,6 +35,7 @@ def explicit(model: Field, x: Tensor, *, chunk_size: int | None = None) -> Tenso
     Returns:
         Shape ``(B,)``; reduce it yourself (``.mean()``).
 
+    >>> import torch
     >>> from scorematch import Energy
     >>> x = torch.tensor([[1.0, 2.0]])
     >>> explicit(Energy(lambda z: 0.5 * (z**2).sum(-1)), x)  # ½‖−x‖² + tr(−I) = 2.5 − 2
