@@ -1,0 +1,21 @@
+"""The README's Python example runs and learns a ring: high energy at the centre, low on the circle."""
+
+import re
+from pathlib import Path
+
+import torch
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_example_trains_an_energy_with_a_ring_of_low_energy():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert blocks, "README.md has no python example"
+    torch.set_default_dtype(torch.float32)
+    namespace: dict = {}
+    exec(compile(blocks[0], "README.md", "exec"), namespace)
+    with torch.no_grad():
+        e = namespace["model"].energy(torch.tensor([[0.0, 0.0], [2.0, 0.0], [0.0, -2.0], [-1.4, 1.4], [4.0, 0.0]]))
+    ring = e[1:4]
+    assert ring.max() < e[0] - 5 and ring.max() < e[4] - 5, e
+    assert (ring.max() - ring.min()) < 5, e  # roughly flat along the circle
