@@ -34,6 +34,7 @@ __all__ = [
     "divergence",
     "divergence_hutchinson",
     "draw_probes",
+    "energy_and_score",
     "laplacian",
     "laplacian_hutchinson",
     "score_of_energy",
@@ -64,6 +65,21 @@ def score_of_energy(energy_fn: Fn, x: Tensor) -> Tensor:
     tensor([[-1.,  2.]])
     """
     return -torch.func.grad(lambda z: _energy_sum(energy_fn, z))(x)
+
+
+def energy_and_score(energy_fn: Fn, x: Tensor) -> tuple[Tensor, Tensor]:
+    r"""``(E(x), -∇ₓE(x))`` from one forward and one backward pass; shapes ``(B,)`` and ``x.shape``.
+
+    >>> e, s = energy_and_score(lambda z: 0.5 * (z**2).sum(-1), torch.tensor([[3.0, 4.0]]))
+    >>> e, s
+    (tensor([12.5000]), tensor([[-3., -4.]]))
+    """
+    def total(z: Tensor) -> tuple[Tensor, Tensor]:
+        e = energy_fn(z)
+        return _energy_sum(lambda _: e, z), e
+
+    grad, (_, e) = torch.func.grad_and_value(total, has_aux=True)(x)
+    return e, -grad
 
 
 def _check_field(out: Tensor, x: Tensor) -> None:

@@ -1,0 +1,84 @@
+"""Run a kernel for ``n_steps``: the final samples (:func:`sample`), a thinned trajectory (:func:`trajectory`), or
+per-chain diagnostics (:func:`diagnose`). Each has one return type."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from .._checks import check_count
+from .state import Info, Kernel, State
+
+__all__ = ["Diagnostics", "diagnose", "progress_bar", "sample", "trajectory"]
+
+
+def progress_bar(total: int, enabled: bool, desc: str):
+    """A tqdm bar (or a no-op object when ``enabled`` is false)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=desc, leave=False)
+
+
+def _chain(kernel: Kernel, x0: Tensor, n_steps: int, generator: torch.Generator | None,
+           progress: bool) -> Iterator[tuple[State, Info]]:
+    if not isinstance(n_steps, int) or isinstance(n_steps, bool) or n_steps < 0:
+        raise ValueError(f"n_steps must be an integer >= 0, got {n_steps!r}")
+    state = kernel.init(x0)
+    with progress_bar(n_steps, progress, "sampling") as bar:
+        for _ in range(n_steps):
+            state, info = kernel.step(state, generator)
+            bar.update(1)
+            yield state, info
+
+
+def sample(kernel: Kernel, x0: Tensor, n_steps: int, *, generator: torch.Generator | None = None,
+           progress: bool = False) -> Tensor:
+    """Run ``n_steps`` transitions from ``x0`` ``(B, *event)``; return the final positions, shape ``x0.shape``.
+
+    >>> import torch
+    >>> from scorematch import Score
+    >>> from scorematch.samplers import langevin
+    >>> x = sample(langevin(Score(lambda x: -x), 0.1), torch.zeros(500, 2), 200,
+    ...            generator=torch.Generator().manual_seed(0))
+    >>> x.shape, bool(abs(x.var() - 1) < 0.15)
+    (torch.Size([500, 2]), True)
+    """
+    x = x0.detach()
+    for state, _ in _chain(kernel, x0, n_steps, generator, progress):
+        x = state.x
+    return x
+
+
+def trajectory(kernel: Kernel, x0: Tensor, n_steps: int, *, thin: int = 1, generator: torch.Generator | None = None,
+               progress: bool = False) -> Tensor:
+    """Positions every ``thin`` steps, ``x0`` first: shape ``(1 + n_steps // thin, *x0.shape)``."""
+    check_count("thin", thin)
+    xs = [x0.detach()]
+    for t, (state, _) in enumerate(_chain(kernel, x0, n_steps, generator, progress), start=1):
+        if t % thin == 0:
+            xs.append(state.x)
+    return torch.stack(xs)
+
+
+class Diagnostics(NamedTuple):
+    """Final positions and, per chain, the mean acceptance probability and the fraction of accepted moves."""
+
+    x: Tensor
+    mean_accept_prob: Tensor
+    acceptance_rate: Tensor
+
+
+def diagnose(kernel: Kernel, x0: Tensor, n_steps: int, *, generator: torch.Generator | None = None,
+             progress: bool = False) -> Diagnostics:
+    """Run like :func:`sample` and also average each chain's :class:`~scorematch.samplers.state.Info`."""
+    b = x0.shape[0]
+    prob_sum = torch.zeros(b, dtype=x0.dtype, device=x0.device)
+    acc_sum = torch.zeros(b, dtype=x0.dtype, device=x0.device)
+    x = x0.detach()
+    for state, info in _chain(kernel, x0, n_steps, generator, progress):
+        x, prob_sum, acc_sum = state.x, prob_sum + info.accept_prob, acc_sum + info.accepted
+    n = max(n_steps, 1)
+    return Diagnostics(x, prob_sum / n, acc_sum / n)

@@ -1,0 +1,71 @@
+"""The state, the per-step diagnostics and the kernel type shared by every sampler.
+
+A *model* for a sampler is anything with ``score(x, *cond)`` — ``Score(net)``, ``Energy(net)``, or an analytic
+target of :mod:`scorematch.models.analytic` — and, for the Metropolis-adjusted samplers (MALA, HMC), also
+``energy(x, *cond)``. An ``Energy`` wrapper gets its energy and score from one forward and one backward pass.
+Samplers never keep an autograd graph across steps: every quantity in a state is computed under ``no_grad``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor
+
+from ..derivatives import energy_and_score
+from ..fields import Energy
+
+__all__ = ["Info", "Kernel", "State", "evaluate"]
+
+
+class State(NamedTuple):
+    """Positions ``x`` ``(B, *event)``, the score there, and the energy there ``(B,)`` when it is needed."""
+
+    x: Tensor
+    score: Tensor
+    energy: Tensor | None = None
+
+
+class Info(NamedTuple):
+    """What one step did, per chain: the acceptance probability and whether the move was accepted
+    (all ones / all ``True`` for the unadjusted samplers)."""
+
+    accept_prob: Tensor
+    accepted: Tensor
+
+
+class Kernel(NamedTuple):
+    """A transition kernel with its target and settings bound: ``init(x) -> State`` and
+    ``step(state, generator) -> (State, Info)``."""
+
+    init: Callable[[Tensor], State]
+    step: Callable[[State, torch.Generator | None], tuple[State, Info]]
+
+
+def evaluate(model: Any, x: Tensor, cond: tuple[Tensor, ...] = (), *, need_energy: bool = False) -> State:
+    """The :class:`State` at ``x``: score always, energy when ``need_energy``; no autograd graph kept."""
+    x = x.detach()
+    with torch.no_grad():
+        if isinstance(model, Energy):
+            e, s = energy_and_score(lambda z: model.energy(z, *cond), x)
+            return State(x, s, e)
+        if not callable(getattr(model, "score", None)):
+            raise TypeError(f"a sampler needs a model with a score(x) method (Energy(net), Score(net) or an analytic "
+                            f"target); got {type(model).__name__}")
+        s = model.score(x, *cond)
+        if s.shape != x.shape:
+            raise ValueError(f"model.score must return the shape of x {tuple(x.shape)}; got {tuple(s.shape)}")
+        if not need_energy:
+            return State(x, s, None)
+        if not callable(getattr(model, "energy", None)):
+            raise TypeError(f"this sampler has a Metropolis correction and needs an energy: wrap the net in "
+                            f"Energy(net) (got {type(model).__name__}, which has no energy(x))")
+        return State(x, s, model.energy(x, *cond))
+
+
+def always_accepted(x: Tensor) -> Info:
+    """The :class:`Info` of an unadjusted move: probability one, accepted, for every chain."""
+    ones = torch.ones(x.shape[0], dtype=x.dtype, device=x.device)
+    return Info(ones, ones.bool())
