@@ -1,0 +1,29 @@
+r"""Data: the built-in 2D sets, loaders for ``.npy``/``.npz``/``.csv`` files, and standardization.
+
+Built-in sets (:data:`DATASETS`, :func:`make_dataset`), each within about :math:`[-4, 4]^2`:
+
+==================  ============================================================================================
+``8gaussians``      :func:`~scorematch.models.analytic.eight_gaussians`: 8 Gaussians, std 0.2, on a circle of radius 2
+``checkerboard``    uniform on the 8 dark squares of a 4 × 4 board of side-2 squares covering :math:`[-4, 4]^2`
+``swissroll``       :math:`(t\cos t, t\sin t)/5` with :math:`t \sim U(1.5\pi, 4.5\pi)`, plus N(0, 0.2²) noise
+``pinwheel``        5 curved arms: radius N(2, 0.6²), tangential N(0, 0.2²), angle twisted by :math:`0.25 e^{r/2}`
+``2spirals``        two interleaved spirals of 1.5 turns, :math:`t = 3\pi\sqrt u`, plus N(0, 0.1²) noise
+``rings``           :func:`~scorematch.models.analytic.rings`: 4 rings of radii 0.75 … 3, width 0.08
+``moons``           two interleaved half circles of radius 2, plus N(0, 0.2²) noise
+``circles``         :func:`~scorematch.models.analytic.circles`: rings of radii 2 and 1, width 0.1
+==================  ============================================================================================
+
+The sets named in :data:`~scorematch.models.analytic.ANALYTIC` are drawn from those targets, so their exact
+density and score are known. Every point is drawn independently (its component too), in float64 on the CPU
+from the given ``torch.Generator``, then cast: the same seed gives the same data bit for bit.
+
+Files: :func:`load_array` reads an ``(n, d)`` array and raises :class:`DataError` with one line naming the file
+and, where it applies, the row and column. :class:`Standardizer` maps data to zero mean and unit variance and
+maps densities and scores learned on the standardized scale back to data units.
+"""
+
+from .files import FILE_TYPES, DataError, load_array, load_data
+from .standardize import Standardizer
+from .toy import DATASETS, make_dataset
+
+__all__ = ["DATASETS", "FILE_TYPES", "DataError", "Standardizer", "load_array", "load_data", "make_dataset"]

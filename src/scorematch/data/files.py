@@ -1,0 +1,173 @@
+"""Loaders for user files, ``.npy``/``.npz``/``.csv``, with one-line errors; see :mod:`scorematch.data`."""
+
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .._checks import check_count
+from .toy import DATASETS, make_dataset
+
+__all__ = ["FILE_TYPES", "DataError", "load_array", "load_data"]
+
+FILE_TYPES: tuple[str, ...] = (".npy", ".npz", ".csv")
+"""File extensions :func:`load_array` reads."""
+
+
+class DataError(ValueError):
+    """Unusable data: the message is one line naming the file and, where it applies, the row and column."""
+
+
+def _finish(array: np.ndarray, where: str, dtype: torch.dtype, lines: list[int] | None = None) -> Tensor:
+    """Check an array read from ``where`` and return it as an ``(n, d)`` tensor; ``lines[i]`` = file row of row i."""
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"{where}: holds {array.dtype} values; need real numbers")
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2:
+        raise DataError(f"{where}: need a 2-D array (n samples, d columns); got shape {array.shape}")
+    if array.size == 0:
+        raise DataError(f"{where}: empty array of shape {array.shape}")
+    if array.shape[0] < 2:
+        raise DataError(f"{where}: only 1 row; need at least 2 samples")
+    x = torch.from_numpy(np.asarray(array, dtype=np.float64)).to(dtype)
+    bad = ~torch.isfinite(x)
+    if bad.any():
+        i, j = (int(v) for v in bad.nonzero()[0])
+        row = lines[i] if lines is not None else i + 1
+        value = float(array[i, j])
+        what = "overflows " + str(dtype).removeprefix("torch.") if math.isfinite(value) else "is not finite"
+        raise DataError(f"{where}: row {row}, column {j + 1}: value {value!r} {what}")
+    return x
+
+
+def _read_numpy(path: Path, key: str | None) -> tuple[np.ndarray, str]:
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            if key is not None:
+                raise DataError(f"{path}: key={key!r} applies to .npz archives; this file holds one array")
+            return loaded, str(path)
+        with loaded:
+            keys = list(loaded.files)
+            if key is None and len(keys) != 1:
+                if not keys:
+                    raise DataError(f"{path}: the archive holds no arrays")
+                raise DataError(f"{path}: the archive holds {len(keys)} arrays ({', '.join(keys)}); pass key= one of them")
+            key = keys[0] if key is None else key
+            if key not in keys:
+                raise DataError(f"{path}: no array {key!r} in the archive; it holds: {', '.join(keys)}")
+            return loaded[key], f"{path}[{key}]"
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        if isinstance(exc, DataError):
+            raise
+        reason = " ".join(str(exc).split())
+        raise DataError(f"{path}: not a readable NumPy file of numbers ({reason})") from None
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_csv(path: Path, dtype: torch.dtype) -> Tensor:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start + 1})") from None
+    reader = csv.reader(io.StringIO(text))
+    rows: list[tuple[int, list[str]]] = []
+    try:
+        for cells in reader:
+            if any(c.strip() for c in cells):          # blank lines are skipped but keep their row numbers
+                rows.append((reader.line_num, cells))
+    except csv.Error as exc:
+        raise DataError(f"{path}: row {reader.line_num}: {exc}") from None
+    if not rows:
+        raise DataError(f"{path}: empty file")
+    header = not any(_is_number(c) for c in rows[0][1])
+    width, data = len(rows[0][1]), rows[1:] if header else rows
+    if not data:
+        raise DataError(f"{path}: only a header row, no data")
+    for line, cells in data:
+        if len(cells) != width:
+            got = f"{len(cells)} column" + ("" if len(cells) == 1 else "s")
+            raise DataError(f"{path}: row {line} has {got}, expected {width} (as row {rows[0][0]})")
+    try:
+        array = np.array([cells for _, cells in data], dtype=np.str_).astype(np.float64)
+    except ValueError as exc:
+        for line, cells in data:
+            for j, cell in enumerate(cells):
+                if not _is_number(cell):
+                    raise DataError(f"{path}: row {line}, column {j + 1}: {cell.strip()!r} is not a number") from None
+        raise DataError(f"{path}: cannot read the numbers ({' '.join(str(exc).split())})") from None
+    return _finish(array, str(path), dtype, lines=[line for line, _ in data])
+
+
+def load_array(path: str | Path, *, key: str | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
+    """Read an ``(n, d)`` data array from a ``.npy``, ``.npz`` or ``.csv`` file.
+
+    * ``.npy``: one numeric array. ``.npz``: the only array, or the one named ``key``.
+    * ``.csv``: comma-separated numbers, one sample per line; the first line is a header (skipped) when none of
+      its cells is a number. Blank lines are skipped.
+    * A 1-D array is read as ``n`` samples of one column, shape ``(n, 1)``; arrays of other than 1 or 2
+      dimensions, fewer than 2 rows, non-numeric or non-finite cells and ragged rows are refused.
+
+    Raises:
+        DataError: one line naming the file (and ``[key]`` of an archive), and where it applies the row and
+            column, both 1-based. In a CSV file, row ``r`` is line ``r`` of the file: the header, when present,
+            is row 1, and blank lines count. In a NumPy array, row ``r`` is ``array[r - 1]``.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FILE_TYPES:
+        raise DataError(f"{path}: unknown file type {suffix or '(no extension)'!r}; use one of {', '.join(FILE_TYPES)}")
+    if not path.is_file():
+        raise DataError(f"{path}: " + ("not a file" if path.exists() else "no such file"))
+    if suffix == ".csv":
+        if key is not None:
+            raise DataError(f"{path}: key={key!r} applies to .npz archives only")
+        return _read_csv(path, dtype)
+    array, where = _read_numpy(path, key)
+    return _finish(array, where, dtype)
+
+
+def load_data(
+    spec: str | Path,
+    *,
+    n: int | None = None,
+    generator: torch.Generator | None = None,
+    key: str | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> Tensor:
+    """A built-in set by name (``n`` points, 10 000 if ``n`` is None) or a file (all rows, or ``n`` of them
+    drawn without replacement with ``generator``); shape ``(n, d)``.
+
+    >>> load_data("8gaussians", n=3, generator=torch.Generator().manual_seed(0)).shape
+    torch.Size([3, 2])
+    """
+    if isinstance(spec, str) and spec in DATASETS:
+        return make_dataset(spec, 10_000 if n is None else n, generator=generator, dtype=dtype)
+    path = Path(spec)
+    if path.suffix.lower() not in FILE_TYPES and not path.exists():
+        raise DataError(f"unknown data set or file {str(spec)!r}: choose one of {', '.join(DATASETS)} "
+                        f"or a {', '.join(FILE_TYPES)} file")
+    x = load_array(path, key=key, dtype=dtype)
+    if n is None:
+        return x
+    check_count("n", n)
+    if n > x.shape[0]:
+        raise DataError(f"{path}: n={n} samples asked for, the file has {x.shape[0]}")
+    return x[torch.randperm(x.shape[0], generator=generator)[:n]]
+

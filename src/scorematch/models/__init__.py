@@ -1,0 +1,1 @@
+"""Neural and analytic models: energy and score networks, noise-conditional variants, test targets."""
