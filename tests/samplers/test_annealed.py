@@ -4,12 +4,12 @@
 import pytest
 import torch
 
+from scorematch.models.analytic import ncsn_toy
+from scorematch.models.smoothed import SmoothedMixture
 from scorematch.samplers import annealed_langevin, langevin, sample
 from scorematch.schedules import geometric_sigmas
 
-from targets import SmoothedMixture
-
-TOY = SmoothedMixture([0.2, 0.8], [[-5.0, -5.0], [5.0, 5.0]])
+TOY = SmoothedMixture(ncsn_toy(dtype=torch.float64))
 N_CHAINS = 2560
 SIGMAS = geometric_sigmas(20.0, 1.0, 10, dtype=torch.float64)
 T, EPS = 100, 0.1
@@ -36,7 +36,7 @@ def test_annealed_langevin_recovers_the_mixture_weights():
 
 def test_plain_langevin_with_the_same_budget_does_not():
     x0, g = _start(0)
-    x = sample(langevin(TOY, EPS), x0, len(SIGMAS) * T, generator=g)
+    x = sample(langevin(TOY.mixture, EPS), x0, len(SIGMAS) * T, generator=g)  # the data score, σ = 0
     w = _weight_of_first_mode(x)
     assert abs(w - 0.2) > 0.15, w  # stuck near the 50/50 split of the uniform start
 

@@ -9,6 +9,7 @@ Wrap a network to say what it outputs: ``Energy(EnergyMLP(2))``, ``Score(ScoreML
 
 from . import analytic
 from .analytic import Gaussian, GaussianMixture, RingMixture
+from .smoothed import SmoothedMixture
 from .conv import NoiseConditionalScoreCNN
 from .embedding import SigmaEmbedding
 from .mlp import ACTIVATIONS, EnergyMLP, NoiseConditionalEnergyMLP, NoiseConditionalScoreMLP, ScoreMLP
@@ -24,5 +25,6 @@ __all__ = [
     "RingMixture",
     "ScoreMLP",
     "SigmaEmbedding",
+    "SmoothedMixture",
     "analytic",
 ]
