@@ -10,7 +10,7 @@ from scorematch import Energy
 from scorematch.models.analytic import Gaussian
 from scorematch.samplers import diagnose, hmc, langevin, mala, sample
 
-TARGET = Gaussian([1.0, -1.0], [[1.0, 0.8], [0.8, 1.0]])   # precision eigenvalues 5 and 0.556
+TARGET = Gaussian([1.0, -1.0], [[1.0, 0.8], [0.8, 1.0]]).to(torch.float64)  # precision eigenvalues 5 and 0.556
 
 
 def ula_cov(eps):
