@@ -19,3 +19,12 @@ def test_readme_example_trains_an_energy_with_a_ring_of_low_energy():
     ring = e[1:4]
     assert ring.max() < e[0] - 5 and ring.max() < e[4] - 5, e
     assert (ring.max() - ring.min()) < 5, e  # roughly flat along the circle
+
+
+def test_readme_building_blocks_example_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    torch.set_default_dtype(torch.float32)
+    namespace: dict = {}
+    exec(compile(blocks[1], "README.md", "exec"), namespace)
+    assert namespace["samples"].shape == (1000, 2) and torch.isfinite(namespace["samples"]).all()
+    assert namespace["x"].shape == (5000, 2)

@@ -2,11 +2,12 @@
 
 Train energy-based models (p ∝ exp(−E_θ)) and score networks (s_θ ≈ ∇ₓ log p) without the partition
 function. ``scorematch.losses`` holds the objectives, ``scorematch.derivatives`` the exact and estimated
-derivatives they are built on, ``Energy``/``Score`` say what a network outputs.
+derivatives they are built on, ``Energy``/``Score`` say what a network outputs; ``models``, ``data``,
+``samplers`` and ``metrics`` hold networks and exact targets, data sets, samplers and measures of fit.
 """
 
-from . import derivatives, losses, schedules
+from . import data, derivatives, losses, metrics, models, samplers, schedules
 from .fields import Energy, Score
 
-__all__ = ["Energy", "Score", "derivatives", "losses", "schedules"]
+__all__ = ["Energy", "Score", "data", "derivatives", "losses", "metrics", "models", "samplers", "schedules"]
 __version__ = "0.1.0"

@@ -2,10 +2,11 @@
 law of mixture samples plus N(0, σ²I) noise."""
 
 import torch
-from tolerances import assert_close
 
 from scorematch.models.analytic import GaussianMixture, eight_gaussians
 from scorematch.models.smoothed import SmoothedMixture
+
+from tolerances import assert_close
 
 
 def _mixture():

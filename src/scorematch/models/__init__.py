@@ -9,10 +9,10 @@ Wrap a network to say what it outputs: ``Energy(EnergyMLP(2))``, ``Score(ScoreML
 
 from . import analytic
 from .analytic import Gaussian, GaussianMixture, RingMixture
-from .smoothed import SmoothedMixture
 from .conv import NoiseConditionalScoreCNN
 from .embedding import SigmaEmbedding
 from .mlp import ACTIVATIONS, EnergyMLP, NoiseConditionalEnergyMLP, NoiseConditionalScoreMLP, ScoreMLP
+from .smoothed import SmoothedMixture
 
 __all__ = [
     "ACTIVATIONS",
