@@ -12,6 +12,7 @@ For an energy, :math:`s_\theta = -\nabla E_\theta` and :math:`\operatorname{tr}\
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from ..derivatives import value_and_divergence
@@ -21,7 +22,7 @@ from ..shapes import sum_event
 __all__ = ["explicit"]
 
 
-def explicit(model: Field, x: Tensor, *, chunk_size: int | None = None) -> Tensor:
+def explicit(model: Field, x: Tensor, *, chunk_size: int | None = None, generator: torch.Generator | None = None) -> Tensor:
     r"""Hyvärinen's score-matching loss :math:`\tfrac12\lVert s\rVert^2 + \operatorname{tr}\nabla_x s`, per sample.
 
     The trace is exact: ``D`` vector-Jacobian products batched with ``vmap`` (``chunk_size`` at a time
@@ -31,6 +32,7 @@ def explicit(model: Field, x: Tensor, *, chunk_size: int | None = None) -> Tenso
         model: ``Energy(net)`` or ``Score(net)``.
         x: data, shape ``(B, *event)``.
         chunk_size: how many of the ``D`` basis directions to differentiate at once.
+        generator: unused (the loss is deterministic); accepted so that every loss shares one signature.
 
     Returns:
         Shape ``(B,)``; reduce it yourself (``.mean()``).

@@ -1,0 +1,146 @@
+"""Checkpoints without pickle, written so that a crash or a kill never leaves a half-written one in use.
+
+Layout of a checkpoint folder::
+
+    checkpoint/
+      latest.json                 {"step": 500, "dir": "step-00000500"}   (replaced atomically, written last)
+      step-00000500/
+        model.safetensors         the raw (trained) weights
+        ema.safetensors           the exponential moving average of the weights, when used
+        optimizer.safetensors     every tensor of the optimizer's state
+        rng.safetensors           the torch.Generator state
+        state.json                step, history, optimizer hyper-parameters and scalar state
+
+A step folder is filled under a temporary name and renamed into place (atomic on POSIX), and only then does
+``latest.json`` point at it; older step folders are removed afterwards. :func:`atomic_write` gives the same
+guarantee for single files (temporary file + ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+__all__ = ["Checkpoint", "atomic_write", "latest_step", "load_checkpoint", "save_checkpoint", "save_tensors"]
+
+
+def atomic_write(path: str | Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_tensors(tensors: dict[str, Tensor], path: str | Path) -> None:
+    """Save a flat dict of tensors as safetensors, atomically."""
+    from safetensors.torch import save
+
+    atomic_write(path, save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}))
+
+
+@dataclass
+class Checkpoint:
+    """What :func:`load_checkpoint` returns."""
+
+    step: int
+    model: dict[str, Tensor]
+    ema: dict[str, Tensor] | None
+    optimizer: dict[str, Any]
+    rng_state: Tensor
+    history: list[dict[str, float]]
+
+
+def _split_optimizer_state(state: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    tensors, scalars = {}, {}
+    for pid, entries in state["state"].items():
+        for key, value in entries.items():
+            if isinstance(value, Tensor):
+                tensors[f"{pid}.{key}"] = value
+            else:
+                scalars.setdefault(str(pid), {})[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _join_optimizer_state(tensors: dict[str, Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        pid, key = name.split(".", 1)
+        state.setdefault(int(pid), {})[key] = value
+    for pid, entries in meta["scalars"].items():
+        state.setdefault(int(pid), {}).update(entries)
+    return {"state": state, "param_groups": meta["param_groups"]}
+
+
+def save_checkpoint(folder: str | Path, *, step: int, model: dict[str, Tensor], optimizer: dict[str, Any],
+                    rng_state: Tensor, history: list[dict[str, float]], ema: dict[str, Tensor] | None = None) -> Path:
+    """Write a complete checkpoint for ``step`` and make it the latest; returns its step folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"step-{step:08d}"
+    final = folder / name
+    tmp = Path(tempfile.mkdtemp(dir=folder, prefix=f".{name}.", suffix=".tmp"))
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in model.items()}, tmp / "model.safetensors")
+        if ema is not None:
+            save_file({k: v.detach().contiguous().cpu() for k, v in ema.items()}, tmp / "ema.safetensors")
+        opt_tensors, opt_meta = _split_optimizer_state(optimizer)
+        save_file({k: v.detach().contiguous().cpu() for k, v in opt_tensors.items()}, tmp / "optimizer.safetensors")
+        save_file({"generator": rng_state.contiguous()}, tmp / "rng.safetensors")
+        meta = {"step": step, "history": history, "optimizer": opt_meta, "ema": ema is not None}
+        (tmp / "state.json").write_text(json.dumps(meta))
+        for f in tmp.iterdir():  # make the contents durable before the rename publishes them
+            with open(f, "rb") as fh:
+                os.fsync(fh.fileno())
+        if final.exists():
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    atomic_write(folder / "latest.json", json.dumps({"step": step, "dir": name}))
+    for old in folder.iterdir():
+        if old.is_dir() and old.name != name:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_step(folder: str | Path) -> int | None:
+    """The step of the latest complete checkpoint in ``folder``, or ``None`` if there is none."""
+    pointer = Path(folder) / "latest.json"
+    if not pointer.is_file():
+        return None
+    return int(json.loads(pointer.read_text())["step"])
+
+
+def load_checkpoint(folder: str | Path, device: torch.device | str | None = None) -> Checkpoint:
+    """Read the latest complete checkpoint of ``folder``; ``FileNotFoundError`` if there is none."""
+    folder = Path(folder)
+    pointer = folder / "latest.json"
+    if not pointer.is_file():
+        raise FileNotFoundError(f"{folder}: no checkpoint (latest.json is missing)")
+    where = folder / json.loads(pointer.read_text())["dir"]
+    dev = "cpu" if device is None else str(device)
+    meta = json.loads((where / "state.json").read_text())
+    ema = load_file(where / "ema.safetensors", device=dev) if meta["ema"] else None
+    optimizer = _join_optimizer_state(load_file(where / "optimizer.safetensors", device=dev), meta["optimizer"])
+    return Checkpoint(step=meta["step"], model=load_file(where / "model.safetensors", device=dev), ema=ema,
+                      optimizer=optimizer, rng_state=load_file(where / "rng.safetensors")["generator"],
+                      history=meta["history"])

@@ -1,0 +1,237 @@
+r"""``fit``: the training loop for any score-matching objective.
+
+Each step draws a mini-batch, evaluates the per-sample objective, and takes an optimizer step on its mean:
+
+.. math::
+
+    \theta \leftarrow \mathrm{opt}\Big(\theta,\ \nabla_\theta \tfrac1B \textstyle\sum_{b} \ell(\theta; x_b)\Big),
+
+with optional gradient-norm clipping and an exponential moving average (EMA) of the weights,
+:math:`\bar\theta \leftarrow d\,\bar\theta + (1-d)\,\theta`. All randomness (mini-batches and the objective's
+noise/probes) comes from one ``torch.Generator`` whose state is checkpointed, so a run resumed from a checkpoint
+continues bit for bit as if it had never stopped (on one machine, with tensor data).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ._checks import check_count, check_positive
+from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
+
+__all__ = ["FitResult", "TrainingDiverged", "fit"]
+
+Objective = Callable[..., Tensor]
+
+
+class TrainingDiverged(RuntimeError):
+    """The objective became NaN or infinite; the message says at which step and what was kept."""
+
+
+@dataclass
+class FitResult:
+    """``history``: one record per logged step ``{"step", "loss", "seconds", ...eval}``; ``steps``: steps done."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    steps: int = 0
+    seconds: float = 0.0
+
+
+def _batches(data: Tensor | Iterable, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
+    if isinstance(data, Tensor):
+        if data.ndim < 2 or data.shape[0] < 1:
+            raise ValueError(f"data must have shape (n, *event) with n >= 1; got {tuple(data.shape)}")
+        while True:
+            idx = torch.randint(0, data.shape[0], (batch_size,), generator=generator, device=generator.device)
+            yield data[idx.to(data.device)]
+    for batch in itertools.cycle(data):  # a DataLoader or any re-iterable of batches
+        yield batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def _ema_update(ema: dict[str, Tensor], model: nn.Module, decay: float) -> None:
+    with torch.no_grad():
+        for name, p in model.state_dict().items():
+            if p.dtype.is_floating_point:
+                ema[name].lerp_(p, 1 - decay)
+            else:
+                ema[name].copy_(p)
+
+
+def _write_metrics(path: Path, history: list[dict[str, float]]) -> None:
+    atomic_write(path, "".join(json.dumps(r) + "\n" for r in history))
+
+
+def fit(
+    model: nn.Module,
+    data: Tensor | Iterable,
+    objective: Objective,
+    *,
+    steps: int = 2000,
+    batch_size: int = 256,
+    optimizer: torch.optim.Optimizer | None = None,
+    lr: float = 1e-3,
+    clip_grad_norm: float | None = None,
+    ema_decay: float | None = None,
+    generator: torch.Generator | None = None,
+    progress: bool | None = None,
+    log_every: int = 10,
+    eval_fn: Callable[[nn.Module], dict[str, float]] | None = None,
+    eval_every: int | None = None,
+    out_dir: str | Path | None = None,
+    checkpoint_every: int = 500,
+    resume: bool = False,
+) -> FitResult:
+    r"""Train ``model`` (an ``Energy(net)`` / ``Score(net)``) on ``data`` by minimising ``objective``.
+
+    Args:
+        model: the wrapped network; any ``nn.Module`` the objective accepts.
+        data: a tensor ``(n, *event)`` (mini-batches drawn with replacement from ``generator``), or any
+            re-iterable of batches such as a ``DataLoader`` (cycled; a ``(x, ...)`` tuple uses ``x``).
+        objective: ``objective(model, x, generator=g) -> (B,)`` per-sample values, e.g.
+            ``functools.partial(scorematch.losses.denoising, sigma=0.1)``.
+        steps: total optimizer steps (a resumed run continues up to this number).
+        batch_size: samples per step (tensor data).
+        optimizer: any ``torch.optim`` optimizer over ``model``'s parameters; Adam with ``lr`` by default.
+        clip_grad_norm: clip the global gradient norm to this value (``None``: no clipping).
+        ema_decay: keep an EMA of the weights with this decay in (0, 1) and load it into ``model`` at the end.
+        generator: the source of all randomness; by default one seeded from torch's global RNG.
+        progress: show a tqdm bar with the running loss; by default only when stderr is a terminal.
+        log_every: record ``{"step", "loss", "seconds"}`` in the history every this many steps.
+        eval_fn, eval_every: call ``eval_fn(model)`` every ``eval_every`` steps and add its dict to the record.
+        out_dir: if given, write ``metrics.jsonl`` and ``checkpoint/`` there (see :mod:`scorematch.checkpoint`).
+        checkpoint_every: steps between checkpoints (and a final one at the end).
+        resume: continue from the latest checkpoint in ``out_dir`` (weights, optimizer, EMA, RNG, history).
+
+    Returns:
+        A :class:`FitResult`.
+
+    Raises:
+        TrainingDiverged: the objective became non-finite; nothing is saved from that step, so the last
+            checkpoint stays the last good one.
+
+    >>> import functools, torch
+    >>> from scorematch import Energy, losses
+    >>> from scorematch.models import EnergyMLP
+    >>> model = Energy(EnergyMLP(2, hidden=16))
+    >>> result = fit(model, torch.randn(500, 2), functools.partial(losses.denoising, sigma=0.3), steps=20,
+    ...              generator=torch.Generator().manual_seed(0))
+    >>> result.steps, len(result.history)
+    (20, 2)
+    """
+    check_count("steps", steps)
+    check_count("batch_size", batch_size)
+    check_count("log_every", log_every)
+    check_count("checkpoint_every", checkpoint_every)
+    if clip_grad_norm is not None:
+        check_positive("clip_grad_norm", clip_grad_norm)
+    if ema_decay is not None and not 0.0 < ema_decay < 1.0:
+        raise ValueError(f"ema_decay must lie in (0, 1), got {ema_decay!r}")
+    if resume and out_dir is None:
+        raise ValueError("resume=True needs out_dir, the folder holding the checkpoint")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters")
+    if generator is None:
+        generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
+    if optimizer is None:
+        optimizer = torch.optim.Adam(params, lr=check_positive("lr", lr))
+    ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if ema_decay is not None else None
+    out = Path(out_dir) if out_dir is not None else None
+    result, start = FitResult(), 0
+    if resume and out is not None and (out / "checkpoint" / "latest.json").is_file():
+        ck = load_checkpoint(out / "checkpoint", device=params[0].device)
+        model.load_state_dict(ck.model)
+        optimizer.load_state_dict(ck.optimizer)
+        generator.set_state(ck.rng_state)
+        if ema is not None:
+            if ck.ema is None:
+                raise ValueError(f"{out}: the checkpoint has no EMA weights but ema_decay was given")
+            ema = ck.ema
+        start, result.history = ck.step, ck.history
+        result.seconds = result.history[-1]["seconds"] if result.history else 0.0
+    if out is not None:
+        _write_metrics(out / "metrics.jsonl", result.history)  # drop lines past the checkpoint after a kill
+    if progress is None:
+        progress = sys.stderr.isatty()
+
+    def checkpoint(step: int) -> None:
+        if out is not None:
+            save_checkpoint(out / "checkpoint", step=step, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                            rng_state=generator.get_state(), history=result.history, ema=ema)
+
+    from tqdm.auto import tqdm
+
+    batches = _batches(data, batch_size, generator)
+    model.train()
+    t0, seconds0 = time.perf_counter(), result.seconds
+    with tqdm(total=steps, initial=start, disable=not progress, desc="training", dynamic_ncols=True) as bar:
+        for step in range(start + 1, steps + 1):
+            x = next(batches)
+            loss = objective(model, x, generator=generator).mean()
+            if not torch.isfinite(loss):
+                last = (result.history[-1]["step"] if result.history else 0) if out is None else _last_checkpoint(out)
+                raise TrainingDiverged(
+                    f"the objective became {loss.item()} at step {step}; training stopped "
+                    + (f"and the last good checkpoint (step {last}) is intact; " if out is not None else "; ")
+                    + "try a smaller learning rate, gradient clipping, or a larger noise level"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip_grad_norm is not None:
+                torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
+            optimizer.step()
+            if ema is not None:
+                _ema_update(ema, model, ema_decay)
+            bar.update(1)
+            if step % log_every == 0 or step == steps:
+                record = {"step": step, "loss": loss.item(), "seconds": seconds0 + time.perf_counter() - t0}
+                if eval_fn is not None and eval_every is not None and (step % eval_every == 0 or step == steps):
+                    record.update(_evaluate(model, ema, eval_fn))
+                result.history.append(record)
+                bar.set_postfix(loss=f"{record['loss']:.4g}")
+                if out is not None:
+                    with open(out / "metrics.jsonl", "a") as f:
+                        f.write(json.dumps(record) + "\n")
+            if step % checkpoint_every == 0 or step == steps:
+                checkpoint(step)
+    result.steps = steps
+    result.seconds = seconds0 + time.perf_counter() - t0
+    if ema is not None:
+        model.load_state_dict(ema)
+    model.eval()
+    return result
+
+
+def _last_checkpoint(out: Path) -> int:
+    from .checkpoint import latest_step
+
+    return latest_step(out / "checkpoint") or 0
+
+
+def _evaluate(model: nn.Module, ema: dict[str, Tensor] | None, eval_fn: Callable[[nn.Module], dict[str, Any]]
+              ) -> dict[str, float]:
+    """Evaluate with the EMA weights when there are any, then put the raw weights back."""
+    raw = {k: v.detach().clone() for k, v in model.state_dict().items()} if ema is not None else None
+    if ema is not None:
+        model.load_state_dict(ema)
+    try:
+        model.eval()
+        values = {k: float(v.detach() if isinstance(v, Tensor) else v) for k, v in eval_fn(model).items()}
+    finally:
+        if raw is not None:
+            model.load_state_dict(raw)
+        model.train()
+    if any(not math.isfinite(v) for v in values.values()):
+        values = {k: (v if math.isfinite(v) else float("nan")) for k, v in values.items()}
+    return values

@@ -1,0 +1,117 @@
+"""fit: it learns, it resumes bit for bit after an interruption, and it stops cleanly on a non-finite loss."""
+
+import functools
+import json
+
+import pytest
+import torch
+
+from scorematch import Energy, Score, losses
+from scorematch.checkpoint import latest_step, load_checkpoint
+from scorematch.models import EnergyMLP, ScoreMLP
+from scorematch.train import TrainingDiverged, fit
+
+DSM = functools.partial(losses.denoising, sigma=0.2)
+
+
+def _data(n=512):
+    return torch.randn(n, 2, generator=torch.Generator().manual_seed(0)) * torch.tensor([1.0, 0.5]) + 1.0
+
+
+def _model(seed=0):
+    torch.manual_seed(seed)
+    return Energy(EnergyMLP(2, hidden=16, depth=2))
+
+
+def _fit(model, out, steps, **kw):
+    options = dict(steps=steps, batch_size=64, generator=torch.Generator().manual_seed(1), out_dir=out,
+                   checkpoint_every=10, clip_grad_norm=5.0, ema_decay=0.9, log_every=5, progress=False)
+    return fit(model, _data(), DSM, **(options | kw))
+
+
+def test_fit_learns_a_gaussian_score():
+    x = _data(4000)
+    model = Score(ScoreMLP(2, hidden=32))
+    fit(model, x, functools.partial(losses.denoising, sigma=0.1), steps=400, lr=3e-3,
+        generator=torch.Generator().manual_seed(0), progress=False)
+    cov = torch.diag(torch.tensor([1.0, 0.25]) + 0.01)
+    with torch.no_grad():
+        truth = -(x - 1.0) @ torch.linalg.inv(cov)
+        rel = (model.score(x) - truth).square().sum() / truth.square().sum()
+    assert rel < 0.1, rel
+
+
+def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path):
+    whole = _model()
+    _fit(whole, tmp_path / "a", 40)
+
+    class Interrupt(Exception):
+        pass
+
+    def interrupted(model, x, generator):
+        interrupted.calls += 1
+        if interrupted.calls == 27:  # killed in the middle of step 27; last checkpoint is step 20
+            raise Interrupt
+        return DSM(model, x, generator=generator)
+
+    interrupted.calls = 0
+    with pytest.raises(Interrupt):
+        fit(_model(), _data(), interrupted, steps=40, batch_size=64, generator=torch.Generator().manual_seed(1),
+            out_dir=tmp_path / "b", checkpoint_every=10, clip_grad_norm=5.0, ema_decay=0.9, log_every=5,
+            progress=False)
+    assert latest_step(tmp_path / "b" / "checkpoint") == 20
+    resumed = _model(seed=123)  # fresh weights: everything must come from the checkpoint
+    _fit(resumed, tmp_path / "b", 40, generator=torch.Generator().manual_seed(999), resume=True)
+    for (k, a), (_, b) in zip(whole.state_dict().items(), resumed.state_dict().items(), strict=True):
+        assert torch.equal(a, b), k
+    lines_a = [json.loads(line) for line in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    lines_b = [json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["loss"]) for r in lines_a] == [(r["step"], r["loss"]) for r in lines_b]
+    assert [r["step"] for r in lines_b] == list(range(5, 41, 5))
+
+
+def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_path):
+    def exploding(model, x, generator):
+        exploding.calls += 1
+        value = DSM(model, x, generator=generator)
+        return value * float("nan") if exploding.calls >= 15 else value
+
+    exploding.calls = 0
+    model = _model()
+    with pytest.raises(TrainingDiverged, match=r"became nan at step 15.*last good checkpoint \(step 10\) is intact"):
+        fit(model, _data(), exploding, steps=40, batch_size=64, generator=torch.Generator().manual_seed(1),
+            out_dir=tmp_path, checkpoint_every=10, progress=False)
+    ck = load_checkpoint(tmp_path / "checkpoint")
+    assert ck.step == 10 and all(torch.isfinite(v).all() for v in ck.model.values())
+
+
+def test_a_dataloader_and_an_eval_function():
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(_data()), batch_size=32, shuffle=False)
+    calls = []
+
+    def evaluate(model):
+        calls.append(1)
+        return {"mean_energy": model.energy(_data()[:10]).mean()}
+
+    result = fit(_model(), loader, DSM, steps=12, log_every=3, eval_fn=evaluate, eval_every=6, progress=False,
+                 generator=torch.Generator().manual_seed(0))
+    assert [r["step"] for r in result.history] == [3, 6, 9, 12]
+    assert "mean_energy" in result.history[1] and "mean_energy" not in result.history[0]
+    assert len(calls) == 2
+
+
+def test_leftover_temporary_folder_does_not_break_loading(tmp_path):
+    _fit(_model(), tmp_path, 10)
+    (tmp_path / "checkpoint" / ".step-00000020.half.tmp").mkdir()  # a kill while writing the next checkpoint
+    assert load_checkpoint(tmp_path / "checkpoint").step == 10
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [(dict(steps=0), "steps"), (dict(batch_size=0), "batch_size"), (dict(ema_decay=1.0), "ema_decay"),
+     (dict(clip_grad_norm=-1.0), "clip_grad_norm"), (dict(resume=True), "resume=True needs out_dir"),
+     (dict(lr=0.0), "lr")],
+)
+def test_bad_options(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fit(_model(), _data(), DSM, progress=False, **kwargs)
