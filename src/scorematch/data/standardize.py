@@ -60,6 +60,11 @@ class Standardizer:
                                  "so it cannot be standardized: drop it")
         return cls(tuple(mean.tolist()), tuple(std.tolist()))
 
+    @classmethod
+    def identity(cls, d: int) -> Standardizer:
+        """The standardization that changes nothing (mean 0, std 1 in each of ``d`` columns)."""
+        return cls((0.0,) * d, (1.0,) * d)
+
     @property
     def dim(self) -> int:
         """Number of columns ``d``."""

@@ -1,0 +1,253 @@
+"""The ``scorematch`` command line: train, sample, eval, plot, compare, demo.
+
+Every failure a user can cause (a missing file, a bad shape, NaN in the data, an unknown objective, σ ≤ 0, …)
+ends with one line on stderr and exit code 2, and writes nothing into the run folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+__all__ = ["main"]
+
+EXAMPLES = """examples:
+  scorematch demo                                        every objective on 8gaussians; report in demo/
+  scorematch train moons --objective dsm --out runs/moons
+  scorematch sample runs/moons --n 2000 --out samples.npy
+  scorematch eval runs/moons --points x.npy --out scores.npz
+  scorematch plot runs/moons
+  scorematch compare rings --objectives esm,ssm,dsm,ncsn --out cmp/
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (exit code 2) instead of usage + error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from .config import MODEL_KINDS, OBJECTIVES, SAMPLERS
+
+    root = _Parser(
+        prog="scorematch",
+        description="Learn a probability density from samples by score matching: train energy-based models and "
+                    "score networks without the partition function, sample from them, evaluate and draw them.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = root.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    S = argparse.SUPPRESS  # options left out keep the config file's / the defaults' value
+
+    t = sub.add_parser("train", help="train a model on DATA into a run folder",
+                       description="Train an energy or score model on DATA with one score-matching objective and "
+                                   "write a run folder: config.json, data_stats.json, model.safetensors, "
+                                   "metrics.jsonl, checkpoint/. Data are standardized first; σ and the FD step "
+                                   "are in standardized units.")
+    t.add_argument("data", metavar="DATA", help="a built-in set (8gaussians, checkerboard, swissroll, pinwheel, "
+                   "2spirals, rings, moons, circles) or a .npy/.npz/.csv file of shape (n, d)")
+    t.add_argument("--objective", choices=OBJECTIVES, default=S,
+                   help="esm: exact Hyvärinen; ssm / ssm-vr: sliced; dsm: denoising at --sigma; fd-ssm: "
+                        "finite-difference sliced; ncsn: multi-scale denoising (default: dsm)")
+    t.add_argument("--out", required=True, metavar="RUN", help="the run folder to create (or continue, --resume)")
+    t.add_argument("--model", choices=MODEL_KINDS, default=S, help="energy E(x) or score s(x) network (default: energy)")
+    t.add_argument("--steps", type=_positive_int, default=S, metavar="N", help="optimizer steps (default: 4000)")
+    t.add_argument("--batch-size", type=_positive_int, default=S, metavar="B", help="mini-batch size (default: 256)")
+    t.add_argument("--lr", type=_number, default=S, metavar="LR", help="Adam learning rate (default: 2e-3)")
+    t.add_argument("--hidden", type=_positive_int, default=S, metavar="W", help="hidden width (default: 128)")
+    t.add_argument("--depth", type=_positive_int, default=S, metavar="K", help="hidden layers (default: 3)")
+    t.add_argument("--sigma", type=_number, default=S, metavar="S",
+                   help="dsm noise level, or the smallest ncsn level (default: 0.1)")
+    t.add_argument("--seed", type=int, default=S, metavar="S", help="seed of data, weights and noise (default: 0)")
+    t.add_argument("--config", metavar="FILE.toml", help="settings from a TOML (or JSON) file; options given here win")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint "
+                   "(its saved settings are used; --steps may raise the total)")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("sample", help="draw samples from a trained run",
+                       description="Draw samples from a run's model, in the units of the original data. The default "
+                                   "sampler suits the model: annealed Langevin for ncsn, MALA for energies, "
+                                   "Langevin for scores.")
+    s.add_argument("run", metavar="RUN")
+    s.add_argument("--n", type=_positive_int, required=True, help="number of samples")
+    s.add_argument("--out", required=True, metavar="SAMPLES.npy", help="where to write the (n, d) array")
+    s.add_argument("--sampler", choices=SAMPLERS, help="langevin, mala, annealed or hmc")
+    s.add_argument("--steps", type=_positive_int, metavar="N", help="sampler steps (annealed: shared by the levels)")
+    s.add_argument("--step-size", type=_number, metavar="EPS", help="step ε (annealed: ε at the smallest σ, in units "
+                   "of σ_L²); standardized units")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    e = sub.add_parser("eval", help="score (and energy) of a run at given points",
+                       description="Write score (n, d) and, for energy models, energy (n,) at the points, in the "
+                                   "units of the original data (standardization undone exactly). For ncsn runs "
+                                   "the score is the one at the smallest σ.")
+    e.add_argument("run", metavar="RUN")
+    e.add_argument("--points", required=True, metavar="X.npy", help=".npy/.npz/.csv of shape (n, d)")
+    e.add_argument("--out", required=True, metavar="OUT.npz")
+
+    p = sub.add_parser("plot", help="draw a run: energy landscape, score field, samples, loss curve",
+                       description="Draw the figures of a run (2-D data) into DIR (default RUN/plots).")
+    p.add_argument("run", metavar="RUN")
+    p.add_argument("--out", metavar="DIR")
+
+    c = sub.add_parser("compare", help="train several objectives on the same data and write a report",
+                       description="Train each objective on DATA with the same budget and seed, sample from each, "
+                                   "and write report.md / report.json with time per step, final loss, MMD and C2ST "
+                                   "against held-out data, relative Fisher divergence and 2-D KL where the truth is "
+                                   "known, and the figures.")
+    c.add_argument("data", metavar="DATA")
+    c.add_argument("--objectives", default=",".join(OBJECTIVES), help="comma-separated (default: all)")
+    c.add_argument("--out", required=True, metavar="DIR")
+    c.add_argument("--steps", type=_positive_int, default=2000, metavar="N", help="steps per objective (default: 2000)")
+    c.add_argument("--model", choices=MODEL_KINDS, default="energy")
+    c.add_argument("--seed", type=int, default=0)
+
+    d = sub.add_parser("demo", help="compare every objective on 8gaussians (a few minutes on 2 cores)",
+                       description="compare on the built-in 8gaussians set, whose exact score is known.")
+    d.add_argument("--out", default="demo", metavar="DIR", help="report folder (default: demo)")
+    return root
+
+
+def _fail(message: str) -> NoReturn:
+    sys.stderr.write(f"scorematch: error: {message}\n")
+    raise SystemExit(2)
+
+
+def _check_out_file(path: str, suffix: str) -> Path:
+    p = Path(path)
+    if p.suffix != suffix:
+        raise ValueError(f"--out {path}: the file name must end in {suffix}")
+    if not p.parent.exists():
+        raise ValueError(f"--out {path}: the folder {p.parent} does not exist")
+    return p
+
+
+def _train(args: argparse.Namespace) -> None:
+    from .config import TrainConfig
+    from .runs import prepare_data, train_run
+
+    given = {k: v for k, v in vars(args).items()
+             if k in ("objective", "model", "steps", "batch_size", "lr", "hidden", "depth", "sigma", "seed")}
+    out = Path(args.out)
+    if args.resume:
+        if not (out / "config.json").is_file():
+            raise ValueError(f"--resume: {out} is not a run folder (config.json is missing)")
+        saved = TrainConfig.from_dict(json.loads((out / "config.json").read_text()))
+        changed = {k: v for k, v in given.items() if k != "steps" and getattr(saved, k) != v}
+        if changed or args.data != saved.data:
+            what = ", ".join(changed) or "DATA"
+            raise ValueError(f"--resume continues {out} with its saved settings; {what} differ(s): drop it or "
+                             "start a new run")
+        cfg = saved.replace(steps=given.get("steps", saved.steps))
+    else:
+        if args.config:
+            cfg = TrainConfig.from_file(args.config, data=args.data, **given)
+        else:
+            cfg = TrainConfig(data=args.data, **given)
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise ValueError(f"--out {out} exists and is not empty: choose a new folder, or add --resume")
+        prepare_data(cfg)  # validate the data before anything is written
+    _, result = train_run(cfg, out, resume=args.resume, progress=False if args.quiet else None)
+    last = result.history[-1] if result.history else {"loss": float("nan"), "seconds": 0.0}
+    print(f"trained {cfg.objective} ({cfg.model}) on {cfg.data}: {result.steps} steps, final loss {last['loss']:.4g}, "
+          f"{result.seconds:.1f} s -> {out}")
+
+
+def _sample(args: argparse.Namespace) -> None:
+    from .runs import load_run, save_array
+
+    out = _check_out_file(args.out, ".npy")
+    run = load_run(args.run)
+    if args.step_size is not None and not args.step_size > 0:
+        raise ValueError(f"--step-size must be > 0, got {args.step_size}")
+    x = run.sample(args.n, sampler=args.sampler, steps=args.steps, step_size=args.step_size, seed=args.seed,
+                   progress=not args.quiet and sys.stderr.isatty())
+    save_array(out, x.numpy())
+    print(f"{args.n} samples ({args.sampler or run.default_sampler()}) -> {out}")
+
+
+def _eval(args: argparse.Namespace) -> None:
+    from .data import load_array
+    from .runs import load_run, save_array
+
+    out = _check_out_file(args.out, ".npz")
+    run = load_run(args.run)
+    points = load_array(args.points)
+    arrays: dict[str, Any] = {"score": run.score(points).numpy()}
+    if run.config.model == "energy":
+        arrays["energy"] = run.energy(points).numpy()
+    save_array(out, arrays)
+    print(f"{', '.join(arrays)} at {points.shape[0]} points -> {out}")
+
+
+def _plot(args: argparse.Namespace) -> None:
+    from .report import plot_run
+    from .runs import load_run
+
+    run = load_run(args.run)
+    out = Path(args.out) if args.out else run.path / "plots"
+    for path in plot_run(run, out):
+        print(path)
+
+
+def _compare(args: argparse.Namespace, *, demo: bool = False) -> None:
+    from .config import OBJECTIVES
+    from .report import compare
+
+    if demo:
+        report = compare("8gaussians", OBJECTIVES, Path(args.out), steps=1500, model="energy", seed=0, demo=True)
+    else:
+        names = [n.strip() for n in args.objectives.split(",") if n.strip()]
+        unknown = [n for n in names if n not in OBJECTIVES]
+        if unknown or not names:
+            raise ValueError(f"unknown objective(s) {', '.join(unknown) or '(none given)'}; choose from "
+                             f"{', '.join(OBJECTIVES)}")
+        report = compare(args.data, names, Path(args.out), steps=args.steps, model=args.model, seed=args.seed)
+    print(f"report -> {report}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``scorematch`` command; returns the exit code."""
+    args = _build_parser().parse_args(argv)
+    from .train import TrainingDiverged
+
+    commands = {"train": _train, "sample": _sample, "eval": _eval, "plot": _plot, "compare": _compare,
+                "demo": lambda a: _compare(a, demo=True)}
+    try:
+        commands[args.command](args)
+    except TrainingDiverged as e:
+        sys.stderr.write(f"scorematch: training stopped: {e}\n")
+        return 3
+    except (ValueError, OSError) as e:  # DataError, RunError and config errors are ValueErrors
+        _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    except KeyboardInterrupt:
+        sys.stderr.write("scorematch: interrupted; a run can continue with train --resume\n")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""Run folders: train one, load one, and use it in the units of the original data.
+
+A run folder holds::
+
+    config.json          every setting (a TrainConfig), enough to reproduce the run
+    data_stats.json      the standardization (mean, std per column) and the data's event shape
+    model.safetensors    the final weights (the EMA when on); written last, atomically
+    metrics.jsonl        one line per logged step: step, loss, seconds
+    checkpoint/          weights, optimizer, RNG state and step (see scorematch.checkpoint)
+
+Models are trained on standardized data ``z = (x − m)/s``; everything read out of a run is mapped back: scores by
+``1/s``, energies by ``+Σ log s`` (``−log p`` in data units), samples by ``x = m + s·z``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+from torch import Tensor
+
+from .checkpoint import atomic_write, save_tensors
+from .config import TrainConfig
+from .data import DATASETS, Standardizer, load_data, make_dataset
+from .fields import Energy, Score
+from .registry import DEFAULT_SAMPLING, at_smallest_sigma, build_model, build_objective, draw_samples
+from .train import FitResult, fit
+
+__all__ = ["Run", "RunError", "load_run", "prepare_data", "save_array", "train_run"]
+
+
+class RunError(ValueError):
+    """A run folder that cannot be used as asked (missing, incomplete, wrong shape)."""
+
+
+def prepare_data(cfg: TrainConfig, n_extra: int = 0) -> Tensor:
+    """The run's data as float32 ``(n, d)``: ``n_data`` (+ ``n_extra``) points of a built-in set drawn with
+    ``seed``, or the whole file (then ``n_extra`` must be 0)."""
+    if cfg.data in DATASETS:
+        return make_dataset(cfg.data, cfg.n_data + n_extra, generator=torch.Generator().manual_seed(cfg.seed))
+    x = load_data(cfg.data)
+    if x.shape[0] < 2:
+        raise RunError(f"{cfg.data}: at least 2 rows are needed to train, got {x.shape[0]}")
+    return x
+
+
+@dataclass
+class Run:
+    """A trained run: its folder, settings, standardization and model (in standardized units)."""
+
+    path: Path
+    config: TrainConfig
+    stats: Standardizer
+    model: Energy | Score
+
+    @property
+    def dim(self) -> int:
+        return self.stats.dim
+
+    def _check_points(self, x: Tensor, what: str) -> Tensor:
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise RunError(f"{what} must have shape (n, {self.dim}) to match the run {self.path}; got {tuple(x.shape)}")
+        return x.float()
+
+    def score(self, x: Tensor) -> Tensor:
+        """∇ₓ log p(x) in data units, ``(n, d)``; for ``ncsn`` runs at the smallest σ."""
+        x = self._check_points(x, "points")
+        field = at_smallest_sigma(self.model, self.config)
+        with torch.no_grad():
+            return self.stats.score_to_data(field.score(self.stats.transform(x)))
+
+    def energy(self, x: Tensor) -> Tensor:
+        """−log p̃(x) in data units (unnormalised), ``(n,)``; energy models only."""
+        if not isinstance(self.model, Energy):
+            raise RunError(f"{self.path} holds a score model: it has no energy")
+        x = self._check_points(x, "points")
+        field = at_smallest_sigma(self.model, self.config)
+        with torch.no_grad():
+            return self.stats.energy_to_data(field.energy(self.stats.transform(x)))
+
+    def default_sampler(self) -> str:
+        """Annealed Langevin for ``ncsn``, MALA for other energy models, Langevin for score models."""
+        if self.config.objective == "ncsn":
+            return "annealed"
+        return "mala" if isinstance(self.model, Energy) else "langevin"
+
+    def sample(self, n: int, *, sampler: str | None = None, steps: int | None = None, step_size: float | None = None,
+               seed: int = 0, progress: bool = False) -> Tensor:
+        """``n`` samples in data units, from standard-normal starting points (standardized units)."""
+        sampler = sampler or self.default_sampler()
+        default_steps, default_step = DEFAULT_SAMPLING[sampler]
+        g = torch.Generator().manual_seed(seed)
+        x0 = torch.randn(n, self.dim, generator=g)
+        z = draw_samples(self.model, self.config, x0, sampler=sampler, steps=steps or default_steps,
+                         step_size=step_size or default_step, generator=g, progress=progress)
+        return self.stats.inverse(z)
+
+
+def _write_json(path: Path, value: object) -> None:
+    atomic_write(path, json.dumps(value, indent=2) + "\n")
+
+
+def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: bool | None = None,
+              data: Tensor | None = None) -> tuple[Run, FitResult]:
+    """Train ``cfg`` into the folder ``out`` (or continue it with ``resume``); returns the run and its history.
+
+    ``data`` overrides the data the config names (used by ``compare`` to hold out a test split).
+    """
+    out = Path(out)
+    x = prepare_data(cfg) if data is None else data
+    if resume:
+        stats = Standardizer.from_dict(json.loads((out / "data_stats.json").read_text())["standardizer"])
+    else:
+        stats = Standardizer.fit(x) if cfg.standardize else Standardizer.identity(x.shape[1])
+    z = stats.transform(x)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg, x.shape[1])
+    out.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        _write_json(out / "config.json", cfg.to_dict())
+        _write_json(out / "data_stats.json", {"standardizer": stats.to_dict(), "event_shape": [x.shape[1]],
+                                              "n": x.shape[0]})
+    result = fit(model, z, build_objective(cfg), steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                 clip_grad_norm=cfg.clip or None, ema_decay=cfg.ema or None,
+                 generator=torch.Generator().manual_seed(cfg.seed), progress=progress, out_dir=out,
+                 checkpoint_every=cfg.checkpoint_every, resume=resume)
+    save_tensors(model.state_dict(), out / "model.safetensors")
+    return Run(out, cfg, stats, model), result
+
+
+def load_run(path: str | Path) -> Run:
+    """Load a finished run folder; ``RunError`` with one line if it is not one."""
+    path = Path(path)
+    if not path.is_dir():
+        raise RunError(f"{path}: no such run folder")
+    for name in ("config.json", "data_stats.json", "model.safetensors"):
+        if not (path / name).is_file():
+            raise RunError(f"{path}: not a finished run ({name} is missing)")
+    try:
+        cfg = TrainConfig.from_dict(json.loads((path / "config.json").read_text()))
+        stats = Standardizer.from_dict(json.loads((path / "data_stats.json").read_text())["standardizer"])
+    except (ValueError, KeyError) as e:
+        raise RunError(f"{path}: unreadable run settings ({e})") from None
+    model = build_model(cfg, stats.dim)
+    model.load_state_dict(load_file(path / "model.safetensors"))
+    model.eval()
+    return Run(path, cfg, stats, model)
+
+
+def save_array(path: str | Path, array: Tensor | np.ndarray | dict[str, Tensor]) -> None:
+    """Write a ``.npy`` (one array) or ``.npz`` (a dict of arrays) atomically."""
+    buffer = io.BytesIO()
+    if isinstance(array, dict):
+        np.savez(buffer, **{k: np.asarray(v) for k, v in array.items()})
+    else:
+        np.save(buffer, np.asarray(array))
+    atomic_write(path, buffer.getvalue())
