@@ -31,14 +31,14 @@ def sigma_ladder(cfg: TrainConfig, *, dtype: torch.dtype = torch.float32) -> Ten
 
 
 def build_model(cfg: TrainConfig, dim: int) -> Energy | Score:
-    """The wrapped network of a run; noise-conditional for ``ncsn``."""
+    """The wrapped network of a run, in float32; noise-conditional for ``ncsn``."""
     conditional = cfg.objective == "ncsn"
     net_class = {
         ("energy", False): EnergyMLP, ("score", False): ScoreMLP,
         ("energy", True): NoiseConditionalEnergyMLP, ("score", True): NoiseConditionalScoreMLP,
     }[(cfg.model, conditional)]
     net = net_class(dim, hidden=cfg.hidden, depth=cfg.depth, activation=cfg.activation)
-    return Energy(net) if cfg.model == "energy" else Score(net)
+    return (Energy(net) if cfg.model == "energy" else Score(net)).float()
 
 
 def build_objective(cfg: TrainConfig) -> Callable[..., Tensor]:

@@ -95,7 +95,7 @@ class Run:
         sampler = sampler or self.default_sampler()
         default_steps, default_step = DEFAULT_SAMPLING[sampler]
         g = torch.Generator().manual_seed(seed)
-        x0 = torch.randn(n, self.dim, generator=g)
+        x0 = torch.randn(n, self.dim, generator=g, dtype=torch.float32)
         z = draw_samples(self.model, self.config, x0, sampler=sampler, steps=steps or default_steps,
                          step_size=step_size or default_step, generator=g, progress=progress)
         return self.stats.inverse(z)
@@ -117,7 +117,7 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
         stats = Standardizer.from_dict(json.loads((out / "data_stats.json").read_text())["standardizer"])
     else:
         stats = Standardizer.fit(x) if cfg.standardize else Standardizer.identity(x.shape[1])
-    z = stats.transform(x)
+    z = stats.transform(x).float()
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, x.shape[1])
     out.mkdir(parents=True, exist_ok=True)

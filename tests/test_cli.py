@@ -1,0 +1,140 @@
+"""The command line end to end in a temporary folder, with tiny budgets."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from scorematch.cli import main
+
+TINY = ["--steps", "30", "--hidden", "16", "--depth", "2", "--quiet"]
+
+
+def run_cli(*args: str) -> int:
+    return main([str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def scaled_data(tmp_path_factory):
+    """2-D data far from standardized: the run must undo mean 10 / scale 5 and 0.2 exactly."""
+    folder = tmp_path_factory.mktemp("data")
+    g = np.random.default_rng(0)
+    x = np.stack([10 + 5 * g.standard_normal(600), -3 + 0.2 * g.standard_normal(600)], 1)
+    np.save(folder / "x.npy", x)
+    return folder / "x.npy"
+
+
+@pytest.mark.parametrize("objective", ["esm", "ssm", "ssm-vr", "dsm", "fd-ssm", "ncsn"])
+def test_train_sample_eval_for_every_objective(tmp_path, scaled_data, objective):
+    run = tmp_path / "run"
+    assert run_cli("train", scaled_data, "--objective", objective, "--out", run, *TINY) == 0
+    for name in ("config.json", "data_stats.json", "model.safetensors", "metrics.jsonl", "checkpoint/latest.json"):
+        assert (run / name).is_file(), name
+    config = json.loads((run / "config.json").read_text())
+    assert config["objective"] == objective and config["steps"] == 30
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert json.loads(lines[-1])["step"] == 30 and {"step", "loss", "seconds"} <= set(json.loads(lines[0]))
+
+    assert run_cli("sample", run, "--n", 200, "--out", tmp_path / "s.npy", "--steps", 20) == 0
+    samples = np.load(tmp_path / "s.npy")
+    assert samples.shape == (200, 2) and np.isfinite(samples).all()
+    assert abs(samples[:, 0].mean() - 10) < 5 and abs(samples[:, 1].mean() + 3) < 1  # data units, not standardized
+
+    assert run_cli("eval", run, "--points", scaled_data, "--out", tmp_path / "e.npz") == 0
+    out = np.load(tmp_path / "e.npz")
+    assert out["score"].shape == (600, 2) and ("energy" in out) and out["energy"].shape == (600,)
+
+
+def test_eval_of_an_energy_model_is_the_finite_difference_gradient_in_data_units(tmp_path, scaled_data):
+    run = tmp_path / "run"
+    assert run_cli("train", scaled_data, "--objective", "dsm", "--out", run, *TINY) == 0
+    x = np.load(scaled_data)[:20]
+    h = np.array([1e-2, 4e-4])  # a step proportional to each column's scale
+    points = np.concatenate([x] + [x + s * np.eye(2)[j] * h[j] for j in range(2) for s in (1, -1)])
+    np.save(tmp_path / "p.npy", points)
+    assert run_cli("eval", run, "--points", tmp_path / "p.npy", "--out", tmp_path / "e.npz") == 0
+    out = np.load(tmp_path / "e.npz")
+    e = out["energy"].astype(np.float64).reshape(5, 20)
+    fd = np.stack([-(e[1 + 2 * j] - e[2 + 2 * j]) / (2 * h[j]) for j in range(2)], 1)  # −∂E/∂x_j
+    np.testing.assert_allclose(out["score"][:20], fd, rtol=2e-2, atol=2e-2 * np.abs(fd).max())
+
+
+def test_resume_after_a_stop_equals_an_uninterrupted_run(tmp_path):
+    assert run_cli("train", "moons", "--out", tmp_path / "whole", *TINY[:1], "40", *TINY[2:]) == 0
+    assert run_cli("train", "moons", "--out", tmp_path / "part", *TINY) == 0           # stops at 30
+    assert run_cli("train", "moons", "--out", tmp_path / "part", "--resume", "--steps", 40, "--quiet") == 0
+    a = load_file(tmp_path / "whole" / "model.safetensors")
+    b = load_file(tmp_path / "part" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_sampler_choice_and_ncsn_default(tmp_path):
+    run = tmp_path / "run"
+    assert run_cli("train", "8gaussians", "--objective", "ncsn", "--model", "score", "--out", run, *TINY) == 0
+    for sampler in ("annealed", "langevin"):
+        assert run_cli("sample", run, "--n", 50, "--out", tmp_path / f"{sampler}.npy", "--sampler", sampler,
+                       "--steps", 20) == 0
+    assert np.load(tmp_path / "annealed.npy").shape == (50, 2)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    run = tmp_path_factory.mktemp("trained") / "run"
+    assert run_cli("train", "moons", "--out", run, *TINY) == 0
+    return run
+
+
+def _bad_inputs(tmp, run):
+    (tmp / "nan.csv").write_text("1,2\n3,nan\n4,5\n")
+    (tmp / "ragged.csv").write_text("1,2\n3\n")
+    np.save(tmp / "d3.npy", np.zeros((10, 3)))
+    np.save(tmp / "flat.npy", np.zeros((2, 2, 2)))
+    new = tmp / "new"
+    return [
+        (["train", tmp / "missing.npy", "--out", new], "no such file"),
+        (["train", tmp / "nan.csv", "--out", new], "row 2"),
+        (["train", tmp / "ragged.csv", "--out", new], "row 2"),
+        (["train", tmp / "flat.npy", "--out", new], "flat.npy"),
+        (["train", "moons", "--objective", "bogus", "--out", new], "invalid choice: 'bogus'"),
+        (["train", "moons", "--sigma", "0", "--out", new], "sigma must be a finite number > 0"),
+        (["train", "moons", "--sigma", "-2", "--out", new], "sigma must be a finite number > 0"),
+        (["train", "moons", "--steps", "0", "--out", new], "positive integer"),
+        (["train", "moons", "--out", run], "exists and is not empty"),
+        (["train", "moons", "--out", new, "--config", tmp / "none.toml"], "cannot read the config file"),
+        (["sample", tmp / "norun", "--n", "5", "--out", tmp / "s.npy"], "no such run folder"),
+        (["sample", run, "--n", "5", "--out", tmp / "s.txt"], "must end in .npy"),
+        (["sample", run, "--n", "5", "--out", tmp / "s.npy", "--sampler", "annealed"], "noise-conditional"),
+        (["sample", run, "--n", "5", "--out", tmp / "s.npy", "--step-size", "-1"], "--step-size must be > 0"),
+        (["eval", run, "--points", tmp / "d3.npy", "--out", tmp / "e.npz"], "must have shape (n, 2)"),
+        (["eval", run, "--points", tmp / "nan.csv", "--out", tmp / "e.npz"], "row 2"),
+    ]
+
+
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, trained, capsys):
+    before = sorted(p.name for p in trained.rglob("*"))
+    for args, message in _bad_inputs(tmp_path, trained):
+        with pytest.raises(SystemExit) as exit_info:
+            run_cli(*args)
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2, (args, err)
+        assert message in err and err.count("\n") == 1 and "Traceback" not in err, (args, err)
+        assert not (tmp_path / "new").exists(), args
+        assert not (tmp_path / "s.npy").exists() and not (tmp_path / "e.npz").exists(), args
+    assert sorted(p.name for p in trained.rglob("*")) == before
+
+
+def test_the_installed_command_prints_no_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "scorematch.cli", "eval", str(tmp_path), "--points", "x.npy",
+                             "--out", str(tmp_path / "o.npz")], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.startswith("scorematch: error:") and "Traceback" not in result.stderr
+
+
+def test_help_of_every_command():
+    for command in ([], ["train"], ["sample"], ["eval"], ["plot"], ["compare"], ["demo"]):
+        with pytest.raises(SystemExit) as exit_info:
+            run_cli(*command, "--help")
+        assert exit_info.value.code == 0
