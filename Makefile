@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check src tests examples
 
 demo: $(STAMP)
-	$(PY) examples/quickstart.py
+	$(VENV)/bin/scorematch demo --out demo
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

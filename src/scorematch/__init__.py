@@ -6,8 +6,11 @@ derivatives they are built on, ``Energy``/``Score`` say what a network outputs; 
 ``samplers`` and ``metrics`` hold networks and exact targets, data sets, samplers and measures of fit.
 """
 
-from . import data, derivatives, losses, metrics, models, samplers, schedules
+from . import data, derivatives, losses, metrics, models, plot, samplers, schedules
 from .fields import Energy, Score
+from .train import fit
 
-__all__ = ["Energy", "Score", "data", "derivatives", "losses", "metrics", "models", "samplers", "schedules"]
+__all__ = [
+    "Energy", "Score", "data", "derivatives", "fit", "losses", "metrics", "models", "plot", "samplers", "schedules",
+]
 __version__ = "0.1.0"
