@@ -138,3 +138,33 @@ def test_help_of_every_command():
         with pytest.raises(SystemExit) as exit_info:
             run_cli(*command, "--help")
         assert exit_info.value.code == 0
+
+
+def test_plot_writes_every_figure(tmp_path, trained):
+    assert run_cli("plot", trained, "--out", tmp_path / "plots") == 0
+    import matplotlib.image
+
+    for name in ("density.png", "score_field.png", "samples.png", "loss.png"):
+        image = matplotlib.image.imread(tmp_path / "plots" / name)
+        assert image.shape[0] > 200 and image.shape[1] > 200, name
+
+
+def test_compare_writes_the_report(tmp_path):
+    assert run_cli("compare", "8gaussians", "--objectives", "dsm,ncsn", "--steps", 20, "--out", tmp_path / "c") == 0
+    report = json.loads((tmp_path / "c" / "report.json").read_text())
+    assert [r["objective"] for r in report["objectives"]] == ["dsm", "ncsn"]
+    for row in report["objectives"]:
+        for key in ("ms_per_step", "train_seconds", "final_loss", "mmd2", "c2st", "rel_fisher", "kl_grid"):
+            assert isinstance(row[key], float), key
+        assert 0 <= row["c2st"] <= 1 and row["rel_fisher"] >= 0 and row["kl_grid"] >= -1e-6
+    text = (tmp_path / "c" / "report.md").read_text()
+    assert "| dsm |" in text and "| ncsn |" in text and "![comparison of objectives](comparison.png)" in text
+    for name in ("comparison.png", "losses.png", "runs/dsm/model.safetensors", "runs/ncsn/config.json"):
+        assert (tmp_path / "c" / name).is_file(), name
+
+
+def test_compare_rejects_unknown_objectives(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli("compare", "moons", "--objectives", "dsm,cd", "--out", tmp_path / "c")
+    assert exit_info.value.code == 2 and "unknown objective(s) cd" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()

@@ -72,10 +72,10 @@ def plot_run(run: Run, out: Path, *, n_samples: int = 2000) -> list[Path]:
     return written
 
 
-def _split(data: str, seed: int, n_data: int) -> tuple[Tensor, Tensor]:
+def _split(data: str, seed: int, n_data: int, n_test: int) -> tuple[Tensor, Tensor]:
     cfg = TrainConfig(data=data, seed=seed, n_data=n_data)
     if data in DATASETS:
-        x = prepare_data(cfg, n_extra=N_TEST)
+        x = prepare_data(cfg, n_extra=n_test)
         return x[:n_data], x[n_data:]
     x = prepare_data(cfg)
     perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
@@ -84,9 +84,9 @@ def _split(data: str, seed: int, n_data: int) -> tuple[Tensor, Tensor]:
 
 
 def _measure(run: Run, seconds: float, history: list[dict[str, float]], test: Tensor, truth: Any,
-             box: Any) -> tuple[dict[str, Any], Tensor]:
+             box: Any, sample_steps: int | None) -> tuple[dict[str, Any], Tensor]:
     t0 = time.perf_counter()
-    samples = run.sample(test.shape[0], seed=run.config.seed)
+    samples = run.sample(test.shape[0], seed=run.config.seed, steps=sample_steps)
     sample_seconds = time.perf_counter() - t0
     losses = [r["loss"] for r in history]
     tail = losses[-max(1, len(losses) // 10):]
@@ -117,7 +117,7 @@ def _fmt(value: Any, spec: str) -> str:
 
 
 def _markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str, Any]], reference: dict[str, float],
-              truth: bool) -> str:
+              truth: bool, n_test: int) -> str:
     cols = [("objective", "objective", "s"), ("ms/step", "ms_per_step", ".1f"), ("train s", "train_seconds", ".1f"),
             ("sample s", "sample_seconds", ".1f"), ("final loss", "final_loss", ".4g"), ("MMD²", "mmd2", ".2e"),
             ("C2ST acc", "c2st", ".3f")]
@@ -126,8 +126,7 @@ def _markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str,
     cols += [("test log-lik (grid)", "test_loglik_grid", ".3f")]
     lines = [f"# scorematch compare: {data}", "",
              f"{len(rows)} objectives, {model} models, {steps} steps each, seed {seed}; samples from each model's "
-             f"default sampler, measured against {N_TEST if data in DATASETS else 'a 20% held-out split of'} "
-             "held-out points, in data units.", "",
+             f"default sampler, measured against {n_test} held-out points, in data units.", "",
              "| " + " | ".join(c[0] for c in cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         lines.append("| " + " | ".join(_fmt(r.get(key), spec) for _, key, spec in cols) + " |")
@@ -143,13 +142,14 @@ def _markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str,
 
 
 def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, steps: int = 2000, model: str = "energy",
-            seed: int = 0, demo: bool = False) -> Path:
+            seed: int = 0, hidden: int = 128, n_test: int = N_TEST, sample_steps: int | None = None) -> Path:
     """Train every objective on ``data`` into ``out/runs/<objective>`` and write ``out/report.md`` and
-    ``out/report.json`` with the figures; returns the path of ``report.md``."""
+    ``out/report.json`` with the figures; returns the path of ``report.md``. ``n_test`` held-out points (built-in
+    sets) and as many samples per model; ``sample_steps`` overrides the samplers' default number of steps."""
     from .plot import ColumnSpec, comparison_grid, loss_curves
 
-    base = TrainConfig(data=data, model=model, steps=steps, seed=seed)  # validates before anything is written
-    train, test = _split(data, seed, base.n_data)
+    base = TrainConfig(data=data, model=model, steps=steps, seed=seed, hidden=hidden)  # validated before writing
+    train, test = _split(data, seed, base.n_data, n_test)
     if train.shape[1] != 2 and data in DATASETS:
         raise ValueError(f"{data}: expected 2-D data")
     truth = ANALYTIC[data]() if data in ANALYTIC else None
@@ -159,7 +159,7 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
     for objective in objectives:
         cfg = base.replace(objective=objective)
         run, result = train_run(cfg, out / "runs" / objective, progress=False, data=train)
-        row, samples = _measure(run, result.seconds, result.history, test, truth, box)
+        row, samples = _measure(run, result.seconds, result.history, test, truth, box, sample_steps)
         rows.append(row)
         histories[objective] = result.history
         note = f"MMD² {row['mmd2']:.1e} · C2ST {row['c2st']:.2f}"
@@ -177,5 +177,6 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
     report = {"data": data, "steps": steps, "model": model, "seed": seed, "n_test": int(test.shape[0]),
               "reference": reference, "objectives": rows}
     atomic_write(out / "report.json", json.dumps(report, indent=2) + "\n")
-    atomic_write(out / "report.md", _markdown(data, steps, model, seed, rows, reference, truth is not None))
+    atomic_write(out / "report.md", _markdown(data, steps, model, seed, rows, reference, truth is not None,
+                                              int(test.shape[0])))
     return out / "report.md"
