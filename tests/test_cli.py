@@ -150,7 +150,9 @@ def test_plot_writes_every_figure(tmp_path, trained):
 
 
 def test_compare_writes_the_report(tmp_path):
-    assert run_cli("compare", "8gaussians", "--objectives", "dsm,ncsn", "--steps", 20, "--out", tmp_path / "c") == 0
+    from scorematch.report import compare
+
+    compare("8gaussians", ["dsm", "ncsn"], tmp_path / "c", steps=20, hidden=16, n_test=300, sample_steps=30)
     report = json.loads((tmp_path / "c" / "report.json").read_text())
     assert [r["objective"] for r in report["objectives"]] == ["dsm", "ncsn"]
     for row in report["objectives"]:
