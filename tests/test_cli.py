@@ -93,8 +93,20 @@ def _bad_inputs(tmp, run):
     (tmp / "ragged.csv").write_text("1,2\n3\n")
     np.save(tmp / "d3.npy", np.zeros((10, 3)))
     np.save(tmp / "flat.npy", np.zeros((2, 2, 2)))
+    (tmp / "bad.toml").write_text('train = "x"\n')
+    (tmp / "unknown.toml").write_text('steps = 7\nlearning_rate = 0.1\n')
+    broken = tmp / "broken"
+    broken.mkdir(exist_ok=True)
+    for name in ("config.json", "data_stats.json"):
+        (broken / name).write_bytes((run / name).read_bytes())
+    (broken / "model.safetensors").write_bytes((run / "model.safetensors").read_bytes()[:100])
     new = tmp / "new"
     return [
+        (["train", "moons", "--out", new, "--config", tmp / "bad.toml"], "[train] must be a table"),
+        (["train", "moons", "--out", new, "--config", tmp / "unknown.toml"], "unknown setting(s) learning_rate"),
+        (["sample", broken, "--n", "5", "--out", tmp / "s.npy"], "model.safetensors is unreadable"),
+        (["train", "moons", "--out", run, "--resume", "--steps", "10"], "would go backwards"),
+        (["train", "moons", "--out", run, "--resume", "--hidden", "8"], "only --steps and --lr may change"),
         (["train", tmp / "missing.npy", "--out", new], "no such file"),
         (["train", tmp / "nan.csv", "--out", new], "row 2"),
         (["train", tmp / "ragged.csv", "--out", new], "row 2"),
@@ -115,7 +127,7 @@ def _bad_inputs(tmp, run):
 
 
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, trained, capsys):
-    before = sorted(p.name for p in trained.rglob("*"))
+    before = sorted((p.name, p.stat().st_size) for p in trained.rglob("*"))
     for args, message in _bad_inputs(tmp_path, trained):
         with pytest.raises(SystemExit) as exit_info:
             run_cli(*args)
@@ -124,7 +136,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, trained, c
         assert message in err and err.count("\n") == 1 and "Traceback" not in err, (args, err)
         assert not (tmp_path / "new").exists(), args
         assert not (tmp_path / "s.npy").exists() and not (tmp_path / "e.npz").exists(), args
-    assert sorted(p.name for p in trained.rglob("*")) == before
+    assert sorted((p.name, p.stat().st_size) for p in trained.rglob("*")) == before
 
 
 def test_the_installed_command_prints_no_traceback(tmp_path):
@@ -170,3 +182,13 @@ def test_compare_rejects_unknown_objectives(tmp_path, capsys):
         run_cli("compare", "moons", "--objectives", "dsm,cd", "--out", tmp_path / "c")
     assert exit_info.value.code == 2 and "unknown objective(s) cd" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+def test_a_run_with_a_relative_data_path_works_from_another_folder(tmp_path, scaled_data, monkeypatch):
+    monkeypatch.chdir(scaled_data.parent)
+    assert run_cli("train", scaled_data.name, "--out", tmp_path / "run", *TINY) == 0
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("plot", "run", "--out", "plots") == 0 and (tmp_path / "plots" / "samples.png").is_file()
+    np.save(tmp_path / "one.npy", np.array([[10.0, -3.0]]))
+    assert run_cli("eval", "run", "--points", "one.npy", "--out", "one.npz") == 0  # a single point is fine
+    assert np.load(tmp_path / "one.npz")["score"].shape == (1, 2)

@@ -85,6 +85,32 @@ def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoin
     assert ck.step == 10 and all(torch.isfinite(v).all() for v in ck.model.values())
 
 
+def test_a_finite_loss_with_non_finite_gradients_never_reaches_the_weights(tmp_path):
+    def kinked(model, x, generator):  # finite value, NaN gradient once the step counter reaches 12
+        kinked.calls += 1
+        e = model.energy(x)
+        return (e - e.detach()).abs().sqrt() if kinked.calls >= 12 else DSM(model, x, generator=generator)
+
+    kinked.calls = 0
+    with pytest.raises(TrainingDiverged, match=r"gradient norm became nan at step 12.*checkpoint \(step 10\)"):
+        fit(_model(), _data(), kinked, steps=40, batch_size=64, generator=torch.Generator().manual_seed(1),
+            out_dir=tmp_path, checkpoint_every=5, ema_decay=0.9, progress=False)
+    ck = load_checkpoint(tmp_path / "checkpoint")
+    assert all(torch.isfinite(v).all() for v in [*ck.model.values(), *ck.ema.values()])
+
+
+def test_ema_warm_up_tracks_a_short_run():
+    model = _model()
+    init = {k: v.clone() for k, v in model.state_dict().items()}
+    raw = _model()
+    fit(raw, _data(), DSM, steps=20, generator=torch.Generator().manual_seed(1), progress=False)
+    fit(model, _data(), DSM, steps=20, generator=torch.Generator().manual_seed(1), progress=False, ema_decay=0.999)
+    # with decay min(0.999, t/(t+10)) the average sits near the trained weights, not the initial ones
+    moved = sum((model.state_dict()[k] - init[k]).norm() for k in init)
+    trained = sum((raw.state_dict()[k] - init[k]).norm() for k in init)
+    assert moved > 0.5 * trained
+
+
 def test_a_dataloader_and_an_eval_function():
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(_data()), batch_size=32, shuffle=False)
     calls = []

@@ -104,6 +104,7 @@ def save_checkpoint(folder: str | Path, *, step: int, model: dict[str, Tensor], 
     name = f"step-{step:08d}"
     final = folder / name
     tmp = Path(tempfile.mkdtemp(dir=folder, prefix=f".{name}.", suffix=".tmp"))
+    os.chmod(tmp, 0o777 & ~_umask())
     try:
         save_file({k: v.detach().contiguous().cpu() for k, v in model.items()}, tmp / "model.safetensors")
         if ema is not None:
@@ -116,9 +117,14 @@ def save_checkpoint(folder: str | Path, *, step: int, model: dict[str, Tensor], 
         for f in tmp.iterdir():  # make the contents durable before the rename publishes them
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
-        if final.exists():
-            shutil.rmtree(final)
-        os.rename(tmp, final)
+        if final.exists():  # the same step saved again: keep the old copy until the new one is in place
+            aside = final.with_name(f".{name}.old")
+            shutil.rmtree(aside, ignore_errors=True)
+            os.rename(final, aside)
+            os.rename(tmp, final)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -143,7 +149,10 @@ def load_checkpoint(folder: str | Path, device: torch.device | str | None = None
     pointer = folder / "latest.json"
     if not pointer.is_file():
         raise FileNotFoundError(f"{folder}: no checkpoint (latest.json is missing)")
-    where = folder / json.loads(pointer.read_text())["dir"]
+    name = json.loads(pointer.read_text())["dir"]
+    where = folder / name
+    if not where.is_dir() and (folder / f".{name}.old").is_dir():  # killed while re-saving the same step
+        where = folder / f".{name}.old"
     dev = "cpu" if device is None else str(device)
     meta = json.loads((where / "state.json").read_text())
     ema = load_file(where / "ema.safetensors", device=dev) if meta["ema"] else None

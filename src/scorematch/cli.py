@@ -147,26 +147,28 @@ def _check_out_file(path: str, suffix: str) -> Path:
 
 def _train(args: argparse.Namespace) -> None:
     from .config import TrainConfig
+    from .data import DATASETS
     from .runs import prepare_data, train_run
 
     given = {k: v for k, v in vars(args).items()
              if k in ("objective", "model", "steps", "batch_size", "lr", "hidden", "depth", "sigma", "seed")}
+    data = args.data if args.data in DATASETS else str(Path(args.data).resolve())  # runs work from any folder
     out = Path(args.out)
     if args.resume:
         if not (out / "config.json").is_file():
             raise ValueError(f"--resume: {out} is not a run folder (config.json is missing)")
         saved = TrainConfig.from_dict(json.loads((out / "config.json").read_text()))
-        changed = {k: v for k, v in given.items() if k != "steps" and getattr(saved, k) != v}
-        if changed or args.data != saved.data:
-            what = ", ".join(changed) or "DATA"
+        changed = {k: v for k, v in given.items() if k not in ("steps", "lr") and getattr(saved, k) != v}
+        if changed or data != saved.data or args.config:
+            what = ", ".join(changed) or ("--config" if args.config else "DATA")
             raise ValueError(f"--resume continues {out} with its saved settings; {what} differ(s): drop it or "
-                             "start a new run")
-        cfg = saved.replace(steps=given.get("steps", saved.steps))
+                             "start a new run (only --steps and --lr may change)")
+        cfg = saved.replace(steps=given.get("steps", saved.steps), lr=given.get("lr", saved.lr))
     else:
         if args.config:
-            cfg = TrainConfig.from_file(args.config, data=args.data, **given)
+            cfg = TrainConfig.from_file(args.config, data=data, **given)
         else:
-            cfg = TrainConfig(data=args.data, **given)
+            cfg = TrainConfig(data=data, **given)
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise ValueError(f"--out {out} exists and is not empty: choose a new folder, or add --resume")
         prepare_data(cfg)  # validate the data before anything is written
@@ -185,17 +187,22 @@ def _sample(args: argparse.Namespace) -> None:
         raise ValueError(f"--step-size must be > 0, got {args.step_size}")
     x = run.sample(args.n, sampler=args.sampler, steps=args.steps, step_size=args.step_size, seed=args.seed,
                    progress=not args.quiet and sys.stderr.isatty())
+    bad = int((~x.isfinite().all(1)).sum())
+    if bad:
+        sys.stderr.write(f"scorematch: warning: {bad} of {args.n} samples are not finite; try a smaller --step-size\n")
     save_array(out, x.numpy())
     print(f"{args.n} samples ({args.sampler or run.default_sampler()}) -> {out}")
 
 
 def _eval(args: argparse.Namespace) -> None:
+    import torch
+
     from .data import load_array
     from .runs import load_run, save_array
 
     out = _check_out_file(args.out, ".npz")
     run = load_run(args.run)
-    points = load_array(args.points)
+    points = load_array(args.points, dtype=torch.float64, min_rows=1)
     arrays: dict[str, Any] = {"score": run.score(points).numpy()}
     if run.config.model == "energy":
         arrays["energy"] = run.energy(points).numpy()
@@ -243,6 +250,14 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except (ValueError, OSError) as e:  # DataError, RunError and config errors are ValueErrors
         _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    except Exception as e:  # a bug, not the user's input: still one line (SCOREMATCH_DEBUG=1 shows the traceback)
+        import os
+
+        if os.environ.get("SCOREMATCH_DEBUG"):
+            raise
+        sys.stderr.write(f"scorematch: internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                         " (set SCOREMATCH_DEBUG=1 for the traceback)\n")
+        return 1
     except KeyboardInterrupt:
         sys.stderr.write("scorematch: interrupted; a run can continue with train --resume\n")
         return 130

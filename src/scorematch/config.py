@@ -118,6 +118,8 @@ class TrainConfig:
         try:
             if path.suffix == ".json":
                 values = json.loads(text)
+                if not isinstance(values, dict):
+                    raise ValueError(f"{path}: the config must be a table of settings")
             else:
                 if sys.version_info >= (3, 11):
                     import tomllib
@@ -126,7 +128,8 @@ class TrainConfig:
                 values = tomllib.loads(text)
         except ValueError as e:
             raise ValueError(f"{path}: not a valid {path.suffix[1:] or 'TOML'} file: {str(e).splitlines()[0]}") from None
-        if not isinstance(values, dict):
-            raise ValueError(f"{path}: the config must be a table of settings")
-        values = values.get("train", values)
+        if "train" in values:  # settings may sit under a [train] table, then alone
+            if not isinstance(values["train"], dict) or len(values) > 1:
+                raise ValueError(f"{path}: [train] must be a table and the file's only top-level entry")
+            values = values["train"]
         return cls.from_dict({**values, **overrides})

@@ -75,6 +75,9 @@ def draw_samples(model: Energy | Score, cfg: TrainConfig, x0: Tensor, *, sampler
         if cfg.objective != "ncsn":
             raise ValueError("the annealed sampler needs a noise-conditional model (a run trained with --objective ncsn)")
         ladder = sigma_ladder(cfg, dtype=x0.dtype)
+        if steps < len(ladder):
+            raise ValueError(f"the annealed sampler shares --steps among {len(ladder)} noise levels: give at least "
+                             f"{len(ladder)}, got {steps}")
         return annealed_langevin(model, x0, ladder, step_size=step_size * float(ladder[-1]) ** 2,
                                  n_steps_each=max(1, steps // len(ladder)), generator=generator, progress=progress)
     if sampler in ("mala", "hmc") and not isinstance(model, Energy):

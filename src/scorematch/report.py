@@ -100,7 +100,7 @@ def _measure(run: Run, seconds: float, history: list[dict[str, float]], test: Te
         "nonfinite_samples": int((~finite).sum()),
     }
     if truth is not None:
-        row["rel_fisher"] = float(relative_fisher_divergence(run.score(test), truth.score(test.double()).float(), test))
+        row["rel_fisher"] = float(relative_fisher_divergence(run.score(test), truth.score(test.double()), test))
     if run.config.model == "energy" and run.dim == 2:
         grid = grid_metrics(run.energy, box=box, data=test,
                             target_log_prob=(truth.log_prob if truth is not None else None))
@@ -117,7 +117,7 @@ def _fmt(value: Any, spec: str) -> str:
 
 
 def _markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str, Any]], reference: dict[str, float],
-              truth: bool, n_test: int) -> str:
+              truth: bool, n_test: int, figure: bool) -> str:
     cols = [("objective", "objective", "s"), ("ms/step", "ms_per_step", ".1f"), ("train s", "train_seconds", ".1f"),
             ("sample s", "sample_seconds", ".1f"), ("final loss", "final_loss", ".4g"), ("MMD²", "mmd2", ".2e"),
             ("C2ST acc", "c2st", ".3f")]
@@ -137,7 +137,9 @@ def _markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str,
     if truth:
         lines += ["Rel. Fisher: E‖s − s*‖² / E‖s*‖² at held-out points against the exact score. KL(p‖q): exact "
                   "density p against the model's density normalised on the plotting box (energy models)."]
-    lines += ["", "![comparison of objectives](comparison.png)", "", "![training losses](losses.png)", ""]
+    if figure:
+        lines += ["", "![comparison of objectives](comparison.png)"]
+    lines += ["", "![training losses](losses.png)", ""]
     return "\n".join(lines)
 
 
@@ -149,6 +151,9 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
     from .plot import ColumnSpec, comparison_grid, loss_curves
 
     base = TrainConfig(data=data, model=model, steps=steps, seed=seed, hidden=hidden)  # validated before writing
+    objectives = list(dict.fromkeys(objectives))
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"--out {out} exists and is not empty: choose a new folder")
     train, test = _split(data, seed, base.n_data, n_test)
     if train.shape[1] != 2 and data in DATASETS:
         raise ValueError(f"{data}: expected 2-D data")
@@ -178,5 +183,5 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
               "reference": reference, "objectives": rows}
     atomic_write(out / "report.json", json.dumps(report, indent=2) + "\n")
     atomic_write(out / "report.md", _markdown(data, steps, model, seed, rows, reference, truth is not None,
-                                              int(test.shape[0])))
+                                              int(test.shape[0]), box is not None))
     return out / "report.md"

@@ -24,7 +24,7 @@ import torch
 from safetensors.torch import load_file
 from torch import Tensor
 
-from .checkpoint import atomic_write, save_tensors
+from .checkpoint import atomic_write, latest_step, save_tensors
 from .config import TrainConfig
 from .data import DATASETS, Standardizer, load_data, make_dataset
 from .fields import Energy, Score
@@ -39,11 +39,12 @@ class RunError(ValueError):
 
 
 def prepare_data(cfg: TrainConfig, n_extra: int = 0) -> Tensor:
-    """The run's data as float32 ``(n, d)``: ``n_data`` (+ ``n_extra``) points of a built-in set drawn with
-    ``seed``, or the whole file (then ``n_extra`` must be 0)."""
+    """The run's data in float64 ``(n, d)`` (standardized in float64, then cast for the model): ``n_data``
+    (+ ``n_extra``) points of a built-in set drawn with ``seed``, or the whole file."""
     if cfg.data in DATASETS:
-        return make_dataset(cfg.data, cfg.n_data + n_extra, generator=torch.Generator().manual_seed(cfg.seed))
-    x = load_data(cfg.data)
+        return make_dataset(cfg.data, cfg.n_data + n_extra, generator=torch.Generator().manual_seed(cfg.seed),
+                            dtype=torch.float64)
+    x = load_data(cfg.data, dtype=torch.float64)
     if x.shape[0] < 2:
         raise RunError(f"{cfg.data}: at least 2 rows are needed to train, got {x.shape[0]}")
     return x
@@ -65,14 +66,14 @@ class Run:
     def _check_points(self, x: Tensor, what: str) -> Tensor:
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise RunError(f"{what} must have shape (n, {self.dim}) to match the run {self.path}; got {tuple(x.shape)}")
-        return x.float()
+        return self.stats.transform(x.double()).float()  # standardize in float64, evaluate in float32
 
     def score(self, x: Tensor) -> Tensor:
         """∇ₓ log p(x) in data units, ``(n, d)``; for ``ncsn`` runs at the smallest σ."""
         x = self._check_points(x, "points")
         field = at_smallest_sigma(self.model, self.config)
         with torch.no_grad():
-            return self.stats.score_to_data(field.score(self.stats.transform(x)))
+            return self.stats.score_to_data(field.score(x).double())
 
     def energy(self, x: Tensor) -> Tensor:
         """−log p̃(x) in data units (unnormalised), ``(n,)``; energy models only."""
@@ -81,7 +82,7 @@ class Run:
         x = self._check_points(x, "points")
         field = at_smallest_sigma(self.model, self.config)
         with torch.no_grad():
-            return self.stats.energy_to_data(field.energy(self.stats.transform(x)))
+            return self.stats.energy_to_data(field.energy(x).double())
 
     def default_sampler(self) -> str:
         """Annealed Langevin for ``ncsn``, MALA for other energy models, Langevin for score models."""
@@ -98,7 +99,7 @@ class Run:
         x0 = torch.randn(n, self.dim, generator=g, dtype=torch.float32)
         z = draw_samples(self.model, self.config, x0, sampler=sampler, steps=steps or default_steps,
                          step_size=step_size or default_step, generator=g, progress=progress)
-        return self.stats.inverse(z)
+        return self.stats.inverse(z.double())
 
 
 def _write_json(path: Path, value: object) -> None:
@@ -120,9 +121,13 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     z = stats.transform(x).float()
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, x.shape[1])
+    if resume:
+        done = latest_step(out / "checkpoint")
+        if done is not None and cfg.steps < done:
+            raise RunError(f"{out}: the run has done {done} steps; --steps {cfg.steps} would go backwards")
     out.mkdir(parents=True, exist_ok=True)
+    _write_json(out / "config.json", cfg.to_dict())  # on resume too: the run now goes to cfg.steps
     if not resume:
-        _write_json(out / "config.json", cfg.to_dict())
         _write_json(out / "data_stats.json", {"standardizer": stats.to_dict(), "event_shape": [x.shape[1]],
                                               "n": x.shape[0]})
     result = fit(model, z, build_objective(cfg), steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
@@ -147,7 +152,11 @@ def load_run(path: str | Path) -> Run:
     except (ValueError, KeyError) as e:
         raise RunError(f"{path}: unreadable run settings ({e})") from None
     model = build_model(cfg, stats.dim)
-    model.load_state_dict(load_file(path / "model.safetensors"))
+    try:
+        model.load_state_dict(load_file(path / "model.safetensors"))
+    except Exception as e:  # a truncated file, or weights of another architecture
+        raise RunError(f"{path}: model.safetensors is unreadable or does not match config.json "
+                       f"({str(e).splitlines()[0][:120]})") from None
     model.eval()
     return Run(path, cfg, stats, model)
 

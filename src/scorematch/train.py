@@ -104,14 +104,16 @@ def fit(
         batch_size: samples per step (tensor data).
         optimizer: any ``torch.optim`` optimizer over ``model``'s parameters; Adam with ``lr`` by default.
         clip_grad_norm: clip the global gradient norm to this value (``None``: no clipping).
-        ema_decay: keep an EMA of the weights with this decay in (0, 1) and load it into ``model`` at the end.
+        ema_decay: keep an EMA of the weights with this decay in (0, 1) and load it into ``model`` at the end;
+            step ``t`` uses ``min(ema_decay, t/(t + 10))``, so that short runs do not keep the initial weights.
         generator: the source of all randomness; by default one seeded from torch's global RNG.
         progress: show a tqdm bar with the running loss; by default only when stderr is a terminal.
         log_every: record ``{"step", "loss", "seconds"}`` in the history every this many steps.
         eval_fn, eval_every: call ``eval_fn(model)`` every ``eval_every`` steps and add its dict to the record.
         out_dir: if given, write ``metrics.jsonl`` and ``checkpoint/`` there (see :mod:`scorematch.checkpoint`).
         checkpoint_every: steps between checkpoints (and a final one at the end).
-        resume: continue from the latest checkpoint in ``out_dir`` (weights, optimizer, EMA, RNG, history).
+        resume: continue from the latest checkpoint in ``out_dir`` (weights, optimizer, EMA, RNG, history);
+            with the default optimizer, ``lr`` replaces the saved learning rate.
 
     Returns:
         A :class:`FitResult`.
@@ -144,6 +146,7 @@ def fit(
         raise ValueError("the model has no trainable parameters")
     if generator is None:
         generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
+    own_optimizer = optimizer is None
     if optimizer is None:
         optimizer = torch.optim.Adam(params, lr=check_positive("lr", lr))
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if ema_decay is not None else None
@@ -153,6 +156,9 @@ def fit(
         ck = load_checkpoint(out / "checkpoint", device=params[0].device)
         model.load_state_dict(ck.model)
         optimizer.load_state_dict(ck.optimizer)
+        if own_optimizer:  # the lr asked for now wins over the saved one (same value: nothing changes)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
         generator.set_state(ck.rng_state)
         if ema is not None:
             if ck.ema is None:
@@ -180,19 +186,15 @@ def fit(
             x = next(batches)
             loss = objective(model, x, generator=generator).mean()
             if not torch.isfinite(loss):
-                last = (result.history[-1]["step"] if result.history else 0) if out is None else _last_checkpoint(out)
-                raise TrainingDiverged(
-                    f"the objective became {loss.item()} at step {step}; training stopped "
-                    + (f"and the last good checkpoint (step {last}) is intact; " if out is not None else "; ")
-                    + "try a smaller learning rate, gradient clipping, or a larger noise level"
-                )
+                raise TrainingDiverged(_diverged(f"the objective became {loss.item()}", step, out))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if clip_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(params, clip_grad_norm)
+            grad_norm = torch.nn.utils.clip_grad_norm_(params, clip_grad_norm or math.inf)
+            if not torch.isfinite(grad_norm):  # checked before the step: no NaN ever reaches the weights
+                raise TrainingDiverged(_diverged(f"the gradient norm became {grad_norm.item()}", step, out))
             optimizer.step()
             if ema is not None:
-                _ema_update(ema, model, ema_decay)
+                _ema_update(ema, model, min(ema_decay, step / (step + 10)))
             bar.update(1)
             if step % log_every == 0 or step == steps:
                 record = {"step": step, "loss": loss.item(), "seconds": seconds0 + time.perf_counter() - t0}
@@ -213,10 +215,14 @@ def fit(
     return result
 
 
-def _last_checkpoint(out: Path) -> int:
+def _diverged(what: str, step: int, out: Path | None) -> str:
     from .checkpoint import latest_step
 
-    return latest_step(out / "checkpoint") or 0
+    last = latest_step(out / "checkpoint") if out is not None else None
+    kept = (f"; the last good checkpoint (step {last}) is intact" if last is not None
+            else "; no checkpoint had been written yet")
+    return (f"{what} at step {step}: training stopped{kept}; try a smaller learning rate, gradient clipping, "
+            "or a larger noise level")
 
 
 def _evaluate(model: nn.Module, ema: dict[str, Tensor] | None, eval_fn: Callable[[nn.Module], dict[str, Any]]

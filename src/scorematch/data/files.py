@@ -26,7 +26,8 @@ class DataError(ValueError):
     """Unusable data: the message is one line naming the file and, where it applies, the row and column."""
 
 
-def _finish(array: np.ndarray, where: str, dtype: torch.dtype, lines: list[int] | None = None) -> Tensor:
+def _finish(array: np.ndarray, where: str, dtype: torch.dtype, lines: list[int] | None = None, min_rows: int = 2
+            ) -> Tensor:
     """Check an array read from ``where`` and return it as an ``(n, d)`` tensor; ``lines[i]`` = file row of row i."""
     if array.dtype.kind not in "biuf":
         raise DataError(f"{where}: holds {array.dtype} values; need real numbers")
@@ -36,8 +37,8 @@ def _finish(array: np.ndarray, where: str, dtype: torch.dtype, lines: list[int] 
         raise DataError(f"{where}: need a 2-D array (n samples, d columns); got shape {array.shape}")
     if array.size == 0:
         raise DataError(f"{where}: empty array of shape {array.shape}")
-    if array.shape[0] < 2:
-        raise DataError(f"{where}: only 1 row; need at least 2 samples")
+    if array.shape[0] < min_rows:
+        raise DataError(f"{where}: only {array.shape[0]} row; need at least {min_rows} samples")
     x = torch.from_numpy(np.asarray(array, dtype=np.float64)).to(dtype)
     bad = ~torch.isfinite(x)
     if bad.any():
@@ -81,7 +82,7 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _read_csv(path: Path, dtype: torch.dtype) -> Tensor:
+def _read_csv(path: Path, dtype: torch.dtype, min_rows: int) -> Tensor:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -112,10 +113,11 @@ def _read_csv(path: Path, dtype: torch.dtype) -> Tensor:
                 if not _is_number(cell):
                     raise DataError(f"{path}: row {line}, column {j + 1}: {cell.strip()!r} is not a number") from None
         raise DataError(f"{path}: cannot read the numbers ({' '.join(str(exc).split())})") from None
-    return _finish(array, str(path), dtype, lines=[line for line, _ in data])
+    return _finish(array, str(path), dtype, lines=[line for line, _ in data], min_rows=min_rows)
 
 
-def load_array(path: str | Path, *, key: str | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
+def load_array(path: str | Path, *, key: str | None = None, dtype: torch.dtype = torch.float32, min_rows: int = 2
+               ) -> Tensor:
     """Read an ``(n, d)`` data array from a ``.npy``, ``.npz`` or ``.csv`` file.
 
     * ``.npy``: one numeric array. ``.npz``: the only array, or the one named ``key``.
@@ -138,9 +140,9 @@ def load_array(path: str | Path, *, key: str | None = None, dtype: torch.dtype =
     if suffix == ".csv":
         if key is not None:
             raise DataError(f"{path}: key={key!r} applies to .npz archives only")
-        return _read_csv(path, dtype)
+        return _read_csv(path, dtype, min_rows)
     array, where = _read_numpy(path, key)
-    return _finish(array, where, dtype)
+    return _finish(array, where, dtype, min_rows=min_rows)
 
 
 def load_data(
