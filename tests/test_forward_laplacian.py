@@ -1,0 +1,215 @@
+"""The forward-Laplacian sweep against exact autograd derivatives (float64, round-off tolerance).
+
+Run as a script for a timing table: ``python tests/test_forward_laplacian.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from scorematch import Energy
+from scorematch.derivatives import laplacian, score_of_energy, value_and_divergence
+from scorematch.forward_laplacian import energy_grad_laplacian, explicit_fast, supports
+from scorematch.models import EnergyMLP, NoiseConditionalEnergyMLP
+
+from tolerances import assert_close
+
+ACTS = {
+    "silu": nn.SiLU, "softplus": nn.Softplus, "softplus_b2_t1": lambda: nn.Softplus(beta=2.0, threshold=1.0),
+    "tanh": nn.Tanh, "gelu": nn.GELU, "gelu_tanh": lambda: nn.GELU(approximate="tanh"),
+    "elu": lambda: nn.ELU(alpha=0.7), "sigmoid": nn.Sigmoid, "identity": nn.Identity, "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.1),
+}
+SHAPES = [(3, 16, 2), (40, 8, 2), (5, 6, 3), (4, 7, 1)]  # (D, width, depth): D < width and D > width
+MODES = ["auto", "jacobian", "gram"]
+
+
+def mlp(d: int, width: int, depth: int, act, seed: int = 0, out_bias: bool = True) -> nn.Sequential:
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = []
+    n = d
+    for _ in range(depth):
+        layers += [nn.Linear(n, width), act()]
+        n = width
+    layers.append(nn.Linear(n, 1, bias=out_bias))
+    for m in layers:
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, std=1.5 / m.in_features**0.5)
+            if m.bias is not None:
+                nn.init.normal_(m.bias, std=0.5)
+    return nn.Sequential(*layers)
+
+
+def exact(energy, x):
+    return energy(x), -score_of_energy(energy, x), laplacian(energy, x)
+
+
+def check(net, x, *cond, mode="auto"):
+    energy = Energy(net) if not cond else (lambda z: Energy(net)(z, *cond))
+    got = energy_grad_laplacian(net, x, *cond, mode=mode)
+    for a, b in zip(got, exact(energy, x), strict=True):
+        assert a.shape == b.shape
+        assert_close(a, b)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("act", list(ACTS))
+def test_matches_autograd(act, shape, mode):
+    d, width, depth = shape
+    check(mlp(d, width, depth, ACTS[act]), torch.randn(5, d) * 1.5, mode=mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_mixed_and_consecutive_activations(mode):
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Linear(6, 9), nn.Tanh(), nn.SiLU(), nn.Linear(9, 5), nn.GELU(), nn.Linear(5, 7),
+                        nn.Softplus(), nn.Identity(), nn.Sigmoid(), nn.Linear(7, 1, bias=False))
+    check(net, torch.randn(4, 6), mode=mode)
+    check(Energy(net), torch.randn(4, 6), mode=mode)
+    linear_pairs = nn.Sequential(nn.Linear(6, 5), nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 4), nn.Linear(4, 6),
+                                 nn.SiLU(), nn.Linear(6, 3), nn.ELU(), nn.Linear(3, 1))
+    check(linear_pairs, torch.randn(4, 6), mode=mode)
+
+
+def test_linear_only_net():
+    torch.manual_seed(2)
+    net = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 1))
+    _, grad, lap = energy_grad_laplacian(net, torch.randn(5, 3))
+    assert_close(grad, (net[1].weight @ net[0].weight).expand(5, 3))
+    assert_close(lap, torch.zeros(5))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("activation", ["silu", "softplus", "tanh", "gelu", "elu"])
+@pytest.mark.parametrize("event", [(3,), (40,), (1, 4, 4)], ids=str)
+def test_energy_mlp(event, activation, mode):
+    torch.manual_seed(3)
+    net = EnergyMLP(event, hidden=8 if len(event) == 1 else 12, depth=2, activation=activation)
+    check(net, torch.randn(6, *event), mode=mode)
+    check(Energy(net), torch.randn(6, *event), mode=mode)
+
+
+@pytest.mark.parametrize("scale", [True, False])
+@pytest.mark.parametrize("event", [(3,), (2, 3, 3)], ids=str)
+def test_noise_conditional(event, scale):
+    torch.manual_seed(4)
+    net = NoiseConditionalEnergyMLP(event, hidden=10, depth=2, scale_by_sigma=scale)
+    sigma = torch.tensor([0.05, 0.3, 1.0, 2.0])
+    x = torch.randn(4, *event)
+    check(net, x, sigma)
+    check(Energy(net), x, 0.7)
+    assert_close(explicit_fast(Energy(net), x, sigma), explicit_fast(net, x, sigma, mode="gram"))
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: Energy(EnergyMLP((1, 4, 4), hidden=8, depth=2)), lambda: Energy(EnergyMLP(3, hidden=16, depth=3)),
+             lambda: Energy(mlp(40, 8, 2, nn.SiLU, out_bias=False)),
+             lambda: Energy(mlp(3, 16, 2, nn.GELU, out_bias=False))],
+    ids=["image", "d3_depth3", "d40_w8", "seq_d3"])
+def test_explicit_fast_and_parameter_gradients(make):
+    torch.manual_seed(5)
+    model = make()
+    x = torch.randn(6, *(model.net.event_shape if isinstance(model.net, EnergyMLP) else (model.net[0].in_features,)))
+    x.requires_grad_(True)
+    params = list(model.parameters())
+    s, div = value_and_divergence(model.score, x)  # the generic exact path, not the fast one
+    fast, ref = explicit_fast(model, x), 0.5 * s.flatten(1).square().sum(-1) + div
+    assert_close(fast, ref)
+    g_fast = torch.autograd.grad(fast.sum(), [*params, x])
+    g_ref = torch.autograd.grad(ref.sum(), [*params, x])
+    for a, b in zip(g_fast, g_ref, strict=True):
+        assert_close(a, b)
+    assert all(g.abs().sum() > 0 for g in g_fast[:-1])
+
+
+class Custom(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 1)
+
+    def forward(self, x):
+        return self.lin(x)
+
+
+class Shifted(EnergyMLP):
+    def forward(self, x):
+        return super().forward(x) + 1.0
+
+
+UNSUPPORTED = {
+    "layernorm": lambda: nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Linear(4, 1)),
+    "two_outputs": lambda: nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)),
+    "custom": Custom,
+    "energy_of_callable": lambda: Energy(lambda x: x.square().sum(-1)),
+    "starts_with_activation": lambda: nn.Sequential(nn.Tanh(), nn.Linear(3, 1)),
+    "ends_with_activation": lambda: nn.Sequential(nn.Linear(3, 1), nn.Tanh()),
+    "overridden_forward": lambda: Shifted(3, hidden=4),
+    "nested": lambda: nn.Sequential(nn.Sequential(nn.Linear(3, 4)), nn.Linear(4, 1)),
+}
+
+
+@pytest.mark.parametrize("name", list(UNSUPPORTED))
+def test_unsupported(name):
+    net = UNSUPPORTED[name]()
+    assert not supports(net)
+    with pytest.raises(NotImplementedError, match="forward Laplacian cannot walk"):
+        energy_grad_laplacian(net, torch.randn(2, 3))
+    with pytest.raises(NotImplementedError):
+        explicit_fast(net, torch.randn(2, 3))
+
+
+def test_unsupported_message_lists_layers():
+    with pytest.raises(NotImplementedError, match=r"LayerNorm.*nn\.Linear, nn\.SiLU"):
+        energy_grad_laplacian(UNSUPPORTED["layernorm"](), torch.randn(2, 3))
+
+
+def test_supported():
+    assert supports(mlp(3, 4, 2, nn.ReLU)) and supports(EnergyMLP(2)) and supports(Energy(EnergyMLP((1, 2, 2))))
+    assert supports(NoiseConditionalEnergyMLP(2)) and supports(Energy(NoiseConditionalEnergyMLP(2)))
+
+
+def test_bad_inputs():
+    net = mlp(3, 4, 1, nn.Tanh)
+    with pytest.raises(ValueError, match="mode"):
+        energy_grad_laplacian(net, torch.randn(2, 3), mode="hessian")
+    with pytest.raises(ValueError, match=r"\(B, 3\)"):
+        energy_grad_laplacian(net, torch.randn(2, 1, 3))
+    with pytest.raises(ValueError, match="no condition"):
+        energy_grad_laplacian(net, torch.randn(2, 3), torch.ones(2))
+    with pytest.raises(ValueError, match="shape"):
+        energy_grad_laplacian(EnergyMLP((2, 2)), torch.randn(2, 3))
+
+
+if __name__ == "__main__":  # timing table: loss + backward, float32, median of interleaved repeats
+    import statistics
+    import sys
+    import time
+
+    torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
+
+    def ms(fn):
+        t0 = time.perf_counter()
+        fn()
+        return 1e3 * (time.perf_counter() - t0)
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); EnergyMLP(d, hidden=128, depth=2), batch 256")
+    print(f"{'d':>5} {'forward-Laplacian ms':>21} {'vmap exact ms':>19} {'speed-up':>9}")
+    for d in (2, 16, 64, 784):
+        torch.manual_seed(0)
+        model = Energy(EnergyMLP(d, hidden=128, depth=2))
+        x = torch.randn(256, d)
+
+        def fast(model=model, x=x):
+            explicit_fast(model, x).mean().backward()
+
+        def ref(model=model, x=x):
+            s, div = value_and_divergence(model.score, x)
+            (0.5 * s.flatten(1).square().sum(-1) + div).mean().backward()
+
+        fast(), ref()  # warm-up
+        pairs = [(ms(fast), ms(ref)) for _ in range(5 if d == 784 else 15)]
+        t_fast, t_ref = (statistics.median(t) for t in zip(*pairs, strict=True))
+        print(f"{d:>5} {t_fast:>21.2f} {t_ref:>19.2f} {t_ref / t_fast:>8.1f}x")
