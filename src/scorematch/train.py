@@ -14,7 +14,6 @@ continues bit for bit as if it had never stopped (on one machine, with tensor da
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import sys
@@ -55,8 +54,9 @@ def _batches(data: Tensor | Iterable, batch_size: int, generator: torch.Generato
         while True:
             idx = torch.randint(0, data.shape[0], (batch_size,), generator=generator, device=generator.device)
             yield data[idx.to(data.device)]
-    for batch in itertools.cycle(data):  # a DataLoader or any re-iterable of batches
-        yield batch[0] if isinstance(batch, (tuple, list)) else batch
+    while True:  # a DataLoader or any re-iterable of batches: iterate afresh each epoch (reshuffles, no cache)
+        for batch in data:
+            yield batch[0] if isinstance(batch, (tuple, list)) else batch
 
 
 def _ema_update(ema: dict[str, Tensor], model: nn.Module, decay: float) -> None:
