@@ -5,7 +5,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: test test-all lint demo clean
+BENCH_VENV  := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+.PHONY: test test-all lint demo bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,17 +18,30 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m ruff check src tests examples
+	$(PY) -m ruff check src tests examples bench
 	$(PY) -m pytest -q -m "not slow"
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests examples
+	$(PY) -m ruff check src tests examples bench
 
 demo: $(STAMP)
 	$(VENV)/bin/scorematch demo --out demo
 
+# The benchmark has its own environment: the pinned torch first, then scorematch, then the pinned peers
+# (bench/requirements.txt), all under constraints.txt so that nothing can replace the CPU torch.
+$(BENCH_STAMP): pyproject.toml constraints.txt bench/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -c constraints.txt torch
+	$(BENCH_VENV)/bin/python -m pip install --quiet -c constraints.txt -e . -r bench/requirements.txt
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/check_peers.py
+	$(BENCH_VENV)/bin/python bench/run.py --out BENCHMARKS.md
+
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) build src/*.egg-info .pytest_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 import functools
 import json
+import math
 
 import pytest
 import torch
@@ -9,7 +10,7 @@ import torch
 from scorematch import Energy, Score, losses
 from scorematch.checkpoint import latest_step, load_checkpoint
 from scorematch.models import EnergyMLP, ScoreMLP
-from scorematch.train import TrainingDiverged, fit
+from scorematch.train import TrainingDiverged, default_optimizer, fit, training_step
 
 DSM = functools.partial(losses.denoising, sigma=0.2)
 
@@ -141,3 +142,26 @@ def test_leftover_temporary_folder_does_not_break_loading(tmp_path):
 def test_bad_options(kwargs, message):
     with pytest.raises(ValueError, match=message):
         fit(_model(), _data(), DSM, progress=False, **kwargs)
+
+
+def test_the_default_optimizer_is_fused_adam_and_steps_like_plain_adam():
+    a, b = _model(3).double(), _model(3).double()
+    fused, plain = default_optimizer(a.parameters(), 1e-2), torch.optim.Adam(b.parameters(), lr=1e-2)
+    assert fused.defaults["fused"] and not plain.defaults["fused"]
+    x = _data(64).double()
+    for opt, model in ((fused, a), (plain, b)):
+        step = training_step(model, DSM, opt, clip_grad_norm=1.0)
+        for i in range(5):
+            loss, norm = step(x, torch.Generator().manual_seed(i))
+            assert torch.isfinite(loss) and torch.isfinite(norm)
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-12)
+
+
+def test_training_step_leaves_the_weights_alone_on_a_non_finite_loss():
+    model = _model()
+    before = [p.detach().clone() for p in model.parameters()]
+    step = training_step(model, lambda m, x, generator: m.energy(x) * math.inf, default_optimizer(model.parameters(), 0.1))
+    loss, norm = step(_data(8), None)
+    assert not torch.isfinite(loss) and torch.isnan(norm)
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before, strict=True))

@@ -6,11 +6,13 @@ derivatives they are built on, ``Energy``/``Score`` say what a network outputs; 
 ``samplers`` and ``metrics`` hold networks and exact targets, data sets, samplers and measures of fit.
 """
 
-from . import data, derivatives, losses, metrics, models, plot, samplers, schedules
+from . import data, derivatives, losses, metrics, models, plot, samplers, schedules, sweeps
 from .fields import Energy, Score
 from .train import fit
+from .tuning import tune_cpu_allocator
 
 __all__ = [
     "Energy", "Score", "data", "derivatives", "fit", "losses", "metrics", "models", "plot", "samplers", "schedules",
+    "sweeps", "tune_cpu_allocator",
 ]
 __version__ = "0.1.0"

@@ -240,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``scorematch`` command; returns the exit code."""
     args = _build_parser().parse_args(argv)
     from .train import TrainingDiverged
+    from .tuning import tune_cpu_allocator
+
+    tune_cpu_allocator()  # this process only: small CPU temporaries are recycled instead of mmap'd (see tuning.py)
 
     commands = {"train": _train, "sample": _sample, "eval": _eval, "plot": _plot, "compare": _compare,
                 "demo": lambda a: _compare(a, demo=True)}

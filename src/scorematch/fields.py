@@ -23,17 +23,29 @@ from collections.abc import Callable
 
 from torch import Tensor, nn
 
-from .derivatives import score_of_energy
+from .derivatives import energy_and_score
 
 __all__ = ["Energy", "Field", "Score", "require_field"]
 
 
 class Energy(nn.Module):
-    """An energy network :math:`E_\\theta(x)`; see the module docstring."""
+    """An energy network :math:`E_\\theta(x)`; see the module docstring.
 
-    def __init__(self, net: Callable[..., Tensor]):
+    ``analytic=False`` makes the score come from autograd even where the analytic MLP sweeps apply (they agree
+    to round-off; the switch exists for comparisons and for nets with hooks the sweeps would not run).
+    """
+
+    def __init__(self, net: Callable[..., Tensor], *, analytic: bool = True):
         super().__init__()
         self.net = net
+        self.analytic = analytic
+
+    @property
+    def uses_sweeps(self) -> bool:
+        """Whether derivatives come from the analytic MLP sweeps of :mod:`scorematch.sweeps`."""
+        from .sweeps import supports  # the sweeps import this module
+
+        return self.analytic and isinstance(self.net, nn.Module) and supports(self.net)
 
     def energy(self, x: Tensor, *cond: Tensor) -> Tensor:
         """:math:`E_\\theta(x)`, shape ``(B,)``."""
@@ -50,7 +62,26 @@ class Energy(nn.Module):
 
     def score(self, x: Tensor, *cond: Tensor) -> Tensor:
         """:math:`s_\\theta(x) = -\\nabla_x E_\\theta(x)`, shape ``x.shape``, differentiable in θ."""
-        return score_of_energy(lambda z: self.energy(z, *cond), x)
+        if self.uses_sweeps:
+            from .sweeps import energy_and_grad
+
+            return -energy_and_grad(self.net, x, *cond, need_energy=False)[1]
+        return self.energy_and_score(x, *cond)[1]
+
+    def energy_and_score(self, x: Tensor, *cond: Tensor) -> tuple[Tensor, Tensor]:
+        """``(E_θ(x), s_θ(x))`` from one forward and one backward pass, shapes ``(B,)`` and ``x.shape``.
+
+        For an MLP net (:func:`scorematch.sweeps.supports`) and ``analytic=True`` the backward pass is the
+        hand-written reverse sweep of :func:`scorematch.sweeps.energy_and_grad`: the score is then a first-order
+        expression in θ, so a loss of it needs no double backward and a sampler under ``no_grad`` builds no
+        graph. Otherwise it is autograd's.
+        """
+        if self.uses_sweeps:
+            from .sweeps import energy_and_grad
+
+            e, grad = energy_and_grad(self.net, x, *cond)
+            return e, -grad
+        return energy_and_score(lambda z: self.energy(z, *cond), x)
 
 
 class Score(nn.Module):

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from ._checks import check_count, check_positive
 from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
 
-__all__ = ["FitResult", "TrainingDiverged", "fit"]
+__all__ = ["FitResult", "TrainingDiverged", "default_optimizer", "fit", "training_step"]
 
 Objective = Callable[..., Tensor]
 
@@ -45,6 +45,40 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)
     steps: int = 0
     seconds: float = 0.0
+
+
+def default_optimizer(params: Iterable[Tensor], lr: float) -> torch.optim.Optimizer:
+    """Adam with learning rate ``lr``; its fused kernel (one op for all parameters, the same update to round-off)
+    where every parameter is a floating tensor on a CPU or CUDA device, the multi-op implementation otherwise."""
+    params = list(params)
+    fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    return torch.optim.Adam(params, lr=check_positive("lr", lr), fused=fused or None)
+
+
+def training_step(model: nn.Module, objective: Objective, optimizer: torch.optim.Optimizer, *,
+                  clip_grad_norm: float | None = None) -> Callable[[Tensor, torch.Generator | None], tuple[Tensor, Tensor]]:
+    """The step :func:`fit` takes, as ``step(x, generator) -> (loss, grad_norm)``.
+
+    It evaluates ``objective(model, x, generator=generator).mean()``, back-propagates, clips the global gradient
+    norm to ``clip_grad_norm`` (if given) and steps ``optimizer`` — but only when both the loss and the
+    gradient norm are finite: otherwise the weights are left untouched and the caller sees the non-finite value
+    (``grad_norm`` is NaN when the loss already was).
+    """
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    limit = math.inf if clip_grad_norm is None else check_positive("clip_grad_norm", clip_grad_norm)
+
+    def step(x: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        loss = objective(model, x, generator=generator).mean()
+        if not torch.isfinite(loss):
+            return loss, torch.full((), math.nan)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(params, limit)
+        if torch.isfinite(grad_norm):  # checked before the step: no NaN ever reaches the weights
+            optimizer.step()
+        return loss, grad_norm
+
+    return step
 
 
 def _batches(data: Tensor | Iterable, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
@@ -102,7 +136,8 @@ def fit(
             ``functools.partial(scorematch.losses.denoising, sigma=0.1)``.
         steps: total optimizer steps (a resumed run continues up to this number).
         batch_size: samples per step (tensor data).
-        optimizer: any ``torch.optim`` optimizer over ``model``'s parameters; Adam with ``lr`` by default.
+        optimizer: any ``torch.optim`` optimizer over ``model``'s parameters; by default
+            :func:`default_optimizer` (Adam with ``lr``).
         clip_grad_norm: clip the global gradient norm to this value (``None``: no clipping).
         ema_decay: keep an EMA of the weights with this decay in (0, 1) and load it into ``model`` at the end;
             step ``t`` uses ``min(ema_decay, t/(t + 10))``, so that short runs do not keep the initial weights.
@@ -148,7 +183,7 @@ def fit(
         generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
     own_optimizer = optimizer is None
     if optimizer is None:
-        optimizer = torch.optim.Adam(params, lr=check_positive("lr", lr))
+        optimizer = default_optimizer(params, lr)
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if ema_decay is not None else None
     out = Path(out_dir) if out_dir is not None else None
     result, start = FitResult(), 0
@@ -179,20 +214,16 @@ def fit(
     from tqdm.auto import tqdm
 
     batches = _batches(data, batch_size, generator)
+    take_step = training_step(model, objective, optimizer, clip_grad_norm=clip_grad_norm)
     model.train()
     t0, seconds0 = time.perf_counter(), result.seconds
     with tqdm(total=steps, initial=start, disable=not progress, desc="training", dynamic_ncols=True) as bar:
         for step in range(start + 1, steps + 1):
-            x = next(batches)
-            loss = objective(model, x, generator=generator).mean()
+            loss, grad_norm = take_step(next(batches), generator)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(_diverged(f"the objective became {loss.item()}", step, out))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, clip_grad_norm or math.inf)
-            if not torch.isfinite(grad_norm):  # checked before the step: no NaN ever reaches the weights
+            if not torch.isfinite(grad_norm):
                 raise TrainingDiverged(_diverged(f"the gradient norm became {grad_norm.item()}", step, out))
-            optimizer.step()
             if ema is not None:
                 _ema_update(ema, model, min(ema_decay, step / (step + 10)))
             bar.update(1)

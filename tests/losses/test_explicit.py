@@ -69,8 +69,8 @@ def test_unwrapped_model_is_rejected():
 
 def test_the_forward_laplacian_path_agrees_with_the_generic_exact_path():
     from scorematch.derivatives import value_and_divergence
-    from scorematch.forward_laplacian import supports
     from scorematch.models import EnergyMLP
+    from scorematch.sweeps import supports
 
     torch.manual_seed(0)
     model = Energy(EnergyMLP((2, 5), hidden=8, depth=2))  # D = 10 > width: the Gram path

@@ -16,8 +16,9 @@ import torch
 from torch import Tensor
 
 from ..derivatives import value_and_divergence
-from ..fields import Field, require_field
+from ..fields import Energy, Field, require_field
 from ..shapes import sum_event
+from ..sweeps import explicit_fast
 
 __all__ = ["explicit"]
 
@@ -26,7 +27,7 @@ def explicit(model: Field, x: Tensor, *, chunk_size: int | None = None, generato
     r"""Hyvärinen's score-matching loss :math:`\tfrac12\lVert s\rVert^2 + \operatorname{tr}\nabla_x s`, per sample.
 
     The trace is exact. For an ``Energy`` whose net is an MLP of Linear layers and smooth activations
-    (:func:`scorematch.forward_laplacian.supports`) it comes from the forward-Laplacian sweep, whose cost stops
+    (:func:`scorematch.sweeps.supports`) it comes from the forward-Laplacian sweep, whose cost stops
     growing with ``D`` once ``D`` exceeds the width; otherwise from ``D`` vector-Jacobian products batched with
     ``vmap`` (``chunk_size`` at a time to bound memory, all at once by default). Both agree to round-off.
 
@@ -46,9 +47,7 @@ def explicit(model: Field, x: Tensor, *, chunk_size: int | None = None, generato
     tensor([0.5000])
     """
     field = require_field(model)
-    from ..forward_laplacian import explicit_fast, supports  # imported here: it depends on scorematch.models
-
-    if supports(field):  # an MLP energy: value, gradient and Laplacian in one forward sweep
+    if isinstance(field, Energy) and field.uses_sweeps:  # an MLP: value, gradient and Laplacian in one sweep
         return explicit_fast(field, x)
     s, div = value_and_divergence(field.score, x, chunk_size=chunk_size)
     return 0.5 * sum_event(s.square()) + div

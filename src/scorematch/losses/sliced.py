@@ -14,7 +14,9 @@ and, with ``variance_reduction=True`` (SSM-VR, the expectation of the second ter
 
     \ell(x) = \tfrac12 \lVert s_\theta(x)\rVert^2 + \frac1M\sum_{m=1}^M v_m^\top \nabla_x s_\theta(x)\, v_m .
 
-Both are unbiased for :func:`~scorematch.losses.explicit` over the draw of the probes.
+Both are unbiased for :func:`~scorematch.losses.explicit` over the draw of the probes. For an MLP energy
+(:func:`scorematch.sweeps.supports`) both terms come from one forward sweep,
+:func:`scorematch.sweeps.energy_directional`, with no Hessian-vector product.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ import torch
 from torch import Tensor
 
 from ..derivatives import ProbeKind, draw_probes, value_and_quadratic_form
-from ..fields import Field, require_field
+from ..fields import Energy, Field, require_field
 from ..shapes import sum_event
+from ..sweeps import energy_directional
 
 __all__ = ["sliced"]
 
@@ -61,6 +64,11 @@ def sliced(
     field = require_field(model)
     if probes is None:
         probes = draw_probes(x, n_probes, probe, generator=generator)
+    if isinstance(field, Energy) and field.uses_sweeps:  # an MLP: vᵀs = −vᵀ∇E and vᵀ∇s v = −vᵀ∇²E v in one sweep
+        _, slope, curv, grad = energy_directional(field.net, x, probes, with_grad=variance_reduction)
+        if variance_reduction:
+            return 0.5 * sum_event(grad.square()) - curv.mean(0)
+        return (0.5 * slope.square() - curv).mean(0)
     s, quad = value_and_quadratic_form(field.score, x, probes)
     if variance_reduction:
         return 0.5 * sum_event(s.square()) + quad.mean(0)

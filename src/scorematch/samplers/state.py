@@ -2,7 +2,8 @@
 
 A *model* for a sampler is anything with ``score(x, *cond)`` — ``Score(net)``, ``Energy(net)``, or an analytic
 target of :mod:`scorematch.models.analytic` — and, for the Metropolis-adjusted samplers (MALA, HMC), also
-``energy(x, *cond)``. An ``Energy`` wrapper gets its energy and score from one forward and one backward pass.
+``energy(x, *cond)``. An ``Energy`` wrapper gets its energy and score from one forward and one backward pass
+(:meth:`~scorematch.Energy.energy_and_score`; for an MLP, the analytic reverse sweep with no autograd at all).
 Samplers never keep an autograd graph across steps: every quantity in a state is computed under ``no_grad``.
 """
 
@@ -14,7 +15,6 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from ..derivatives import energy_and_score
 from ..fields import Energy
 
 __all__ = ["Info", "Kernel", "State", "evaluate"]
@@ -49,8 +49,10 @@ def evaluate(model: Any, x: Tensor, cond: tuple[Tensor, ...] = (), *, need_energ
     x = x.detach()
     with torch.no_grad():
         if isinstance(model, Energy):
-            e, s = energy_and_score(lambda z: model.energy(z, *cond), x)
-            return State(x, s, e)
+            if need_energy:
+                e, s = model.energy_and_score(x, *cond)
+                return State(x, s, e)
+            return State(x, model.score(x, *cond), None)
         if not callable(getattr(model, "score", None)):
             raise TypeError(f"a sampler needs a model with a score(x) method (Energy(net), Score(net) or an analytic "
                             f"target); got {type(model).__name__}")

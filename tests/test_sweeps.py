@@ -1,6 +1,7 @@
-"""The forward-Laplacian sweep against exact autograd derivatives (float64, round-off tolerance).
+"""The forward-Laplacian sweep (scorematch.sweeps.laplacian) against exact autograd derivatives (float64,
+round-off tolerance).
 
-Run as a script for a timing table: ``python tests/test_forward_laplacian.py``.
+Timings against the peers: ``make bench``.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from torch import nn
 
 from scorematch import Energy
 from scorematch.derivatives import laplacian, score_of_energy, value_and_divergence
-from scorematch.forward_laplacian import energy_grad_laplacian, explicit_fast, supports
 from scorematch.models import EnergyMLP, NoiseConditionalEnergyMLP
+from scorematch.sweeps import energy_grad_laplacian, explicit_fast, supports
 
 from tolerances import assert_close
 
@@ -115,7 +116,8 @@ def test_explicit_fast_and_parameter_gradients(make):
     x = torch.randn(6, *(model.net.event_shape if isinstance(model.net, EnergyMLP) else (model.net[0].in_features,)))
     x.requires_grad_(True)
     params = list(model.parameters())
-    s, div = value_and_divergence(model.score, x)  # the generic exact path, not the fast one
+    reference = Energy(model.net, analytic=False)  # the generic exact path: autograd only
+    s, div = value_and_divergence(reference.score, x)
     fast, ref = explicit_fast(model, x), 0.5 * s.flatten(1).square().sum(-1) + div
     assert_close(fast, ref)
     g_fast = torch.autograd.grad(fast.sum(), [*params, x])
@@ -139,7 +141,14 @@ class Shifted(EnergyMLP):
         return super().forward(x) + 1.0
 
 
+def _hooked():
+    net = mlp(3, 4, 1, nn.Tanh)
+    net[1].register_forward_hook(lambda *a: None)
+    return net
+
+
 UNSUPPORTED = {
+    "forward_hook": _hooked,
     "layernorm": lambda: nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Linear(4, 1)),
     "two_outputs": lambda: nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)),
     "custom": Custom,
@@ -155,7 +164,7 @@ UNSUPPORTED = {
 def test_unsupported(name):
     net = UNSUPPORTED[name]()
     assert not supports(net)
-    with pytest.raises(NotImplementedError, match="forward Laplacian cannot walk"):
+    with pytest.raises(NotImplementedError, match="MLP sweeps cannot walk"):
         energy_grad_laplacian(net, torch.randn(2, 3))
     with pytest.raises(NotImplementedError):
         explicit_fast(net, torch.randn(2, 3))
@@ -181,35 +190,3 @@ def test_bad_inputs():
         energy_grad_laplacian(net, torch.randn(2, 3), torch.ones(2))
     with pytest.raises(ValueError, match="shape"):
         energy_grad_laplacian(EnergyMLP((2, 2)), torch.randn(2, 3))
-
-
-if __name__ == "__main__":  # timing table: loss + backward, float32, median of interleaved repeats
-    import statistics
-    import sys
-    import time
-
-    torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
-
-    def ms(fn):
-        t0 = time.perf_counter()
-        fn()
-        return 1e3 * (time.perf_counter() - t0)
-
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); EnergyMLP(d, hidden=128, depth=2), batch 256")
-    print(f"{'d':>5} {'forward-Laplacian ms':>21} {'vmap exact ms':>19} {'speed-up':>9}")
-    for d in (2, 16, 64, 784):
-        torch.manual_seed(0)
-        model = Energy(EnergyMLP(d, hidden=128, depth=2))
-        x = torch.randn(256, d)
-
-        def fast(model=model, x=x):
-            explicit_fast(model, x).mean().backward()
-
-        def ref(model=model, x=x):
-            s, div = value_and_divergence(model.score, x)
-            (0.5 * s.flatten(1).square().sum(-1) + div).mean().backward()
-
-        fast(), ref()  # warm-up
-        pairs = [(ms(fast), ms(ref)) for _ in range(5 if d == 784 else 15)]
-        t_fast, t_ref = (statistics.median(t) for t in zip(*pairs, strict=True))
-        print(f"{d:>5} {t_fast:>21.2f} {t_ref:>19.2f} {t_ref / t_fast:>8.1f}x")

@@ -11,13 +11,18 @@ together with its Jacobian :math:`J = \partial h/\partial x` (shape ``(B, w, D)`
     L \mapsto \phi'(h)\odot L + \phi''(h)\odot \textstyle\sum_d J_{:,d}^2 .
 
 The energy's Laplacian is the last ``L``. An activation needs only the row sums of squares
-:math:`q = \sum_d J_{:,d}^2 = \operatorname{diag}(J J^\top)`, so when ``D`` exceeds the width the Gram matrix
-:math:`G = J J^\top` (``(B, w, w)``) is carried instead: Linear :math:`G \mapsto W G W^\top`, φ
-:math:`G \mapsto \operatorname{diag}(\phi') G \operatorname{diag}(\phi')`.
+:math:`q = \sum_d J_{:,d}^2 = \operatorname{diag}(J J^\top)`, and every later :math:`J` is
+:math:`(\ldots) W_1`, so only :math:`W_1 W_1^\top` matters, not :math:`W_1` itself. Hence, when ``D`` exceeds the
+first width :math:`w_1`, the sweep starts from :math:`J_1 = R^\top` (:math:`w_1 \times w_1`) with
+:math:`W_1^\top = QR` (reduced QR, differentiable): :math:`R^\top R = W_1 W_1^\top`, so every :math:`q` and the
+Laplacian are unchanged (it is the trace of the Hessian in the orthonormal basis :math:`Q` of the row space of
+:math:`W_1`, outside of which the energy is constant), and the cost is that of :math:`D = w_1` whatever ``D`` is.
+``mode="gram"`` carries :math:`G = J J^\top` (``(B, w, w)``) instead: Linear :math:`G \mapsto W G W^\top`,
+φ :math:`G \mapsto \operatorname{diag}(\phi') G \operatorname{diag}(\phi')`.
 
 Costs, per Linear ``w_in → w_out`` after the first (``B`` samples, ``D = prod(event)``):
 
-* Jacobian mode: :math:`O(B\,w_{out} w_{in} D)`; Gram mode: :math:`O(B\,w_{out} w_{in} (w_{in} + w_{out}))`,
+* Jacobian mode: :math:`O(B\,w_{out} w_{in} \min(D, w_1))`; Gram mode: :math:`O(B\,w_{out} w_{in} (w_{in} + w_{out}))`,
   and only :math:`O(B\,w_{out} w_{in}^2)` for the last Linear before the last activation (only
   :math:`\operatorname{diag}(W G W^\top)` is needed there). ``mode="auto"`` picks the cheaper.
 * Nothing per sample for the first Linear: :math:`J_1 = W_1` and :math:`G_1 = W_1 W_1^\top`
@@ -36,109 +41,14 @@ with Forward Laplacian".
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .fields import Energy
-from .models.embedding import sigma_per_sample
-from .models.mlp import EnergyMLP, NoiseConditionalEnergyMLP
+from .activations import ACTIVATION_DERIVATIVES
+from .gradient import reverse_sweep
+from .trunk import prepare
 
-__all__ = ["ACTIVATION_DERIVATIVES", "energy_grad_laplacian", "explicit_fast", "supports"]
-
-_SQRT_2PI = math.sqrt(2.0 * math.pi)
-_C_TANH = math.sqrt(2.0 / math.pi)
-Derivs = tuple[Tensor, Tensor, Tensor]  # φ(z), φ'(z), φ''(z)
-
-
-def _silu(m: nn.Module, z: Tensor) -> Derivs:
-    s = torch.sigmoid(z)
-    return z * s, s * (1 + z * (1 - s)), s * (1 - s) * (2 + z * (1 - 2 * s))
-
-
-def _softplus(m: nn.Module, z: Tensor) -> Derivs:  # linear where βz > threshold, as torch computes it
-    bz = m.beta * z
-    s, linear = torch.sigmoid(bz), bz > m.threshold
-    d1 = torch.where(linear, torch.ones_like(z), s)
-    return F.softplus(z, m.beta, m.threshold), d1, torch.where(linear, torch.zeros_like(z), m.beta * s * (1 - s))
-
-
-def _tanh(m: nn.Module, z: Tensor) -> Derivs:
-    t = torch.tanh(z)
-    return t, 1 - t * t, -2 * t * (1 - t * t)
-
-
-def _sigmoid(m: nn.Module, z: Tensor) -> Derivs:
-    s = torch.sigmoid(z)
-    return s, s * (1 - s), s * (1 - s) * (1 - 2 * s)
-
-
-def _gelu(m: nn.Module, z: Tensor) -> Derivs:
-    if m.approximate == "tanh":  # φ = ½z(1 + tanh u), u = c(z + 0.044715 z³)
-        t = torch.tanh(_C_TANH * (z + 0.044715 * z**3))
-        du, d2u, sech2 = _C_TANH * (1 + 3 * 0.044715 * z * z), _C_TANH * 6 * 0.044715 * z, 1 - t * t
-        return 0.5 * z * (1 + t), 0.5 * (1 + t) + 0.5 * z * sech2 * du, sech2 * (du + 0.5 * z * (d2u - 2 * t * du * du))
-    cdf, pdf = 0.5 * (1 + torch.erf(z / math.sqrt(2.0))), torch.exp(-0.5 * z * z) / _SQRT_2PI
-    return z * cdf, cdf + z * pdf, pdf * (2 - z * z)
-
-
-def _elu(m: nn.Module, z: Tensor) -> Derivs:
-    neg = m.alpha * torch.exp(torch.clamp(z, max=0.0))  # clamp: no overflow in the branch not taken
-    pos = z > 0
-    return F.elu(z, m.alpha), torch.where(pos, torch.ones_like(z), neg), torch.where(pos, torch.zeros_like(z), neg)
-
-
-def _identity(m: nn.Module, z: Tensor) -> Derivs:
-    return z, torch.ones_like(z), torch.zeros_like(z)
-
-
-def _relu(m: nn.Module, z: Tensor) -> Derivs:
-    return F.relu(z), (z > 0).to(z.dtype), torch.zeros_like(z)
-
-
-def _leaky_relu(m: nn.Module, z: Tensor) -> Derivs:
-    d1 = torch.where(z > 0, torch.ones_like(z), torch.full_like(z, m.negative_slope))
-    return F.leaky_relu(z, m.negative_slope), d1, torch.zeros_like(z)
-
-
-#: Activation module types walked by the sweep, each with its (φ, φ', φ'') in closed form.
-ACTIVATION_DERIVATIVES: dict[type[nn.Module], Callable[[nn.Module, Tensor], Derivs]] = {
-    nn.SiLU: _silu, nn.Softplus: _softplus, nn.Tanh: _tanh, nn.GELU: _gelu, nn.ELU: _elu,
-    nn.Sigmoid: _sigmoid, nn.Identity: _identity, nn.ReLU: _relu, nn.LeakyReLU: _leaky_relu,
-}
-_SUPPORTED = "nn.Linear, " + ", ".join(f"nn.{t.__name__}" for t in ACTIVATION_DERIVATIVES)
-
-
-def _trunk(module: nn.Module) -> tuple[nn.Sequential | None, str]:
-    """The walkable ``nn.Sequential`` inside ``module`` and ``""``, or ``None`` and why not."""
-    if isinstance(module, Energy):
-        module = module.net
-    if isinstance(module, (EnergyMLP, NoiseConditionalEnergyMLP)):
-        base = EnergyMLP if isinstance(module, EnergyMLP) else NoiseConditionalEnergyMLP
-        if type(module).forward is not base.forward:
-            return None, f"{type(module).__name__} overrides forward"
-        module = module.net
-    if type(module) is not nn.Sequential:
-        return None, f"expected an nn.Sequential, EnergyMLP or Energy of one; got {type(module).__name__}"
-    layers = list(module)
-    if not layers or not isinstance(layers[0], nn.Linear) or not isinstance(layers[-1], nn.Linear):
-        return None, "the Sequential must start and end with nn.Linear"
-    if layers[-1].out_features != 1:
-        return None, f"the last Linear must have one output (an energy); it has {layers[-1].out_features}"
-    for layer in layers:
-        if not (type(layer) is nn.Linear or type(layer) in ACTIVATION_DERIVATIVES):
-            return None, f"unsupported layer {type(layer).__name__}; supported: {_SUPPORTED}"
-    return module, ""
-
-
-def supports(module: nn.Module) -> bool:
-    """Whether :func:`energy_grad_laplacian` can walk ``module``: an ``nn.Sequential`` of ``nn.Linear`` and
-    the activations of :data:`ACTIVATION_DERIVATIVES` ending in a one-output Linear, an :class:`EnergyMLP` or
-    :class:`NoiseConditionalEnergyMLP` (whose ``.net`` is one), or ``Energy`` of any of these."""
-    return _trunk(module)[0] is not None
+__all__ = ["energy_grad_laplacian", "explicit_fast"]
 
 
 def _sweep(layers: list[nn.Module], u: Tensor, d: int, mode: str) -> tuple[Tensor, Tensor, Tensor]:
@@ -147,12 +57,14 @@ def _sweep(layers: list[nn.Module], u: Tensor, d: int, mode: str) -> tuple[Tenso
     linears = [i for i, m in enumerate(layers) if isinstance(m, nn.Linear)]
     # number of activations after each layer: J/G after Linear i is needed iff ≥ 1, in full iff ≥ 2
     after = {i: sum(a > i for a in acts) for i in linears}
+    compress = d > layers[0].out_features  # more inputs than first-layer units: D_eff = w₁ (see docstring)
+    d_eff = layers[0].out_features if compress else d
     if mode == "auto":
         jac = gram = 0
         for i in linears[1:]:
             wo, wi = layers[i].weight.shape
             if after[i]:
-                jac += wo * wi * d
+                jac += wo * wi * d_eff
                 gram += wo * wi * wi + (wo * wi * wo if after[i] > 1 else 0)
         mode = "gram" if gram < jac else "jacobian"
     if mode not in ("jacobian", "gram"):
@@ -171,7 +83,10 @@ def _sweep(layers: list[nn.Module], u: Tensor, d: int, mode: str) -> tuple[Tenso
             if after[i]:
                 full = after[i] > 1
                 if i == 0:  # J₁ = W₁ and G₁ = W₁W₁ᵀ are shared by the batch
-                    k = (w @ w.mT if full else None) if use_gram else w.mT
+                    if use_gram:
+                        k = w @ w.mT if full else None
+                    else:  # Jᵀ = W₁ᵀ (D, w₁), or R (w₁, w₁) from W₁ᵀ = QR: the same J Jᵀ, w₁ directions
+                        k = torch.linalg.qr(w.mT).R if compress else w.mT
                     q = w.square().sum(-1)
                 else:
                     if s is not None:  # scale K, not W: no (B, w_out, w_in) tensor
@@ -185,22 +100,13 @@ def _sweep(layers: list[nn.Module], u: Tensor, d: int, mode: str) -> tuple[Tenso
                         q = k.square().sum(-2)
                 s = None
         else:
-            h, d1, d2 = ACTIVATION_DERIVATIVES[type(m)](m, h)
+            h, d1, d2 = ACTIVATION_DERIVATIVES[type(m)](m, h, 2)
             curv = d2 * (q if s is None else q * s.square())
             lap = curv if lap is None else d1 * lap + curv
             s = d1 if s is None else s * d1
             slopes.append(d1)
-    g: Tensor | None = None  # reverse sweep: ∂h_out/∂(input of layer i)
-    for i in reversed(range(len(layers))):
-        m = layers[i]
-        if isinstance(m, nn.Linear):
-            w = m.weight[:, :d] if i == 0 else m.weight
-            g = w if g is None else g @ w
-        else:
-            g = g * slopes.pop()
-    b = u.shape[0]
-    grad = g.expand(b, d)  # (1, d) for a net without activations
-    lap = torch.zeros(b, 1, dtype=u.dtype, device=u.device) if lap is None else lap
+    grad = reverse_sweep(layers, slopes, d, u.shape[0])
+    lap = u.new_zeros(u.shape[0], 1) if lap is None else lap
     return h.squeeze(-1), grad, lap.squeeze(-1)
 
 
@@ -209,7 +115,7 @@ def energy_grad_laplacian(net: nn.Module, x: Tensor, *cond: Tensor | float, mode
     r"""``(E(x), ∇ₓE(x), ΔE(x))`` of an MLP energy in one forward sweep; shapes ``(B,)``, ``x.shape``, ``(B,)``.
 
     Args:
-        net: a module for which :func:`supports` is true.
+        net: a module for which :func:`~scorematch.sweeps.supports` is true.
         x: inputs ``(B, *event)``; an ``EnergyMLP`` flattens the event to ``D = prod(event)``, a bare
             ``nn.Sequential`` takes ``(B, D)``.
         cond: ``sigma`` for a :class:`NoiseConditionalEnergyMLP`: derivatives are taken w.r.t. ``x`` only
@@ -221,35 +127,16 @@ def energy_grad_laplacian(net: nn.Module, x: Tensor, *cond: Tensor | float, mode
             fall back to :mod:`scorematch.derivatives`.
 
     >>> from scorematch.derivatives import laplacian
+    >>> from scorematch.models import EnergyMLP
     >>> net = EnergyMLP(3, hidden=8).double()
     >>> x = torch.randn(4, 3, dtype=torch.float64)
     >>> e, grad, lap = energy_grad_laplacian(net, x)
     >>> e.shape, grad.shape, torch.allclose(lap, laplacian(net, x))
     (torch.Size([4]), torch.Size([4, 3]), True)
     """
-    trunk, why = _trunk(net)
-    if trunk is None:
-        raise NotImplementedError(f"forward Laplacian cannot walk this net: {why}")
-    inner = net.net if isinstance(net, Energy) else net
-    layers = list(trunk)
-    scale = None
-    if isinstance(inner, NoiseConditionalEnergyMLP):
-        if len(cond) != 1:
-            raise ValueError("a NoiseConditionalEnergyMLP takes one condition, sigma")
-        sigma = sigma_per_sample(cond[0], x)
-        u = torch.cat([inner._inputs(x), inner.embed(sigma)], dim=1)
-        scale = sigma if inner.scale_by_sigma else None
-        d = u.shape[1] - inner.embed.dim
-    elif cond:
-        raise ValueError(f"{type(inner).__name__} takes no condition; got {len(cond)}")
-    elif isinstance(inner, EnergyMLP):
-        u = inner._inputs(x)
-        d = u.shape[1]
-    else:
-        if x.ndim != 2 or x.shape[1] != layers[0].in_features:
-            raise ValueError(f"an nn.Sequential energy takes (B, {layers[0].in_features}); got {tuple(x.shape)}")
-        u, d = x, x.shape[1]
-    e, grad, lap = _sweep(layers, u, d, mode)
+    walk = prepare(net, x, cond)
+    e, grad, lap = _sweep(walk.layers, walk.u, walk.d, mode)
+    scale = walk.scale
     if scale is not None:
         e, grad, lap = e / scale, grad / scale.unsqueeze(-1), lap / scale
     return e, grad.reshape(x.shape), lap
@@ -266,6 +153,7 @@ def explicit_fast(model: nn.Module, x: Tensor, *cond: Tensor | float, mode: str 
     >>> import torch
     >>> from scorematch import Energy
     >>> from scorematch.derivatives import value_and_divergence
+    >>> from scorematch.models import EnergyMLP
     >>> model = Energy(EnergyMLP(2, hidden=16).double())
     >>> x = torch.randn(5, 2, dtype=torch.float64)
     >>> s, div = value_and_divergence(model.score, x)   # the generic exact path

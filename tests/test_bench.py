@@ -1,0 +1,32 @@
+"""Smoke test of ``make bench``'s script: a quick run writes a complete report (peers are not installed in the
+test environment, so only scorematch's columns are timed); bad options fail in one line."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+
+
+def test_quick_run_writes_every_row(tmp_path):
+    out = tmp_path / "B.md"
+    done = run("--quick", "--threads", "1", "--peers", "", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    for objective in ("esm", "ssm", "ssm-vr", "dsm", "fd-ssm", "ncsn"):
+        assert f"| 2 | {objective} | " in text
+    assert "## Langevin sampling" in text and "\n| 16 | " in text
+    assert "## Targets" in text and "1 thread," in text
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_unknown_peer_is_one_line_and_exit_2(tmp_path):
+    done = run("--quick", "--peers", "ebm", "--out", str(tmp_path / "B.md"))
+    assert done.returncode == 2
+    assert "unknown peer(s) ebm" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "B.md").exists()
