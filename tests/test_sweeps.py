@@ -127,6 +127,22 @@ def test_explicit_fast_and_parameter_gradients(make):
     assert all(g.abs().sum() > 0 for g in g_fast[:-1])
 
 
+def test_input_compression_is_exact_for_a_rank_deficient_first_layer():
+    # D > w₁: the sweep works in the row space of W₁; with two equal rows, a factorization differentiated
+    # naively would give wrong W₁ gradients
+    net = mlp(20, 8, 2, nn.Tanh)
+    with torch.no_grad():
+        net[0].weight[1] = net[0].weight[0]
+    x = torch.randn(5, 20)
+    fast, ref = Energy(net), Energy(net, analytic=False)
+    s, div = value_and_divergence(ref.score, x)
+    lf, lr = explicit_fast(fast, x).sum(), (0.5 * s.square().sum(-1) + div).sum()
+    assert_close(lf, lr)
+    for a, b in zip(torch.autograd.grad(lf, list(net.parameters())[:-1]),
+                    torch.autograd.grad(lr, list(net.parameters())[:-1]), strict=True):
+        assert_close(a, b)
+
+
 class Custom(nn.Module):
     def __init__(self):
         super().__init__()

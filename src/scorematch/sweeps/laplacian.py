@@ -13,10 +13,13 @@ together with its Jacobian :math:`J = \partial h/\partial x` (shape ``(B, w, D)`
 The energy's Laplacian is the last ``L``. An activation needs only the row sums of squares
 :math:`q = \sum_d J_{:,d}^2 = \operatorname{diag}(J J^\top)`, and every later :math:`J` is
 :math:`(\ldots) W_1`, so only :math:`W_1 W_1^\top` matters, not :math:`W_1` itself. Hence, when ``D`` exceeds the
-first width :math:`w_1`, the sweep starts from :math:`J_1 = R^\top` (:math:`w_1 \times w_1`) with
-:math:`W_1^\top = QR` (reduced QR, differentiable): :math:`R^\top R = W_1 W_1^\top`, so every :math:`q` and the
-Laplacian are unchanged (it is the trace of the Hessian in the orthonormal basis :math:`Q` of the row space of
-:math:`W_1`, outside of which the energy is constant), and the cost is that of :math:`D = w_1` whatever ``D`` is.
+first width :math:`w_1`, the sweep starts from :math:`J_1 = W_1 Q` (:math:`w_1 \times w_1`), where
+:math:`W_1^\top = QR` (reduced QR) and :math:`Q` (``D × w₁``, orthonormal columns spanning the row space of
+:math:`W_1`) is held constant: :math:`W_1 Q Q^\top W_1^\top = W_1 W_1^\top`, so every :math:`q` and the Laplacian
+are unchanged (the trace of the Hessian taken in the basis :math:`Q`; the energy is constant across it), and so
+are the parameter gradients, because a change of :math:`W_1` orthogonal to :math:`Q` leaves :math:`W_1 W_1^\top`
+unchanged to first order. No factorization is differentiated (exact even for a rank-deficient :math:`W_1`), and
+the cost is that of :math:`D = w_1` whatever ``D`` is.
 ``mode="gram"`` carries :math:`G = J J^\top` (``(B, w, w)``) instead: Linear :math:`G \mapsto W G W^\top`,
 φ :math:`G \mapsto \operatorname{diag}(\phi') G \operatorname{diag}(\phi')`.
 
@@ -85,8 +88,8 @@ def _sweep(layers: list[nn.Module], u: Tensor, d: int, mode: str) -> tuple[Tenso
                 if i == 0:  # J₁ = W₁ and G₁ = W₁W₁ᵀ are shared by the batch
                     if use_gram:
                         k = w @ w.mT if full else None
-                    else:  # Jᵀ = W₁ᵀ (D, w₁), or R (w₁, w₁) from W₁ᵀ = QR: the same J Jᵀ, w₁ directions
-                        k = torch.linalg.qr(w.mT).R if compress else w.mT
+                    else:  # Jᵀ = W₁ᵀ (D, w₁), or (W₁Q)ᵀ (w₁, w₁) with Q from W₁ᵀ = QR held constant
+                        k = (w @ torch.linalg.qr(w.detach().mT).Q).mT if compress else w.mT
                     q = w.square().sum(-1)
                 else:
                     if s is not None:  # scale K, not W: no (B, w_out, w_in) tensor
