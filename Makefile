@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: test test-all lint demo bench clean
+.PHONY: test test-all lint demo bench quality clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ $(BENCH_STAMP): pyproject.toml constraints.txt bench/requirements.txt
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/check_peers.py
 	$(BENCH_VENV)/bin/python bench/run.py --out BENCHMARKS.md
+
+# How well each objective fits, judged by exact scores, against the peers' own trainers (about an hour on 2 cores).
+quality: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/quality.py --before --out QUALITY.md
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) build src/*.egg-info .pytest_cache .ruff_cache

@@ -1,6 +1,7 @@
 """Smoke test of ``make bench``'s script: a quick run writes a complete report (peers are not installed in the
 test environment, so only scorematch's columns are timed); bad options fail in one line."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,3 +31,24 @@ def test_unknown_peer_is_one_line_and_exit_2(tmp_path):
     assert done.returncode == 2
     assert "unknown peer(s) ebm" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "B.md").exists()
+
+
+def quality(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "bench" / "quality.py"), *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_quality_quick_run_writes_the_report(tmp_path):
+    """``make quality``'s fast twin: one target, short runs, no peers (not installed in the test environment)."""
+    out = tmp_path / "Q.md"
+    done = quality("--quick", "--peers", "", "--objectives", "esm,dsm auto", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert "## banana (2)" in text and "| scorematch esm |" in text and "| scorematch dsm auto |" in text
+    assert "## Summary" in text
+
+
+def test_quality_refuses_an_unknown_peer_in_one_line(tmp_path):
+    done = quality("--quick", "--peers", "ebm", "--out", str(tmp_path / "Q.md"))
+    assert done.returncode == 2 and "unknown peer(s)/objective(s)/target(s) ebm" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "Q.md").exists()

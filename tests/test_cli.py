@@ -72,6 +72,54 @@ def test_resume_after_a_stop_equals_an_uninterrupted_run(tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_held_out_criterion_best_step_and_summary(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert run_cli("train", "moons", "--out", run, "--steps", 60, "--eval-every", 20, "--hidden", 16, "--quiet") == 0
+    assert "kept the weights of step" in capsys.readouterr().out
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    evaluated = [r for r in records if "val_hyvarinen" in r]
+    assert [r["step"] for r in evaluated] == [20, 40, 60] and all("val_loss" in r for r in evaluated)
+    summary = json.loads((run / "summary.json").read_text())
+    best = min(evaluated, key=lambda r: r["val_hyvarinen"])
+    assert summary["best_step"] == best["step"] and summary["best_val_hyvarinen"] == best["val_hyvarinen"]
+    assert summary["stop_reason"] == "steps" and summary["criterion"] == "exact trace"
+    stats = json.loads((run / "data_stats.json").read_text())
+    assert (stats["n_train"], stats["n_val"]) == (18000, 2000)
+    kept = load_file(run / "model.safetensors")
+    best_weights = load_file(run / "checkpoint" / "step-00000060" / "best.safetensors")
+    assert all(torch.equal(kept[k], best_weights[k]) for k in kept)
+
+
+def test_patience_stops_and_val_fraction_zero_turns_the_criterion_off(tmp_path):
+    assert run_cli("train", "moons", "--out", tmp_path / "a", "--steps", 400, "--eval-every", 10, "--patience", 10,
+                   "--hidden", 8, "--quiet", "--sigma", "2") == 0
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["stop_reason"] == "patience" and summary["steps_done"] < 400
+    assert summary["steps_done"] == summary["best_step"] + 10
+    assert run_cli("train", "moons", "--out", tmp_path / "b", "--val-fraction", 0, *TINY) == 0
+    records = [json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert not any("val_hyvarinen" in r for r in records)
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["kept_weights"] == "EMA"
+
+
+def test_sigma_auto_tries_a_grid_and_keeps_the_best(tmp_path, capsys):
+    from scorematch.autosigma import SIGMA_GRID
+
+    run = tmp_path / "run"
+    assert run_cli("train", "moons", "--sigma", "auto", "--out", run, "--steps", 50, "--hidden", 16, "--quiet") == 0
+    search = json.loads((run / "sigma_search.json").read_text())
+    assert [t["sigma"] for t in search["tried"]] == list(SIGMA_GRID) and search["rungs"] == [12, 25]
+    first = {t["sigma"]: t["val_hyvarinen"]["12"] for t in search["tried"]}
+    second = {t["sigma"]: t["val_hyvarinen"]["25"] for t in search["tried"] if "25" in t["val_hyvarinen"]}
+    assert sorted(second) == sorted(sorted(first, key=first.get)[:2])  # the better half goes on
+    best = min(second, key=second.get)
+    assert search["chosen"] == best == json.loads((run / "config.json").read_text())["sigma"]
+    assert f"sigma {best:g} (auto)" in capsys.readouterr().out
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps[0] == 10 and steps[-1] == 50  # the winner's first half, then the run's second
+    assert json.loads((run / "summary.json").read_text())["steps_done"] == 50
+
+
 def test_sampler_choice_and_ncsn_default(tmp_path):
     run = tmp_path / "run"
     assert run_cli("train", "8gaussians", "--objective", "ncsn", "--model", "score", "--out", run, *TINY) == 0
@@ -115,6 +163,13 @@ def _bad_inputs(tmp, run):
         (["train", "moons", "--sigma", "0", "--out", new], "sigma must be a finite number > 0"),
         (["train", "moons", "--sigma", "-2", "--out", new], "sigma must be a finite number > 0"),
         (["train", "moons", "--steps", "0", "--out", new], "positive integer"),
+        (["train", "moons", "--sigma", "auto", "--objective", "esm", "--out", new], "'auto' only for the objective dsm"),
+        (["train", "moons", "--sigma", "often", "--out", new], "expected a number, got 'often'"),
+        (["train", "moons", "--sigma", "auto", "--val-fraction", "0", "--out", new], "'auto' needs held-out data"),
+        (["train", "moons", "--val-fraction", "1", "--out", new], "expected a number in [0, 1)"),
+        (["train", "moons", "--patience", "-5", "--out", new], "expected an integer >= 0"),
+        (["train", "moons", "--eval-every", "0", "--out", new], "positive integer"),
+        (["train", "moons", "--weight-decay", "-1", "--out", new], "weight_decay must be a finite number >= 0"),
         (["train", "moons", "--out", run], "exists and is not empty"),
         (["train", "moons", "--out", new, "--config", tmp / "none.toml"], "cannot read the config file"),
         (["sample", tmp / "norun", "--n", "5", "--out", tmp / "s.npy"], "no such run folder"),

@@ -7,9 +7,10 @@ Layout of a checkpoint folder::
       step-00000500/
         model.safetensors         the raw (trained) weights
         ema.safetensors           the exponential moving average of the weights, when used
+        best.safetensors          the weights with the best held-out criterion so far, when monitored
         optimizer.safetensors     every tensor of the optimizer's state
         rng.safetensors           the torch.Generator state
-        state.json                step, history, optimizer hyper-parameters and scalar state
+        state.json                step, history, optimizer hyper-parameters, scalar state, the monitor's state
 
 A step folder is filled under a temporary name and renamed into place (atomic on POSIX), and only then does
 ``latest.json`` point at it; older step folders are removed afterwards. :func:`atomic_write` gives the same
@@ -73,6 +74,8 @@ class Checkpoint:
     optimizer: dict[str, Any]
     rng_state: Tensor
     history: list[dict[str, float]]
+    best: dict[str, Tensor] | None = None
+    monitor: dict[str, Any] | None = None
 
 
 def _split_optimizer_state(state: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
@@ -97,8 +100,11 @@ def _join_optimizer_state(tensors: dict[str, Tensor], meta: dict[str, Any]) -> d
 
 
 def save_checkpoint(folder: str | Path, *, step: int, model: dict[str, Tensor], optimizer: dict[str, Any],
-                    rng_state: Tensor, history: list[dict[str, float]], ema: dict[str, Tensor] | None = None) -> Path:
-    """Write a complete checkpoint for ``step`` and make it the latest; returns its step folder."""
+                    rng_state: Tensor, history: list[dict[str, float]], ema: dict[str, Tensor] | None = None,
+                    best: dict[str, Tensor] | None = None, monitor: dict[str, Any] | None = None) -> Path:
+    """Write a complete checkpoint for ``step`` and make it the latest; returns its step folder.
+
+    ``best`` and ``monitor`` are the early-stopping monitor's best weights and its JSON-able state."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"step-{step:08d}"
@@ -109,10 +115,13 @@ def save_checkpoint(folder: str | Path, *, step: int, model: dict[str, Tensor], 
         save_file({k: v.detach().contiguous().cpu() for k, v in model.items()}, tmp / "model.safetensors")
         if ema is not None:
             save_file({k: v.detach().contiguous().cpu() for k, v in ema.items()}, tmp / "ema.safetensors")
+        if best is not None:
+            save_file({k: v.detach().contiguous().cpu() for k, v in best.items()}, tmp / "best.safetensors")
         opt_tensors, opt_meta = _split_optimizer_state(optimizer)
         save_file({k: v.detach().contiguous().cpu() for k, v in opt_tensors.items()}, tmp / "optimizer.safetensors")
         save_file({"generator": rng_state.contiguous()}, tmp / "rng.safetensors")
-        meta = {"step": step, "history": history, "optimizer": opt_meta, "ema": ema is not None}
+        meta = {"step": step, "history": history, "optimizer": opt_meta, "ema": ema is not None,
+                "best": best is not None, "monitor": monitor}
         (tmp / "state.json").write_text(json.dumps(meta))
         for f in tmp.iterdir():  # make the contents durable before the rename publishes them
             with open(f, "rb") as fh:
@@ -156,7 +165,8 @@ def load_checkpoint(folder: str | Path, device: torch.device | str | None = None
     dev = "cpu" if device is None else str(device)
     meta = json.loads((where / "state.json").read_text())
     ema = load_file(where / "ema.safetensors", device=dev) if meta["ema"] else None
+    best = load_file(where / "best.safetensors", device=dev) if meta.get("best") else None
     optimizer = _join_optimizer_state(load_file(where / "optimizer.safetensors", device=dev), meta["optimizer"])
     return Checkpoint(step=meta["step"], model=load_file(where / "model.safetensors", device=dev), ema=ema,
                       optimizer=optimizer, rng_state=load_file(where / "rng.safetensors")["generator"],
-                      history=meta["history"])
+                      history=meta["history"], best=best, monitor=meta.get("monitor"))

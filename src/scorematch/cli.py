@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -31,14 +33,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _integer_from(low: int, what: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_int = _integer_from(1, "a positive integer")
+_count_or_zero = _integer_from(0, "an integer >= 0")
 
 
 def _number(text: str) -> float:
@@ -48,8 +57,20 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+def _sigma(text: str) -> float | str:
+    return "auto" if text == "auto" else _number(text)
+
+
+def _fraction(text: str) -> float:
+    value = _number(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
+    return value
+
+
 def _build_parser() -> argparse.ArgumentParser:
     from .config import MODEL_KINDS, OBJECTIVES, SAMPLERS
+    from .defaults import DEFAULTS as D
 
     root = _Parser(
         prog="scorematch",
@@ -73,13 +94,24 @@ def _build_parser() -> argparse.ArgumentParser:
                         "finite-difference sliced; ncsn: multi-scale denoising (default: dsm)")
     t.add_argument("--out", required=True, metavar="RUN", help="the run folder to create (or continue, --resume)")
     t.add_argument("--model", choices=MODEL_KINDS, default=S, help="energy E(x) or score s(x) network (default: energy)")
-    t.add_argument("--steps", type=_positive_int, default=S, metavar="N", help="optimizer steps (default: 4000)")
-    t.add_argument("--batch-size", type=_positive_int, default=S, metavar="B", help="mini-batch size (default: 256)")
-    t.add_argument("--lr", type=_number, default=S, metavar="LR", help="Adam learning rate (default: 2e-3)")
-    t.add_argument("--hidden", type=_positive_int, default=S, metavar="W", help="hidden width (default: 128)")
-    t.add_argument("--depth", type=_positive_int, default=S, metavar="K", help="hidden layers (default: 3)")
-    t.add_argument("--sigma", type=_number, default=S, metavar="S",
-                   help="dsm noise level, or the smallest ncsn level (default: 0.1)")
+    t.add_argument("--steps", type=_positive_int, default=S, metavar="N", help=f"optimizer steps (default: {D.steps})")
+    t.add_argument("--batch-size", type=_positive_int, default=S, metavar="B",
+                   help=f"mini-batch size (default: {D.batch_size})")
+    t.add_argument("--lr", type=_number, default=S, metavar="LR", help=f"Adam learning rate (default: {D.lr:g})")
+    t.add_argument("--weight-decay", type=_number, default=S, metavar="W",
+                   help=f"decoupled weight decay, AdamW (default: {D.weight_decay:g})")
+    t.add_argument("--hidden", type=_positive_int, default=S, metavar="W", help=f"hidden width (default: {D.hidden})")
+    t.add_argument("--depth", type=_positive_int, default=S, metavar="K", help=f"hidden layers (default: {D.depth})")
+    t.add_argument("--sigma", type=_sigma, default=S, metavar="S",
+                   help="dsm noise level, or 'auto' to choose it on held-out data from a short grid; the smallest "
+                        "ncsn level (default: 0.1)")
+    t.add_argument("--val-fraction", type=_fraction, default=S, metavar="F",
+                   help=f"share of the data held out to measure the fit (held-out Hyvärinen loss), keep the best "
+                        f"weights and stop early; 0 turns it off (default: {D.val_fraction:g})")
+    t.add_argument("--eval-every", type=_positive_int, default=S, metavar="N",
+                   help=f"steps between held-out evaluations (default: {D.eval_every})")
+    t.add_argument("--patience", type=_count_or_zero, default=S, metavar="N",
+                   help=f"stop after N steps without a new held-out best; 0: never stop early (default: {D.patience})")
     t.add_argument("--seed", type=int, default=S, metavar="S", help="seed of data, weights and noise (default: 0)")
     t.add_argument("--config", metavar="FILE.toml", help="settings from a TOML (or JSON) file; options given here win")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint "
@@ -131,6 +163,10 @@ def _build_parser() -> argparse.ArgumentParser:
     return root
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+    sys.stderr.write(f"scorematch: warning: {str(message).splitlines()[0]}\n")
+
+
 def _fail(message: str) -> NoReturn:
     sys.stderr.write(f"scorematch: error: {message}\n")
     raise SystemExit(2)
@@ -151,7 +187,8 @@ def _train(args: argparse.Namespace) -> None:
     from .runs import prepare_data, train_run
 
     given = {k: v for k, v in vars(args).items()
-             if k in ("objective", "model", "steps", "batch_size", "lr", "hidden", "depth", "sigma", "seed")}
+             if k in ("objective", "model", "steps", "batch_size", "lr", "weight_decay", "hidden", "depth", "sigma", "seed",
+                      "val_fraction", "eval_every", "patience")}
     data = args.data if args.data in DATASETS else str(Path(args.data).resolve())  # runs work from any folder
     out = Path(args.out)
     if args.resume:
@@ -172,10 +209,14 @@ def _train(args: argparse.Namespace) -> None:
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise ValueError(f"--out {out} exists and is not empty: choose a new folder, or add --resume")
         prepare_data(cfg)  # validate the data before anything is written
-    _, result = train_run(cfg, out, resume=args.resume, progress=False if args.quiet else None)
+    run, result = train_run(cfg, out, resume=args.resume, progress=False if args.quiet else None)
     last = result.history[-1] if result.history else {"loss": float("nan"), "seconds": 0.0}
-    print(f"trained {cfg.objective} ({cfg.model}) on {cfg.data}: {result.steps} steps, final loss {last['loss']:.4g}, "
-          f"{result.seconds:.1f} s -> {out}")
+    sigma = f", sigma {run.config.sigma:g} (auto)" if cfg.sigma == "auto" else ""
+    print(f"trained {cfg.objective} ({cfg.model}) on {cfg.data}: {result.steps} steps{sigma}, final loss "
+          f"{last['loss']:.4g}, {result.seconds:.1f} s -> {out}")
+    if result.best_step is not None:
+        why = "stopped: no new best for --patience steps" if result.stop_reason == "patience" else "all steps run"
+        print(f"kept the weights of step {result.best_step}, held-out Hyvärinen loss {result.best_value:.4g} ({why})")
 
 
 def _sample(args: argparse.Namespace) -> None:
@@ -243,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     from .tuning import tune_cpu_allocator
 
     tune_cpu_allocator()  # this process only: small CPU temporaries are recycled instead of mmap'd (see tuning.py)
+    warnings.showwarning = _one_line_warning
 
     commands = {"train": _train, "sample": _sample, "eval": _eval, "plot": _plot, "compare": _compare,
                 "demo": lambda a: _compare(a, demo=True)}

@@ -1,8 +1,7 @@
 """The settings of a training run: a frozen dataclass that round-trips to JSON and TOML.
 
-Every field has a default chosen to give a fit a researcher would accept on the built-in 2D sets and on
-standardized data of up to 16 dimensions. Unknown keys and bad values raise ``ValueError`` with one line naming
-the key — never a silent fallback.
+Every field's default is the library's (:mod:`scorematch.defaults`), chosen on the quality benchmark. Unknown keys
+and bad values raise ``ValueError`` with one line naming the key — never a silent fallback.
 """
 
 from __future__ import annotations
@@ -15,6 +14,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from .defaults import DEFAULTS
+from .models.mlp import ACTIVATIONS, INITS
+
 __all__ = ["MODEL_KINDS", "OBJECTIVES", "SAMPLERS", "TrainConfig"]
 
 OBJECTIVES: tuple[str, ...] = ("esm", "ssm", "ssm-vr", "dsm", "fd-ssm", "ncsn")
@@ -26,25 +28,32 @@ SAMPLERS: tuple[str, ...] = ("langevin", "mala", "annealed", "hmc")
 class TrainConfig:
     """Everything needed to reproduce a run (with the data it names).
 
-    Noise levels are in standardized units when ``standardize`` is on (the default).
+    Noise levels are in standardized units when ``standardize`` is on (the default). Defaults are
+    :data:`scorematch.defaults.DEFAULTS`, the same as :func:`scorematch.fit`'s. ``sigma = "auto"`` (denoising only)
+    chooses σ from the data by the held-out criterion; the run folder then stores the σ chosen.
     """
 
     data: str
     objective: str = "dsm"
     model: str = "energy"
-    steps: int = 4000
-    batch_size: int = 256
-    lr: float = 2e-3
-    hidden: int = 128
-    depth: int = 3
-    activation: str = "silu"
-    sigma: float = 0.1          # dsm: the noise level; ncsn: the smallest level of the ladder
+    steps: int = DEFAULTS.steps
+    batch_size: int = DEFAULTS.batch_size
+    lr: float = DEFAULTS.lr
+    weight_decay: float = DEFAULTS.weight_decay
+    hidden: int = DEFAULTS.hidden
+    depth: int = DEFAULTS.depth
+    activation: str = DEFAULTS.activation
+    init: str = DEFAULTS.init
+    sigma: float | str = 0.1    # dsm: the noise level ("auto": chosen from the data); ncsn: the smallest level
     sigma_max: float = 3.0      # ncsn: the largest level
     n_sigmas: int = 10          # ncsn: levels in the geometric ladder
     n_probes: int = 1           # ssm, ssm-vr, fd-ssm
     fd_eps: float = 0.05        # fd-ssm step
-    ema: float = 0.995          # EMA decay of the weights; 0 turns it off
-    clip: float = 10.0          # gradient-norm clipping; 0 turns it off
+    ema: float = DEFAULTS.ema   # EMA decay of the weights; 0 turns it off
+    clip: float = DEFAULTS.clip  # gradient-norm clipping; 0 turns it off
+    val_fraction: float = DEFAULTS.val_fraction  # data held out for the criterion; 0 turns it (and stopping) off
+    eval_every: int = DEFAULTS.eval_every  # steps between held-out evaluations
+    patience: int = DEFAULTS.patience  # steps without a new held-out best before stopping; 0: never stop early
     seed: int = 0
     n_data: int = 20000         # points drawn from a built-in data set
     standardize: bool = True
@@ -58,28 +67,46 @@ class TrainConfig:
         def bad(name: str, why: str) -> None:
             raise ValueError(f"{name} {why}, got {getattr(self, name)!r}")
 
+        kinds = {"int": int, "float": (int, float), "bool": bool, "str": str, "float | str": (int, float, str)}
         for f in fields(self):
             value = getattr(self, f.name)
-            kind = {"int": int, "float": (int, float), "bool": bool, "str": str}[str(f.type)]
+            kind = kinds[str(f.type)]
             if (isinstance(value, bool) and str(f.type) != "bool") or not isinstance(value, kind):
                 bad(f.name, f"must be of type {f.type}")
         if self.objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {self.objective!r}; choose one of: {', '.join(OBJECTIVES)}")
         if self.model not in MODEL_KINDS:
             raise ValueError(f"unknown model {self.model!r}; choose one of: {', '.join(MODEL_KINDS)}")
-        for name in ("steps", "batch_size", "hidden", "depth", "n_sigmas", "n_probes", "n_data", "checkpoint_every"):
+        for name in ("steps", "batch_size", "hidden", "depth", "n_sigmas", "n_probes", "n_data", "checkpoint_every",
+                     "eval_every"):
             if getattr(self, name) < 1:
                 bad(name, "must be >= 1")
+        if self.patience < 0:
+            bad("patience", "must be >= 0 (0: never stop early)")
+        if self.sigma == "auto":
+            if self.objective != "dsm":
+                bad("sigma", "may be 'auto' only for the objective dsm")
+            if self.val_fraction == 0:
+                bad("sigma", "'auto' needs held-out data: val_fraction must be > 0")
+        elif isinstance(self.sigma, str):
+            bad("sigma", "must be a number > 0 or 'auto'")
         for name in ("lr", "sigma", "sigma_max", "fd_eps"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
+            if value != "auto" and not (math.isfinite(value) and value > 0):
                 bad(name, "must be a finite number > 0")
         if self.objective == "ncsn" and self.sigma_max < self.sigma:
             bad("sigma_max", f"must be >= sigma ({self.sigma}) for ncsn")
         if not 0 <= self.ema < 1:
             bad("ema", "must lie in [0, 1)")
-        if not (math.isfinite(self.clip) and self.clip >= 0):
-            bad("clip", "must be a finite number >= 0")
+        for name in ("clip", "weight_decay"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                bad(name, "must be a finite number >= 0")
+        if not 0 <= self.val_fraction < 1:
+            bad("val_fraction", "must lie in [0, 1)")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {self.activation!r}; choose one of: {', '.join(ACTIVATIONS)}")
+        if self.init not in INITS:
+            raise ValueError(f"unknown init {self.init!r}; choose one of: {', '.join(INITS)}")
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes`` applied (and validated)."""
@@ -101,7 +128,8 @@ class TrainConfig:
         for f in fields(cls):
             if f.name in values:
                 v = values[f.name]
-                typed[f.name] = float(v) if str(f.type) == "float" and isinstance(v, int) and not isinstance(v, bool) else v
+                numeric = str(f.type) in ("float", "float | str")
+                typed[f.name] = float(v) if numeric and isinstance(v, int) and not isinstance(v, bool) else v
         return cls(**typed)
 
     def to_json(self) -> str:

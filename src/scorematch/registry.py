@@ -37,12 +37,14 @@ def build_model(cfg: TrainConfig, dim: int) -> Energy | Score:
         ("energy", False): EnergyMLP, ("score", False): ScoreMLP,
         ("energy", True): NoiseConditionalEnergyMLP, ("score", True): NoiseConditionalScoreMLP,
     }[(cfg.model, conditional)]
-    net = net_class(dim, hidden=cfg.hidden, depth=cfg.depth, activation=cfg.activation)
+    net = net_class(dim, hidden=cfg.hidden, depth=cfg.depth, activation=cfg.activation, init=cfg.init)
     return (Energy(net) if cfg.model == "energy" else Score(net)).float()
 
 
 def build_objective(cfg: TrainConfig) -> Callable[..., Tensor]:
-    """``objective(model, x, generator=g) -> (B,)`` for the run's objective name."""
+    """``objective(model, x, generator=g) -> (B,)`` for the run's objective name (σ must be a number here)."""
+    if isinstance(cfg.sigma, str):
+        raise ValueError(f"sigma={cfg.sigma!r} must be resolved to a number before the objective is built")
     if cfg.objective == "esm":
         return losses.explicit
     if cfg.objective == "ssm":
@@ -106,4 +108,4 @@ def at_smallest_sigma(model: Energy | Score, cfg: TrainConfig) -> Any:
     if cfg.objective != "ncsn":
         return model
     bound = _Bound(model, cfg.sigma)
-    return Energy(bound.energy) if isinstance(model, Energy) else bound
+    return Energy(bound.energy) if isinstance(model, Energy) else Score(bound.score)

@@ -4,9 +4,11 @@ A run folder holds::
 
     config.json          every setting (a TrainConfig), enough to reproduce the run
     data_stats.json      the standardization (mean, std per column) and the data's event shape
-    model.safetensors    the final weights (the EMA when on); written last, atomically
-    metrics.jsonl        one line per logged step: step, loss, seconds
-    checkpoint/          weights, optimizer, RNG state and step (see scorematch.checkpoint)
+    model.safetensors    the weights kept: the best by the held-out criterion (else the EMA); atomic
+    metrics.jsonl        one line per logged step: step, loss, seconds; held-out val_hyvarinen, val_loss
+    summary.json         steps done, why training stopped, the best step and its held-out criterion, overfitting
+    sigma_search.json    with sigma "auto": the σ values tried and their held-out criterion
+    checkpoint/          weights, optimizer, RNG state, step, best weights (see scorematch.checkpoint)
 
 Models are trained on standardized data ``z = (x − m)/s``; everything read out of a run is mapped back: scores by
 ``1/s``, energies by ``+Σ log s`` (``−log p`` in data units), samples by ``x = m + s·z``.
@@ -16,8 +18,11 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -28,10 +33,11 @@ from .checkpoint import atomic_write, latest_step, save_tensors
 from .config import TrainConfig
 from .data import DATASETS, Standardizer, load_data, make_dataset
 from .fields import Energy, Score
+from .metrics import HeldOutCriterion
 from .registry import DEFAULT_SAMPLING, at_smallest_sigma, build_model, build_objective, draw_samples
 from .train import FitResult, fit
 
-__all__ = ["Run", "RunError", "load_run", "prepare_data", "save_array", "train_run"]
+__all__ = ["Run", "RunError", "load_run", "prepare_data", "save_array", "split_data", "train_run"]
 
 
 class RunError(ValueError):
@@ -106,35 +112,100 @@ def _write_json(path: Path, value: object) -> None:
     atomic_write(path, json.dumps(value, indent=2) + "\n")
 
 
+def split_data(x: Tensor, val_fraction: float, seed: int) -> tuple[Tensor, Tensor | None]:
+    """``(train, val)``: a random ``val_fraction`` of the rows (fixed by ``seed``) held out; ``val`` is ``None``
+    when the fraction is 0. At least one row stays on each side."""
+    if val_fraction <= 0:
+        return x, None
+    n_val = min(max(1, round(val_fraction * x.shape[0])), x.shape[0] - 1)
+    if n_val < 1:
+        raise RunError(f"{x.shape[0]} row(s) cannot be split into training and held-out data: add rows, or set "
+                       "--val-fraction 0")
+    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed + 7919))
+    return x[perm[n_val:]], x[perm[:n_val]]
+
+
+def _criterion(cfg: TrainConfig, z_val: Tensor | None) -> HeldOutCriterion | None:
+    if z_val is None:
+        return None
+    return HeldOutCriterion(z_val, objective=build_objective(cfg), view=lambda m: at_smallest_sigma(m, cfg),
+                            seed=cfg.seed)
+
+
+def _fit(cfg: TrainConfig, model: Energy | Score, z: Tensor, z_val: Tensor | None, *, out: Path | None,
+         resume: bool = False, progress: bool | None = None, eval_fn: Any = None
+         ) -> tuple[FitResult, HeldOutCriterion | None]:
+    criterion = _criterion(cfg, z_val)
+    result = fit(model, z, build_objective(cfg), steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                 weight_decay=cfg.weight_decay, clip_grad_norm=cfg.clip or None, ema_decay=cfg.ema or None,
+                 generator=torch.Generator().manual_seed(cfg.seed), progress=progress, out_dir=out,
+                 criterion=criterion, patience=cfg.patience or None, eval_every=cfg.eval_every,
+                 checkpoint_every=cfg.checkpoint_every, resume=resume,
+                 eval_fn=eval_fn)
+    return result, criterion
+
+
 def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: bool | None = None,
-              data: Tensor | None = None) -> tuple[Run, FitResult]:
+              data: Tensor | None = None, eval_fn: Any = None) -> tuple[Run, FitResult]:
     """Train ``cfg`` into the folder ``out`` (or continue it with ``resume``); returns the run and its history.
 
-    ``data`` overrides the data the config names (used by ``compare`` to hold out a test split).
+    A random ``val_fraction`` of the data is held out: the held-out Hyvärinen loss (the Fisher divergence up to a
+    constant) is logged every ``eval_every`` steps, the best weights are the ones saved, and training stops after
+    ``patience`` steps without a new best. ``summary.json`` records the best step, why training stopped and
+    whether overfitting was seen. With ``sigma = "auto"`` (denoising) σ is chosen by successive halving
+    (:func:`scorematch.autosigma.choose_sigma`, ``sigma_search.json``), the winner's run continues into ``out``,
+    and ``config.json`` holds the σ chosen.
+    ``data`` overrides the data the config names (used by ``compare`` to hold out a test split); ``eval_fn``
+    (``eval_fn(model, stats) -> dict``) adds its values to every held-out evaluation's record (used by
+    ``make quality`` to follow the exact Fisher divergence).
     """
     out = Path(out)
     x = prepare_data(cfg) if data is None else data
+    train, val = split_data(x, cfg.val_fraction, cfg.seed)
     if resume:
         stats = Standardizer.from_dict(json.loads((out / "data_stats.json").read_text())["standardizer"])
-    else:
-        stats = Standardizer.fit(x) if cfg.standardize else Standardizer.identity(x.shape[1])
-    z = stats.transform(x).float()
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg, x.shape[1])
-    if resume:
         done = latest_step(out / "checkpoint")
         if done is not None and cfg.steps < done:
             raise RunError(f"{out}: the run has done {done} steps; --steps {cfg.steps} would go backwards")
+    else:
+        stats = Standardizer.fit(train) if cfg.standardize else Standardizer.identity(x.shape[1])
+    z = stats.transform(train).float()
+    z_val = stats.transform(val).float() if val is not None else None
+    extra = None if eval_fn is None else (lambda m: eval_fn(m, stats))
+    search, workspace = None, None
+    if cfg.sigma == "auto":
+        from .autosigma import choose_sigma
+
+        def candidate(c: TrainConfig, folder: Path, again: bool) -> float | None:
+            torch.manual_seed(c.seed)
+            model = build_model(c, x.shape[1])
+            return _fit(c, model, z, z_val, out=folder, resume=again, progress=False, eval_fn=extra)[0].best_value
+
+        workspace = tempfile.TemporaryDirectory(prefix="scorematch-sigma-")
+        sigma, winner, search = choose_sigma(cfg, candidate, Path(workspace.name))
+        cfg = cfg.replace(sigma=sigma)
+        resume = True  # the run continues the winner from where the search left it
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg, x.shape[1])
     out.mkdir(parents=True, exist_ok=True)
+    if workspace is not None:
+        shutil.copytree(winner / "checkpoint", out / "checkpoint")
+        workspace.cleanup()
     _write_json(out / "config.json", cfg.to_dict())  # on resume too: the run now goes to cfg.steps
-    if not resume:
+    if not (out / "data_stats.json").is_file():
         _write_json(out / "data_stats.json", {"standardizer": stats.to_dict(), "event_shape": [x.shape[1]],
-                                              "n": x.shape[0]})
-    result = fit(model, z, build_objective(cfg), steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
-                 clip_grad_norm=cfg.clip or None, ema_decay=cfg.ema or None,
-                 generator=torch.Generator().manual_seed(cfg.seed), progress=progress, out_dir=out,
-                 checkpoint_every=cfg.checkpoint_every, resume=resume)
+                                              "n": x.shape[0], "n_train": train.shape[0],
+                                              "n_val": 0 if val is None else val.shape[0]})
+    if search is not None:
+        _write_json(out / "sigma_search.json", search)
+    result, criterion = _fit(cfg, model, z, z_val, out=out, resume=resume, progress=progress, eval_fn=extra)
     save_tensors(model.state_dict(), out / "model.safetensors")
+    _write_json(out / "summary.json", {
+        "steps_done": result.steps, "stop_reason": result.stop_reason, "best_step": result.best_step,
+        "best_val_hyvarinen": result.best_value, "overfit_step": result.overfit_step,
+        "criterion": None if criterion is None else ("exact trace" if criterion.exact else "Hutchinson, fixed probes"),
+        "kept_weights": "best held-out" if result.best_step is not None else ("EMA" if cfg.ema else "last"),
+    })
     return Run(out, cfg, stats, model), result
 
 

@@ -14,6 +14,7 @@ continues bit for bit as if it had never stopped (on one machine, with tensor da
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sys
@@ -28,6 +29,8 @@ from torch import Tensor, nn
 
 from ._checks import check_count, check_positive
 from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from .defaults import DEFAULTS
+from .monitor import Monitor
 
 __all__ = ["FitResult", "TrainingDiverged", "default_optimizer", "fit", "training_step"]
 
@@ -40,18 +43,32 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass
 class FitResult:
-    """``history``: one record per logged step ``{"step", "loss", "seconds", ...eval}``; ``steps``: steps done."""
+    """``history``: one record per logged step ``{"step", "loss", "seconds", ...eval}``; ``steps``: steps done.
+
+    With a held-out criterion: ``best_step`` / ``best_value`` (the weights the model ends with), ``stop_reason``
+    (``"steps"``: the budget ran out; ``"patience"``: no new best for ``patience`` steps) and ``overfit_step``
+    (the evaluation at which overfitting was first seen, else ``None``).
+    """
 
     history: list[dict[str, float]] = field(default_factory=list)
     steps: int = 0
     seconds: float = 0.0
+    best_step: int | None = None
+    best_value: float | None = None
+    stop_reason: str = "steps"
+    overfit_step: int | None = None
 
 
-def default_optimizer(params: Iterable[Tensor], lr: float) -> torch.optim.Optimizer:
-    """Adam with learning rate ``lr``; its fused kernel (one op for all parameters, the same update to round-off)
-    where every parameter is a floating tensor on a CPU or CUDA device, the multi-op implementation otherwise."""
+def default_optimizer(params: Iterable[Tensor], lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """Adam with learning rate ``lr`` (AdamW, decoupled weight decay, when ``weight_decay`` > 0); its fused
+    kernel (one op for all parameters, the same update to round-off) where every parameter is a floating tensor on
+    a CPU or CUDA device, the multi-op implementation otherwise."""
     params = list(params)
     fused = all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
+    if not (math.isfinite(weight_decay) and weight_decay >= 0):
+        raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
+    if weight_decay > 0:
+        return torch.optim.AdamW(params, lr=check_positive("lr", lr), weight_decay=weight_decay, fused=fused or None)
     return torch.optim.Adam(params, lr=check_positive("lr", lr), fused=fused or None)
 
 
@@ -111,15 +128,20 @@ def fit(
     data: Tensor | Iterable,
     objective: Objective,
     *,
-    steps: int = 2000,
-    batch_size: int = 256,
+    steps: int = DEFAULTS.steps,
+    batch_size: int = DEFAULTS.batch_size,
     optimizer: torch.optim.Optimizer | None = None,
-    lr: float = 1e-3,
-    clip_grad_norm: float | None = None,
-    ema_decay: float | None = None,
+    lr: float = DEFAULTS.lr,
+    weight_decay: float = DEFAULTS.weight_decay,
+    clip_grad_norm: float | None = DEFAULTS.clip,
+    ema_decay: float | None = DEFAULTS.ema,
     generator: torch.Generator | None = None,
     progress: bool | None = None,
     log_every: int = 10,
+    val_data: Tensor | None = None,
+    criterion: Callable[[nn.Module], dict[str, float]] | None = None,
+    patience: int | None = DEFAULTS.patience,
+    overfit_tolerance: float | None = None,
     eval_fn: Callable[[nn.Module], dict[str, float]] | None = None,
     eval_every: int | None = None,
     out_dir: str | Path | None = None,
@@ -137,18 +159,30 @@ def fit(
         steps: total optimizer steps (a resumed run continues up to this number).
         batch_size: samples per step (tensor data).
         optimizer: any ``torch.optim`` optimizer over ``model``'s parameters; by default
-            :func:`default_optimizer` (Adam with ``lr``).
+            :func:`default_optimizer` (Adam with ``lr``, AdamW when ``weight_decay`` > 0).
+        weight_decay: decoupled weight decay of the default optimizer (0: none).
         clip_grad_norm: clip the global gradient norm to this value (``None``: no clipping).
         ema_decay: keep an EMA of the weights with this decay in (0, 1) and load it into ``model`` at the end;
             step ``t`` uses ``min(ema_decay, t/(t + 10))``, so that short runs do not keep the initial weights.
+            ``None``: no EMA.
         generator: the source of all randomness; by default one seeded from torch's global RNG.
         progress: show a tqdm bar with the running loss; by default only when stderr is a terminal.
         log_every: record ``{"step", "loss", "seconds"}`` in the history every this many steps.
+        val_data: held-out points ``(m, *event)``: every ``eval_every`` steps (default 100) the held-out
+            Hyvärinen loss (:class:`~scorematch.metrics.HeldOutCriterion`, the Fisher divergence up to a constant)
+            and the objective's own held-out loss (fixed noise) are added to the record, the weights with the
+            lowest held-out Hyvärinen loss are kept and loaded into ``model`` at the end (:mod:`scorematch.monitor`).
+        criterion: instead of ``val_data``, any ``criterion(model) -> {"val_hyvarinen": value, ...}`` to minimise.
+        patience: with a criterion, stop after this many steps without a new best (``None``: run all steps).
+        overfit_tolerance: the smallest rise of the criterion over its best, while the training loss falls, that
+            triggers one :class:`~scorematch.monitor.OverfittingWarning` (the margin is the larger of this and 5% of
+            the best value, see :mod:`scorematch.monitor`); by default ``0.01·D`` for ``D`` numbers per sample.
         eval_fn, eval_every: call ``eval_fn(model)`` every ``eval_every`` steps and add its dict to the record.
         out_dir: if given, write ``metrics.jsonl`` and ``checkpoint/`` there (see :mod:`scorematch.checkpoint`).
         checkpoint_every: steps between checkpoints (and a final one at the end).
-        resume: continue from the latest checkpoint in ``out_dir`` (weights, optimizer, EMA, RNG, history);
-            with the default optimizer, ``lr`` replaces the saved learning rate.
+        resume: continue from the latest checkpoint in ``out_dir`` (weights, optimizer, EMA, RNG, history,
+            the monitor's best weights and state); with the default optimizer, ``lr`` replaces the saved
+            learning rate.
 
     Returns:
         A :class:`FitResult`.
@@ -156,15 +190,17 @@ def fit(
     Raises:
         TrainingDiverged: the objective became non-finite; nothing is saved from that step, so the last
             checkpoint stays the last good one.
+        ValueError: a bad option, or a second-order objective (explicit, sliced, finite-difference sliced) asked
+            of an energy with piecewise-linear activations (:func:`scorematch.curvature.check_curvature`).
 
     >>> import functools, torch
     >>> from scorematch import Energy, losses
     >>> from scorematch.models import EnergyMLP
     >>> model = Energy(EnergyMLP(2, hidden=16))
     >>> result = fit(model, torch.randn(500, 2), functools.partial(losses.denoising, sigma=0.3), steps=20,
-    ...              generator=torch.Generator().manual_seed(0))
-    >>> result.steps, len(result.history)
-    (20, 2)
+    ...              val_data=torch.randn(100, 2), eval_every=10, generator=torch.Generator().manual_seed(0))
+    >>> result.steps, len(result.history), sorted(result.history[-1])
+    (20, 2, ['loss', 'seconds', 'step', 'val_hyvarinen', 'val_loss'])
     """
     check_count("steps", steps)
     check_count("batch_size", batch_size)
@@ -179,11 +215,17 @@ def fit(
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters")
+    _check_objective_fits(model, objective)
+    monitor = _monitor(model, objective, val_data, criterion, patience, overfit_tolerance)
+    if monitor is not None and eval_every is None:
+        eval_every = DEFAULTS.eval_every
+    if eval_every is not None:
+        check_count("eval_every", eval_every)
     if generator is None:
         generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
     own_optimizer = optimizer is None
     if optimizer is None:
-        optimizer = default_optimizer(params, lr)
+        optimizer = default_optimizer(params, lr, weight_decay)
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if ema_decay is not None else None
     out = Path(out_dir) if out_dir is not None else None
     result, start = FitResult(), 0
@@ -199,6 +241,8 @@ def fit(
             if ck.ema is None:
                 raise ValueError(f"{out}: the checkpoint has no EMA weights but ema_decay was given")
             ema = ck.ema
+        if monitor is not None and ck.monitor is not None:
+            monitor.load_state(ck.monitor, ck.best)
         start, result.history = ck.step, ck.history
         result.seconds = result.history[-1]["seconds"] if result.history else 0.0
     if out is not None:
@@ -209,7 +253,9 @@ def fit(
     def checkpoint(step: int) -> None:
         if out is not None:
             save_checkpoint(out / "checkpoint", step=step, model=model.state_dict(), optimizer=optimizer.state_dict(),
-                            rng_state=generator.get_state(), history=result.history, ema=ema)
+                            rng_state=generator.get_state(), history=result.history, ema=ema,
+                            best=monitor.best_weights if monitor is not None else None,
+                            monitor=monitor.state() if monitor is not None else None)
 
     from tqdm.auto import tqdm
 
@@ -217,6 +263,7 @@ def fit(
     take_step = training_step(model, objective, optimizer, clip_grad_norm=clip_grad_norm)
     model.train()
     t0, seconds0 = time.perf_counter(), result.seconds
+    step = start
     with tqdm(total=steps, initial=start, disable=not progress, desc="training", dynamic_ncols=True) as bar:
         for step in range(start + 1, steps + 1):
             loss, grad_norm = take_step(next(batches), generator)
@@ -227,23 +274,65 @@ def fit(
             if ema is not None:
                 _ema_update(ema, model, min(ema_decay, step / (step + 10)))
             bar.update(1)
-            if step % log_every == 0 or step == steps:
+            evaluate = eval_every is not None and (step % eval_every == 0 or step == steps)
+            stop = False
+            if step % log_every == 0 or step == steps or evaluate:
                 record = {"step": step, "loss": loss.item(), "seconds": seconds0 + time.perf_counter() - t0}
-                if eval_fn is not None and eval_every is not None and (step % eval_every == 0 or step == steps):
+                if evaluate and eval_fn is not None:
                     record.update(_evaluate(model, ema, eval_fn))
+                if evaluate and monitor is not None:
+                    record.update(_evaluate(model, ema, monitor.criterion))
                 result.history.append(record)
+                if evaluate and monitor is not None:
+                    stop = monitor.update(step, record, result.history, ema if ema is not None else model.state_dict())
                 bar.set_postfix(loss=f"{record['loss']:.4g}")
                 if out is not None:
                     with open(out / "metrics.jsonl", "a") as f:
                         f.write(json.dumps(record) + "\n")
-            if step % checkpoint_every == 0 or step == steps:
+            if step % checkpoint_every == 0 or step == steps or stop:
                 checkpoint(step)
-    result.steps = steps
+            if stop:
+                break
+    result.steps = step
     result.seconds = seconds0 + time.perf_counter() - t0
-    if ema is not None:
+    if monitor is not None and monitor.best_weights is not None:
+        model.load_state_dict(monitor.best_weights)
+        result.best_step, result.best_value = monitor.best_step, monitor.best_value
+        result.stop_reason, result.overfit_step = monitor.stop_reason or "steps", monitor.overfit_step
+    elif ema is not None:
         model.load_state_dict(ema)
     model.eval()
     return result
+
+
+def _check_objective_fits(model: nn.Module, objective: Objective) -> None:
+    """Refuse a second-order objective on an energy with piecewise-linear activations."""
+    from .curvature import check_curvature
+    from .losses import SECOND_ORDER
+
+    base = objective
+    while isinstance(base, functools.partial):
+        base = base.func
+    if base in SECOND_ORDER:
+        check_curvature(model, f"the objective {getattr(base, '__name__', base)!s}")
+
+
+def _monitor(model: nn.Module, objective: Objective, val_data: Tensor | None,
+             criterion: Callable[[nn.Module], dict[str, float]] | None, patience: int | None,
+             overfit_tolerance: float | None) -> Monitor | None:
+    if val_data is not None and criterion is not None:
+        raise ValueError("give val_data or criterion, not both")
+    if val_data is None and criterion is None:
+        return None
+    if criterion is None:
+        from .metrics import HeldOutCriterion
+
+        criterion = HeldOutCriterion(val_data, objective=objective)
+        dim = criterion.dim
+    else:
+        dim = 1
+    tolerance = 0.01 * dim if overfit_tolerance is None else overfit_tolerance
+    return Monitor(criterion, patience=patience, tolerance=tolerance)
 
 
 def _diverged(what: str, step: int, out: Path | None) -> str:

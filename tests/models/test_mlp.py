@@ -209,14 +209,27 @@ def test_same_seed_same_init(name):
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_init_keeps_activations_of_order_one(activation):
+def test_variance_init_keeps_activations_of_order_one(activation):
     torch.manual_seed(0)
-    net = ScoreMLP(16, hidden=512, depth=4, activation=activation).net  # 16 outputs: their mean is stable
+    net = ScoreMLP(16, hidden=512, depth=4, activation=activation, init="variance").net  # 16 outputs: their mean is stable
     h = torch.randn(2048, 16)
     for layer in net:  # every pre-activation and the output: second moment ≈ 1 (accepted: 0.5 to 2)
         h = layer(h)
         if isinstance(layer, nn.Linear):
             assert 0.5 < h.square().mean() < 2.0, f"second moment {h.square().mean():.3f} after {layer}"
+
+
+def test_torch_init_is_pytorchs_own():
+    torch.manual_seed(0)
+    ours = EnergyMLP(3, hidden=8, depth=2).net
+    torch.manual_seed(0)
+    ref = nn.Sequential(nn.Linear(3, 8), nn.SiLU(), nn.Linear(8, 8), nn.SiLU(), nn.Linear(8, 1, bias=False))
+    assert all(torch.equal(p, q) for p, q in zip(ours.parameters(), ref.parameters(), strict=True))
+
+
+def test_unknown_init_is_refused():
+    with pytest.raises(ValueError, match="unknown init 'xavier'"):
+        EnergyMLP(2, init="xavier")
 
 
 # ---- learning: fit the score of a 2-D Gaussian smoothed at σ, N(μ, Σ + σ²I), with a decaying step ----------

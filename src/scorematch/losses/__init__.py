@@ -17,4 +17,8 @@ from .finite_difference import finite_difference_sliced
 from .multiscale import draw_sigmas, multiscale_denoising
 from .sliced import sliced
 
-__all__ = ["denoising", "draw_sigmas", "explicit", "finite_difference_sliced", "multiscale_denoising", "sliced"]
+SECOND_ORDER = frozenset({explicit, sliced, finite_difference_sliced})
+"""The objectives that need the second derivatives of an energy (see :mod:`scorematch.curvature`)."""
+
+__all__ = ["SECOND_ORDER", "denoising", "draw_sigmas", "explicit", "finite_difference_sliced", "multiscale_denoising",
+           "sliced"]

@@ -7,6 +7,7 @@
 ``ksd2`` / ``stein_kernel``         kernel Stein discrepancy of samples against a score (IMQ or RBF)
 ``grid_metrics``                    2D energy normalised on a grid: log Z, log-likelihood, KL(p‖q)
 ``ais_log_z``                       log Z in any dimension by annealed importance sampling
+``HeldOutCriterion``                the Hyvärinen loss on held-out points: Fisher divergence up to a constant
 ==================================  ================================================================
 """
 
@@ -14,6 +15,7 @@ from .ais import AISResult, ais_log_z, beta_ladder
 from .c2st import c2st
 from .fisher import fisher_divergence, relative_fisher_divergence
 from .grid import GridMetrics, grid_metrics
+from .heldout import HeldOutCriterion, hyvarinen_loss
 from .kernels import median_bandwidth
 from .stein import ksd2, stein_kernel
 from .two_sample import TwoSampleTest, energy_distance, mmd2, two_sample_test
@@ -21,6 +23,7 @@ from .two_sample import TwoSampleTest, energy_distance, mmd2, two_sample_test
 __all__ = [
     "AISResult",
     "GridMetrics",
+    "HeldOutCriterion",
     "TwoSampleTest",
     "ais_log_z",
     "beta_ladder",
@@ -28,6 +31,7 @@ __all__ = [
     "energy_distance",
     "fisher_divergence",
     "grid_metrics",
+    "hyvarinen_loss",
     "ksd2",
     "median_bandwidth",
     "mmd2",

@@ -231,8 +231,8 @@ class LogisticICA(AnalyticTarget):
 
     since :math:`(\log f)'(s) = -\tanh(s/2)`. Mean 0; covariance :math:`\tfrac{\pi^2}3 A A^\top`.
 
-    >>> LogisticICA(torch.eye(2)).score(torch.zeros(1, 2))
-    tensor([[-0., -0.]])
+    >>> LogisticICA(torch.eye(2)).score(torch.tensor([[2.0, -2.0]]))   # −tanh(±1)
+    tensor([[-0.7616,  0.7616]])
     """
 
     def __init__(self, mixing: object):
