@@ -174,6 +174,18 @@ def test_loss_curves_one_panel_per_run(tmp_path):
     assert len(loss_curves({str(k): _history(20) for k in range(6)}).axes) == 6
 
 
+def test_loss_curves_draw_the_held_out_criterion_with_its_best_step():
+    history = [{"step": s, "loss": -s / 10.0} for s in range(10, 310, 10)]
+    for r, v in zip(history[9::10], [-3.0, -5.0, -4.0], strict=True):  # evaluated at steps 100, 200, 300
+        r["val_hyvarinen"] = v
+    fig = loss_curves({"esm": history})
+    _, held_ax = fig.axes
+    (held, best) = held_ax.lines
+    assert list(held.get_xdata()) == [100, 200, 300] and list(held.get_ydata()) == [-3.0, -5.0, -4.0]
+    assert list(best.get_xdata()) == [200, 200]  # the dotted line at the best step
+    assert len(loss_curves(_history()).axes) == 1  # no held-out entries: no second axis
+
+
 def test_smooth_is_a_debiased_moving_average():
     assert smooth(np.full(5, 3.0), 0.9) == pytest.approx(np.full(5, 3.0))
     assert smooth(np.array([2.0, np.nan, 4.0]), 0.0).tolist()[::2] == [2.0, 4.0]

@@ -93,7 +93,8 @@ def _measure(run: Run, seconds: float, history: list[dict[str, float]], test: Te
     finite = torch.isfinite(samples).all(1)
     row: dict[str, Any] = {
         "objective": run.config.objective, "model": run.config.model,
-        "ms_per_step": 1000 * seconds / run.config.steps, "train_seconds": seconds,
+        "ms_per_step": 1000 * seconds / max(1, history[-1]["step"] if history else run.config.steps),
+        "train_seconds": seconds,
         "sample_seconds": sample_seconds, "final_loss": sum(tail) / len(tail),
         "mmd2": float(mmd2(samples[finite], test)) if finite.sum() > 1 else math.nan,
         "c2st": c2st(samples[finite], test, generator=torch.Generator().manual_seed(0)) if finite.sum() > 10 else 1.0,
@@ -118,7 +119,8 @@ def _fmt(value: Any, spec: str) -> str:
 
 def _markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str, Any]], reference: dict[str, float],
               truth: bool, n_test: int, figure: bool) -> str:
-    cols = [("objective", "objective", "s"), ("ms/step", "ms_per_step", ".1f"), ("train s", "train_seconds", ".1f"),
+    cols = [("objective", "objective", "s"), ("steps", "steps_done", "d"), ("kept step", "best_step", "d"),
+            ("ms/step", "ms_per_step", ".1f"), ("train s", "train_seconds", ".1f"),
             ("sample s", "sample_seconds", ".1f"), ("final loss", "final_loss", ".4g"), ("MMD²", "mmd2", ".2e"),
             ("C2ST acc", "c2st", ".3f")]
     if truth:
@@ -133,7 +135,13 @@ def _markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str,
     lines += ["", f"Reference (training data against held-out data): MMD² {reference['mmd2']:.2e}, "
               f"C2ST accuracy {reference['c2st']:.3f} — the best a model's samples can do.",
               "", "MMD²: unbiased, Gaussian kernel, median bandwidth (≈ 0 when the laws agree). C2ST: held-out accuracy "
-              "of a classifier telling samples from data (0.5 = indistinguishable)."]
+              "of a classifier telling samples from data (0.5 = indistinguishable). Steps: done (fewer than the "
+              "budget when the held-out criterion stopped improving); kept step: the weights kept, the best by the "
+              "held-out Hyvärinen loss on 10% of the training data."]
+    overfit = [f"{r['objective']} (from step {r['overfit_step']})" for r in rows if r.get("overfit_step")]
+    if overfit:
+        lines += [f"Overfitting was seen — the held-out loss rose while the training loss fell — for "
+                  f"{', '.join(overfit)}; their best weights were kept."]
     if truth:
         lines += ["Rel. Fisher: E‖s − s*‖² / E‖s*‖² at held-out points against the exact score. KL(p‖q): exact "
                   "density p against the model's density normalised on the plotting box (energy models)."]
@@ -165,6 +173,8 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
         cfg = base.replace(objective=objective)
         run, result = train_run(cfg, out / "runs" / objective, progress=False, data=train)
         row, samples = _measure(run, result.seconds, result.history, test, truth, box, sample_steps)
+        row.update(steps_done=result.steps, best_step=result.best_step, stop_reason=result.stop_reason,
+                   overfit_step=result.overfit_step)
         rows.append(row)
         histories[objective] = result.history
         note = f"MMD² {row['mmd2']:.1e} · C2ST {row['c2st']:.2f}"

@@ -1,4 +1,4 @@
-r"""Training-loss curves: the raw loss, faint, under its exponential moving average.
+r"""Training-loss curves: the raw loss, faint, under its exponential moving average, and the held-out criterion.
 
 Score-matching objectives live on different scales and some are not bounded below by zero (explicit and
 sliced score matching drop the unknown constant of the Fisher divergence and go negative), so one log axis
@@ -89,9 +89,29 @@ def draw_loss(ax: Axes, history: History, *, name: str = "", smoothing: float | 
     if ylabel:
         ax.set_ylabel("loss")
     ax.grid(alpha=0.3, linewidth=0.5)
+    _draw_held_out(ax, history)
     if title:
         label = name or "training loss"
         ax.set_title(label if seconds is None else f"{label}  ({seconds:.3g} s)", fontsize=10)
+
+
+def _draw_held_out(ax: Axes, history: History) -> None:
+    """The held-out criterion (``val_hyvarinen``) on a second y-axis, its best step marked by a dotted line."""
+    points = [(float(e["step"]), float(e["val_hyvarinen"])) for e in history
+              if isinstance(e, Mapping) and e.get("val_hyvarinen") is not None and "step" in e
+              and math.isfinite(float(e["val_hyvarinen"]))]
+    if not points:
+        return
+    steps, values = np.array(points).T
+    twin = ax.twinx()
+    twin.plot(steps, values, color="tab:orange", linewidth=1.2, marker=".", markersize=3, label="held-out")
+    best = int(np.argmin(values))
+    twin.axvline(steps[best], color="tab:orange", linestyle=":", linewidth=1.0)
+    twin.tick_params(axis="y", colors="tab:orange", labelsize=8)
+    twin.set_ylabel("held-out Hyvärinen", color="tab:orange", fontsize=8)
+    lo, hi = float(values.min()), float(np.percentile(values, 90))
+    pad = 0.1 * (hi - lo) if hi > lo else max(abs(hi), 1.0) * 0.05
+    twin.set_ylim(lo - pad, hi + pad)
 
 
 def loss_curves(
@@ -102,8 +122,9 @@ def loss_curves(
 
     Each panel draws the raw loss faintly and its debiased exponential moving average (:func:`smooth`) on
     top, on the run's own y-axis (see the module docstring for why). The y-range fits the curve after its
-    first 10% of steps, so an early transient may run off the top. A run whose history records ``seconds``
-    has its last value, the training time, in its title.
+    first 10% of steps, so an early transient may run off the top. Where the history has ``val_hyvarinen``
+    entries (a run with held-out data), they are drawn in orange on a second y-axis, with the best step dotted.
+    A run whose history records ``seconds`` has its last value, the training time, in its title.
 
     Args:
         histories: a history, or a mapping run name -> history; a history is a list of dicts with ``loss``
