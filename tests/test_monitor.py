@@ -107,3 +107,14 @@ def test_first_order_objectives_and_score_nets_may_use_relu():
     fit(Energy(relu), torch.randn(64, 2), functools.partial(losses.denoising, sigma=0.1), steps=2, progress=False)
     score = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 2))
     fit(Score(score), torch.randn(64, 2), losses.explicit, steps=2, progress=False)
+
+
+def test_fit_holds_out_a_fixed_tenth_of_tensor_data_by_default():
+    x = torch.randn(500, 2, generator=torch.Generator().manual_seed(0))
+    dsm = functools.partial(losses.denoising, sigma=0.3)
+    kept = fit(Energy(EnergyMLP(2, hidden=8)), x, dsm, steps=200, progress=False, eval_every=50)
+    assert kept.best_step in (50, 100, 150, 200) and "val_hyvarinen" in kept.history[-1]
+    off = fit(Energy(EnergyMLP(2, hidden=8)), x, dsm, steps=200, progress=False, eval_every=50, val_fraction=None)
+    assert off.best_step is None and "val_hyvarinen" not in off.history[-1]
+    with pytest.raises(ValueError, match="val_fraction must lie in"):
+        fit(Energy(EnergyMLP(2, hidden=8)), x, dsm, steps=2, progress=False, val_fraction=1.5)

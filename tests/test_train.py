@@ -165,3 +165,28 @@ def test_training_step_leaves_the_weights_alone_on_a_non_finite_loss():
     loss, norm = step(_data(8), None)
     assert not torch.isfinite(loss) and torch.isnan(norm)
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before, strict=True))
+
+
+def test_cosine_schedule_follows_the_formula_and_resumes_exactly(tmp_path):
+    model = _model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    fit(model, _data(), DSM, steps=30, optimizer=opt, lr_schedule="cosine", progress=False, val_fraction=None)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi * 29 / 30)), rel=1e-12)
+    whole = _model()
+    _fit(whole, tmp_path / "a", 40, lr_schedule="cosine")
+
+    def stop_at_25(model, x, generator):
+        stop_at_25.calls += 1
+        if stop_at_25.calls == 25:
+            raise KeyboardInterrupt
+        return DSM(model, x, generator=generator)
+
+    stop_at_25.calls = 0
+    with pytest.raises(KeyboardInterrupt):
+        fit(_model(), _data(), stop_at_25, steps=40, batch_size=64, generator=torch.Generator().manual_seed(1),
+            out_dir=tmp_path / "b", checkpoint_every=10, clip_grad_norm=5.0, ema_decay=0.9, log_every=5,
+            progress=False, lr_schedule="cosine")
+    resumed = _model(seed=5)
+    _fit(resumed, tmp_path / "b", 40, lr_schedule="cosine", resume=True)
+    for (k, a), (_, b) in zip(whole.state_dict().items(), resumed.state_dict().items(), strict=True):
+        assert torch.equal(a, b), k

@@ -98,6 +98,8 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=_positive_int, default=S, metavar="B",
                    help=f"mini-batch size (default: {D.batch_size})")
     t.add_argument("--lr", type=_number, default=S, metavar="LR", help=f"Adam learning rate (default: {D.lr:g})")
+    t.add_argument("--lr-schedule", choices=("constant", "cosine"), default=S,
+                   help=f"learning rate over the steps: constant, or cosine decay to 0 (default: {D.lr_schedule})")
     t.add_argument("--weight-decay", type=_number, default=S, metavar="W",
                    help=f"decoupled weight decay, AdamW (default: {D.weight_decay:g})")
     t.add_argument("--hidden", type=_positive_int, default=S, metavar="W", help=f"hidden width (default: {D.hidden})")
@@ -187,8 +189,8 @@ def _train(args: argparse.Namespace) -> None:
     from .runs import prepare_data, train_run
 
     given = {k: v for k, v in vars(args).items()
-             if k in ("objective", "model", "steps", "batch_size", "lr", "weight_decay", "hidden", "depth", "sigma", "seed",
-                      "val_fraction", "eval_every", "patience")}
+             if k in ("objective", "model", "steps", "batch_size", "lr", "lr_schedule", "weight_decay", "hidden",
+                      "depth", "sigma", "seed", "val_fraction", "eval_every", "patience")}
     data = args.data if args.data in DATASETS else str(Path(args.data).resolve())  # runs work from any folder
     out = Path(args.out)
     if args.resume:

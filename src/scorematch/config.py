@@ -39,6 +39,7 @@ class TrainConfig:
     steps: int = DEFAULTS.steps
     batch_size: int = DEFAULTS.batch_size
     lr: float = DEFAULTS.lr
+    lr_schedule: str = DEFAULTS.lr_schedule  # "constant" or "cosine"
     weight_decay: float = DEFAULTS.weight_decay
     hidden: int = DEFAULTS.hidden
     depth: int = DEFAULTS.depth
@@ -105,6 +106,8 @@ class TrainConfig:
             bad("val_fraction", "must lie in [0, 1)")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}; choose one of: {', '.join(ACTIVATIONS)}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; choose one of: constant, cosine")
         if self.init not in INITS:
             raise ValueError(f"unknown init {self.init!r}; choose one of: {', '.join(INITS)}")
 

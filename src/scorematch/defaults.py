@@ -20,6 +20,7 @@ class Defaults:
     steps: int = 4000           # optimizer steps
     batch_size: int = 256
     lr: float = 1e-3            # Adam
+    lr_schedule: str = "constant"  # or "cosine": lr·½(1 + cos(πt/T))
     weight_decay: float = 0.0   # decoupled (AdamW) when > 0
     clip: float = 10.0          # global gradient-norm clipping
     ema: float = 0.995          # EMA decay of the weights (evaluated and kept)

@@ -137,8 +137,9 @@ def _fit(cfg: TrainConfig, model: Energy | Score, z: Tensor, z_val: Tensor | Non
          ) -> tuple[FitResult, HeldOutCriterion | None]:
     criterion = _criterion(cfg, z_val)
     result = fit(model, z, build_objective(cfg), steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                 lr_schedule=cfg.lr_schedule,
                  weight_decay=cfg.weight_decay, clip_grad_norm=cfg.clip or None, ema_decay=cfg.ema or None,
-                 generator=torch.Generator().manual_seed(cfg.seed), progress=progress, out_dir=out,
+                 generator=torch.Generator().manual_seed(cfg.seed), progress=progress, out_dir=out, val_fraction=None,
                  criterion=criterion, patience=cfg.patience or None, eval_every=cfg.eval_every,
                  checkpoint_every=cfg.checkpoint_every, resume=resume,
                  eval_fn=eval_fn)

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_count, check_positive
+from ._checks import check_choice, check_count, check_positive
 from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
 from .defaults import DEFAULTS
 from .monitor import Monitor
@@ -132,6 +132,7 @@ def fit(
     batch_size: int = DEFAULTS.batch_size,
     optimizer: torch.optim.Optimizer | None = None,
     lr: float = DEFAULTS.lr,
+    lr_schedule: str = DEFAULTS.lr_schedule,
     weight_decay: float = DEFAULTS.weight_decay,
     clip_grad_norm: float | None = DEFAULTS.clip,
     ema_decay: float | None = DEFAULTS.ema,
@@ -139,6 +140,7 @@ def fit(
     progress: bool | None = None,
     log_every: int = 10,
     val_data: Tensor | None = None,
+    val_fraction: float | None = DEFAULTS.val_fraction,
     criterion: Callable[[nn.Module], dict[str, float]] | None = None,
     patience: int | None = DEFAULTS.patience,
     overfit_tolerance: float | None = None,
@@ -160,6 +162,9 @@ def fit(
         batch_size: samples per step (tensor data).
         optimizer: any ``torch.optim`` optimizer over ``model``'s parameters; by default
             :func:`default_optimizer` (Adam with ``lr``, AdamW when ``weight_decay`` > 0).
+        lr_schedule: ``"constant"``, or ``"cosine"``: step ``t`` of ``T = steps`` uses
+            :math:`\mathrm{lr}\cdot\tfrac12(1 + \cos(\pi t/T))` (set on every parameter group of any optimizer,
+            from the step alone, so a resumed run follows the same schedule).
         weight_decay: decoupled weight decay of the default optimizer (0: none).
         clip_grad_norm: clip the global gradient norm to this value (``None``: no clipping).
         ema_decay: keep an EMA of the weights with this decay in (0, 1) and load it into ``model`` at the end;
@@ -172,6 +177,9 @@ def fit(
             Hyvärinen loss (:class:`~scorematch.metrics.HeldOutCriterion`, the Fisher divergence up to a constant)
             and the objective's own held-out loss (fixed noise) are added to the record, the weights with the
             lowest held-out Hyvärinen loss are kept and loaded into ``model`` at the end (:mod:`scorematch.monitor`).
+        val_fraction: when ``data`` is a tensor and neither ``val_data`` nor ``criterion`` is given, hold out this
+            fraction of its rows (a fixed random subset, the same at every call) as ``val_data``; ``None`` or 0: no
+            hold-out, no early stopping (the EMA weights, if any, are kept at the end).
         criterion: instead of ``val_data``, any ``criterion(model) -> {"val_hyvarinen": value, ...}`` to minimise.
         patience: with a criterion, stop after this many steps without a new best (``None``: run all steps).
         overfit_tolerance: the smallest rise of the criterion over its best, while the training loss falls, that
@@ -206,6 +214,7 @@ def fit(
     check_count("batch_size", batch_size)
     check_count("log_every", log_every)
     check_count("checkpoint_every", checkpoint_every)
+    check_choice("lr_schedule", lr_schedule, ("constant", "cosine"))
     if clip_grad_norm is not None:
         check_positive("clip_grad_norm", clip_grad_norm)
     if ema_decay is not None and not 0.0 < ema_decay < 1.0:
@@ -216,6 +225,8 @@ def fit(
     if not params:
         raise ValueError("the model has no trainable parameters")
     _check_objective_fits(model, objective)
+    if val_data is None and criterion is None and isinstance(data, Tensor) and val_fraction:
+        data, val_data = _hold_out(data, val_fraction)
     monitor = _monitor(model, objective, val_data, criterion, patience, overfit_tolerance)
     if monitor is not None and eval_every is None:
         eval_every = DEFAULTS.eval_every
@@ -235,7 +246,7 @@ def fit(
         optimizer.load_state_dict(ck.optimizer)
         if own_optimizer:  # the lr asked for now wins over the saved one (same value: nothing changes)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = group["initial_lr"] = lr
         generator.set_state(ck.rng_state)
         if ema is not None:
             if ck.ema is None:
@@ -261,11 +272,16 @@ def fit(
 
     batches = _batches(data, batch_size, generator)
     take_step = training_step(model, objective, optimizer, clip_grad_norm=clip_grad_norm)
+    base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in optimizer.param_groups]
     model.train()
     t0, seconds0 = time.perf_counter(), result.seconds
     step = start
     with tqdm(total=steps, initial=start, disable=not progress, desc="training", dynamic_ncols=True) as bar:
         for step in range(start + 1, steps + 1):
+            if lr_schedule == "cosine":
+                factor = 0.5 * (1 + math.cos(math.pi * (step - 1) / steps))
+                for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
+                    group["lr"] = base * factor
             loss, grad_norm = take_step(next(batches), generator)
             if not torch.isfinite(loss):
                 raise TrainingDiverged(_diverged(f"the objective became {loss.item()}", step, out))
@@ -303,6 +319,17 @@ def fit(
         model.load_state_dict(ema)
     model.eval()
     return result
+
+
+def _hold_out(data: Tensor, fraction: float) -> tuple[Tensor, Tensor | None]:
+    """``(train, val)``: a fixed random ``fraction`` of the rows held out (none if that leaves a side empty)."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"val_fraction must lie in (0, 1) (or be None/0 for none), got {fraction!r}")
+    n_val = round(fraction * data.shape[0]) if data.ndim >= 1 else 0
+    if n_val < 1 or n_val >= data.shape[0]:
+        return data, None
+    perm = torch.randperm(data.shape[0], generator=torch.Generator().manual_seed(0)).to(data.device)
+    return data[perm[n_val:]], data[perm[:n_val]]
 
 
 def _check_objective_fits(model: nn.Module, objective: Objective) -> None:
