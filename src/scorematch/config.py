@@ -34,7 +34,7 @@ class TrainConfig:
     """
 
     data: str
-    objective: str = "dsm"
+    objective: str = "esm"      # exact score matching: the most accurate on the quality benchmark (QUALITY.md)
     model: str = "energy"
     steps: int = DEFAULTS.steps
     batch_size: int = DEFAULTS.batch_size
