@@ -194,10 +194,14 @@ def _fmt(v: Any, spec: str) -> str:
     return format(v, spec)
 
 
-def _markdown(results: dict[str, list[Result]], args: argparse.Namespace, machine: str, seconds: float) -> str:
+NOTES: dict[str, str] = {}
+"""target name -> what its numbers mean, where they need explaining (printed under the target's table)."""
+
+
+def _markdown(results: dict[str, list[Result]], meta: dict[str, Any]) -> str:
     lines = ["# Quality", "",
-             f"Written by `make quality` on {datetime.date.today()} (`python bench/quality.py "
-             f"{' '.join(sys.argv[1:])}`), {seconds / 60:.0f} min. Machine: {machine}.", "",
+             f"Written by `make quality` on {meta['date']} (`python bench/quality.py {meta['command']}`), "
+             f"{meta['seconds'] / 60:.0f} min. Machine: {meta['machine']}.", "",
              __doc__.split("\n\n", 1)[1].split("Usage:")[0].strip().replace("``", "`"), "",
              "Columns: *rel. Fisher* on fresh points (lower is better; 1 = the zero score); *÷ best peer*: ours "
              "divided by the best peer objective's on that target (target ≤ 0.5); *final ÷ best seen*: the final "
@@ -254,6 +258,8 @@ def _markdown(results: dict[str, list[Result]], args: argparse.Namespace, machin
                          f"{_fmt(r['sigma'], 'g') if r['contestant'].split()[1].startswith('dsm') else ''} | "
                          f"{_fmt(r['seconds'], '.0f')} |")
         lines.append("")
+        if name in NOTES:
+            lines += [NOTES[name], ""]
     return "\n".join(lines)
 
 
@@ -267,9 +273,16 @@ def main() -> None:
     ap.add_argument("--peers", default="ebmkit,torchebm", help="comma-separated; empty for none")
     ap.add_argument("--before", action="store_true", help="add the settings before the held-out criterion")
     ap.add_argument("--variants", default="", help="';'-separated settings to compare with the defaults, each "
-                    "'key=value[,key=value]', run with esm, ssm-vr and dsm (how the defaults were chosen)")
-    ap.add_argument("--quick", action="store_true", help="a smoke run: two small targets, 300 steps")
+                    "'key=value[,key=value]', run with --variant-objectives (how the defaults were chosen)")
+    ap.add_argument("--variant-objectives", default="esm,ssm-vr,dsm")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: one small target, 200 steps")
+    ap.add_argument("--from-json", default=None, help="write the report of a saved --json run, training nothing")
     args = ap.parse_args()
+    if args.from_json:
+        saved = json.loads(Path(args.from_json).read_text())
+        Path(args.out).write_text(_markdown(saved["results"], saved["meta"]))
+        print(f"-> {args.out}")
+        return
     tune_cpu_allocator()
     torch.set_num_threads(torch.get_num_threads())
     names = list(TARGETS)
@@ -300,7 +313,8 @@ def main() -> None:
         if args.before:
             jobs += [(run_ours, (o, x, target, test, args.steps, True)) for o in ("esm", "ssm-vr", "dsm")]
         for variant in [v for v in args.variants.split(";") if v]:
-            jobs += [(run_ours, (o, x, target, test, args.steps, False, variant)) for o in ("esm", "ssm-vr", "dsm")]
+            jobs += [(run_ours, (o, x, target, test, args.steps, False, variant))
+                     for o in args.variant_objectives.split(",")]
         for peer in peers:
             jobs += [(run_peer, (peer, o, x, target, test, args.steps)) for o in PEER_OBJECTIVES[peer]]
         for job, job_args in jobs:
@@ -309,10 +323,11 @@ def main() -> None:
             print(f"{name:28s} {r['contestant']:34s} rel.F {r['rel_fisher']:8.4f}  best seen {r['best_seen']:8.4f}  "
                   f"C2ST {r['c2st']:.3f}  steps {r['steps']:5d}  {r['seconds']:6.1f} s", flush=True)
         results[name] = rows
-    seconds = time.perf_counter() - t_all
-    Path(args.out).write_text(_markdown(results, args, machine, seconds))
+    meta = {"date": str(datetime.date.today()), "command": " ".join(sys.argv[1:]), "machine": machine,
+            "seconds": time.perf_counter() - t_all}
+    Path(args.out).write_text(_markdown(results, meta))
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1, default=float))
+        Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=float))
     print(f"-> {args.out}")
 
 

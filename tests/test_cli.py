@@ -38,6 +38,8 @@ def test_train_sample_eval_for_every_objective(tmp_path, scaled_data, objective)
     assert config["objective"] == objective and config["steps"] == 30
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["step"] == 30 and {"step", "loss", "seconds"} <= set(json.loads(lines[0]))
+    assert {"val_hyvarinen", "val_loss"} <= set(json.loads(lines[-1]))  # ncsn: at the smallest σ, own loss too
+    assert json.loads((run / "summary.json").read_text())["best_step"] == 30
 
     assert run_cli("sample", run, "--n", 200, "--out", tmp_path / "s.npy", "--steps", 20) == 0
     samples = np.load(tmp_path / "s.npy")
