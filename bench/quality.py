@@ -147,7 +147,7 @@ def run_ours(objective: str, x: Tensor, target: AnalyticTarget, test: Tensor, st
     sigma: float | str = "auto" if objective == "dsm auto" else SIGMA
     name = objective.split()[0]
     overrides = dict(BEFORE) if before else _parse_variant(variant) if variant else {}
-    cfg = TrainConfig(data="quality", objective=name, steps=steps, sigma=sigma, seed=0, **overrides)
+    cfg = TrainConfig(**{"data": "quality", "objective": name, "steps": steps, "sigma": sigma, "seed": 0, **overrides})
     probe = test[:2000]
 
     def truth(model: Energy, stats: Standardizer) -> dict[str, float]:
@@ -194,6 +194,17 @@ def _fmt(v: Any, spec: str) -> str:
     return format(v, spec)
 
 
+WHY_SHORT = (
+    "Why: on these targets the peers' plain loops with the exact or sliced objective do not overfit within the "
+    "budget (PyTorch's initialisation, the same as ours, keeps them stable), and every trainer of this network "
+    "reaches about the same error. That error is set by the network and the data, not by the budget: where it was "
+    "measured, four times the steps without early stopping does not improve on the defaults (the 4× row). The held-"
+    "out criterion and the initialisation win by large factors where the earlier settings overfit (the 'before' "
+    "rows: 10–1000×), and by 7–41% against peers that do not (the EMA and the choice of the best evaluation). "
+    "Two limits showed: on the 32-D ICA the sliced peer is within noise of ours; and selecting the minimum of many "
+    "held-out evaluations over a long plateau can pick weights that fit the 2 000 held-out points by chance (banana, "
+    "16 000 steps: kept 0.030 although the run passed 0.0067), which patience keeps short in the defaults.")
+
 NOTES: dict[str, str] = {}
 """target name -> what its numbers mean, where they need explaining (printed under the target's table)."""
 
@@ -226,6 +237,38 @@ def _markdown(results: dict[str, list[Result]], meta: dict[str, Any]) -> str:
             f"{_fmt(best_ours['rel_fisher'] if best_ours else None, '.4f')}"
             f" | {_fmt(best_ours['rel_fisher'] / bp if best_ours and best_peer else None, '.2f')} |")
     lines += [*summary, ""]
+    short = []
+    for name, rows in results.items():
+        peers = [r for r in rows if not r["contestant"].startswith("scorematch")]
+        ours = [r for r in rows if r["contestant"].startswith("scorematch") and "(" not in r["contestant"]
+                and "[" not in r["contestant"]]
+        if not peers or not ours:
+            continue
+        bp, bo = min(peers, key=lambda r: r["rel_fisher"]), min(ours, key=lambda r: r["rel_fisher"])
+        ratio = bo["rel_fisher"] / bp["rel_fisher"]
+        if ratio <= 0.5:
+            continue
+        text = (f"- **{name}**: {bo['contestant']} {bo['rel_fisher']:.4f} is {ratio:.2f}× {bp['contestant']}'s "
+                f"{bp['rel_fisher']:.4f}.")
+        for label, key in (("4× row: 16 000 steps, no early stopping", "scorematch esm [steps=16000,patience=0]"),
+                           ("3 hidden layers", "scorematch esm [depth=3]")):
+            alt = next((r for r in rows if r["contestant"] == key), None)
+            if alt:
+                text += f" {label}: {alt['rel_fisher']:.4f} ({alt['rel_fisher'] / bp['rel_fisher']:.2f}×)."
+        short.append(text + (" " + NOTES[name] if name in NOTES else ""))
+    if short:
+        lines += ["## Where the best objective with the defaults is not at most half the best peer", "", *short, "",
+                  WHY_SHORT, ""]
+    auto = [(name, next((r for r in rows if r["contestant"] == "scorematch dsm"), None),
+             next((r for r in rows if r["contestant"] == "scorematch dsm auto"), None)) for name, rows in results.items()]
+    auto = [(n, a, b) for n, a, b in auto if a and b]
+    if auto:
+        lines += ["## dsm: `--sigma auto` against σ = 0.1", "",
+                  "| target | σ chosen | rel. Fisher at σ = 0.1 | with `--sigma auto` | ratio |",
+                  "|---|---:|---:|---:|---:|"]
+        lines += [f"| {n} | {b['sigma']:g} | {a['rel_fisher']:.4f} | {b['rel_fisher']:.4f} | "
+                  f"{b['rel_fisher'] / a['rel_fisher']:.2f} |" for n, a, b in auto]
+        lines.append("")
     variants = sorted({r["contestant"].split("[", 1)[1].rstrip("]") for rows in results.values() for r in rows
                        if "[" in r["contestant"]})
     if variants:
