@@ -269,7 +269,7 @@ def _compare(args: argparse.Namespace, *, demo: bool = False) -> None:
     from .report import compare
 
     if demo:
-        report = compare("8gaussians", OBJECTIVES, Path(args.out), steps=1000, hidden=64, n_test=1000, sample_steps=500)
+        report = compare("8gaussians", OBJECTIVES, Path(args.out), steps=3000, hidden=64, n_test=1000, sample_steps=500)
     else:
         names = [n.strip() for n in args.objectives.split(",") if n.strip()]
         unknown = [n for n in names if n not in OBJECTIVES]
