@@ -94,7 +94,7 @@ def test_held_out_criterion_best_step_and_summary(tmp_path, capsys):
 
 def test_patience_stops_and_val_fraction_zero_turns_the_criterion_off(tmp_path):
     assert run_cli("train", "moons", "--out", tmp_path / "a", "--steps", 400, "--eval-every", 10, "--patience", 10,
-                   "--hidden", 8, "--quiet", "--sigma", "2") == 0
+                   "--hidden", 8, "--quiet", "--objective", "dsm", "--sigma", "2") == 0
     summary = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert summary["stop_reason"] == "patience" and summary["steps_done"] < 400
     assert summary["steps_done"] == summary["best_step"] + 10
@@ -108,7 +108,8 @@ def test_sigma_auto_tries_a_grid_and_keeps_the_best(tmp_path, capsys):
     from scorematch.autosigma import SIGMA_GRID
 
     run = tmp_path / "run"
-    assert run_cli("train", "moons", "--sigma", "auto", "--out", run, "--steps", 50, "--hidden", 16, "--quiet") == 0
+    assert run_cli("train", "moons", "--objective", "dsm", "--sigma", "auto", "--out", run, "--steps", 50, "--hidden", 16,
+                   "--quiet") == 0
     search = json.loads((run / "sigma_search.json").read_text())
     assert [t["sigma"] for t in search["tried"]] == list(SIGMA_GRID) and search["rungs"] == [12, 25]
     first = {t["sigma"]: t["val_hyvarinen"]["12"] for t in search["tried"]}
@@ -167,7 +168,8 @@ def _bad_inputs(tmp, run):
         (["train", "moons", "--steps", "0", "--out", new], "positive integer"),
         (["train", "moons", "--sigma", "auto", "--objective", "esm", "--out", new], "'auto' only for the objective dsm"),
         (["train", "moons", "--sigma", "often", "--out", new], "expected a number, got 'often'"),
-        (["train", "moons", "--sigma", "auto", "--val-fraction", "0", "--out", new], "'auto' needs held-out data"),
+        (["train", "moons", "--objective", "dsm", "--sigma", "auto", "--val-fraction", "0", "--out", new],
+         "'auto' needs held-out data"),
         (["train", "moons", "--val-fraction", "1", "--out", new], "expected a number in [0, 1)"),
         (["train", "moons", "--patience", "-5", "--out", new], "expected an integer >= 0"),
         (["train", "moons", "--eval-every", "0", "--out", new], "positive integer"),
