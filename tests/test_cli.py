@@ -104,6 +104,16 @@ def test_patience_stops_and_val_fraction_zero_turns_the_criterion_off(tmp_path):
     assert json.loads((tmp_path / "b" / "summary.json").read_text())["kept_weights"] == "EMA"
 
 
+def test_tiny_data_trains_without_a_hold_out_and_a_refused_energy_writes_nothing(tmp_path):
+    (tmp_path / "two.csv").write_text("1,2\n3,5\n")
+    assert run_cli("train", tmp_path / "two.csv", "--out", tmp_path / "a", *TINY) == 0
+    assert json.loads((tmp_path / "a" / "summary.json").read_text())["criterion"] is None
+    (tmp_path / "relu.toml").write_text('activation = "relu"\nobjective = "esm"\n')
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli("train", "moons", "--out", tmp_path / "b", "--config", tmp_path / "relu.toml", *TINY)
+    assert exit_info.value.code == 2 and not (tmp_path / "b").exists()
+
+
 def test_sigma_auto_tries_a_grid_and_keeps_the_best(tmp_path, capsys):
     from scorematch.autosigma import SIGMA_GRID
 

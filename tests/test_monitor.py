@@ -118,3 +118,28 @@ def test_fit_holds_out_a_fixed_tenth_of_tensor_data_by_default():
     assert off.best_step is None and "val_hyvarinen" not in off.history[-1]
     with pytest.raises(ValueError, match="val_fraction must lie in"):
         fit(Energy(EnergyMLP(2, hidden=8)), x, dsm, steps=2, progress=False, val_fraction=1.5)
+
+
+def test_resuming_a_run_stopped_by_patience_changes_nothing(tmp_path):
+    def run(resume):
+        model, x, val, _ = _overfitting_setup()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OverfittingWarning)
+            return model, fit(model, x, losses.explicit, steps=1500, batch_size=64, lr=1e-3, val_data=val,
+                              eval_every=25, patience=400, generator=torch.Generator().manual_seed(1), progress=False,
+                              out_dir=tmp_path, resume=resume)
+
+    first, a = run(False)
+    again, b = run(True)
+    assert a.stop_reason == b.stop_reason == "patience" and a.steps == b.steps < 1500 and a.best_step == b.best_step
+    assert all(torch.equal(p, q) for p, q in zip(first.state_dict().values(), again.state_dict().values(), strict=True))
+
+
+def test_noise_conditional_models_train_with_the_default_hold_out_and_refuse_bare_val_data():
+    from scorematch.models import NoiseConditionalEnergyMLP
+
+    ncsn = functools.partial(losses.multiscale_denoising, sigmas=[1.0, 0.1])
+    model = Energy(NoiseConditionalEnergyMLP(2, hidden=8))
+    assert fit(model, torch.randn(300, 2), ncsn, steps=20, progress=False).best_step is None
+    with pytest.raises(ValueError, match="noise-conditional model is judged at one σ"):
+        fit(model, torch.randn(300, 2), ncsn, steps=20, progress=False, val_data=torch.randn(30, 2))

@@ -190,3 +190,10 @@ def test_cosine_schedule_follows_the_formula_and_resumes_exactly(tmp_path):
     _fit(resumed, tmp_path / "b", 40, lr_schedule="cosine", resume=True)
     for (k, a), (_, b) in zip(whole.state_dict().items(), resumed.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
+
+
+def test_a_run_in_stages_follows_the_schedule_of_its_total():
+    model = _model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    fit(model, _data(), DSM, steps=10, schedule_steps=20, optimizer=opt, lr_schedule="cosine", progress=False)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi * 9 / 20)), rel=1e-12)

@@ -100,7 +100,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    help=f"mini-batch size (default: {D.batch_size})")
     t.add_argument("--lr", type=_number, default=S, metavar="LR", help=f"Adam learning rate (default: {D.lr:g})")
     t.add_argument("--lr-schedule", choices=("constant", "cosine"), default=S,
-                   help=f"learning rate over the steps: constant, or cosine decay to 0 (default: {D.lr_schedule})")
+                   help=f"learning rate over the steps: constant, or cosine decay towards 0 (default: {D.lr_schedule})")
     t.add_argument("--weight-decay", type=_number, default=S, metavar="W",
                    help=f"decoupled weight decay, AdamW (default: {D.weight_decay:g})")
     t.add_argument("--hidden", type=_positive_int, default=S, metavar="W", help=f"hidden width (default: {D.hidden})")

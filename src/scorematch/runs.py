@@ -35,7 +35,7 @@ from .data import DATASETS, Standardizer, load_data, make_dataset
 from .fields import Energy, Score
 from .metrics import HeldOutCriterion
 from .registry import DEFAULT_SAMPLING, at_smallest_sigma, build_model, build_objective, draw_samples
-from .train import FitResult, fit
+from .train import FitResult, check_objective_fits, fit
 
 __all__ = ["Run", "RunError", "load_run", "prepare_data", "save_array", "split_data", "train_run"]
 
@@ -114,13 +114,12 @@ def _write_json(path: Path, value: object) -> None:
 
 def split_data(x: Tensor, val_fraction: float, seed: int) -> tuple[Tensor, Tensor | None]:
     """``(train, val)``: a random ``val_fraction`` of the rows (fixed by ``seed``) held out; ``val`` is ``None``
-    when the fraction is 0. At least one row stays on each side."""
+    when the fraction is 0 or the data have fewer than 3 rows. At least two rows stay for training."""
     if val_fraction <= 0:
         return x, None
-    n_val = min(max(1, round(val_fraction * x.shape[0])), x.shape[0] - 1)
+    n_val = min(max(1, round(val_fraction * x.shape[0])), x.shape[0] - 2)  # standardizing needs 2 training rows
     if n_val < 1:
-        raise RunError(f"{x.shape[0]} row(s) cannot be split into training and held-out data: add rows, or set "
-                       "--val-fraction 0")
+        return x, None
     perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed + 7919))
     return x[perm[n_val:]], x[perm[:n_val]]
 
@@ -133,11 +132,11 @@ def _criterion(cfg: TrainConfig, z_val: Tensor | None) -> HeldOutCriterion | Non
 
 
 def _fit(cfg: TrainConfig, model: Energy | Score, z: Tensor, z_val: Tensor | None, *, out: Path | None,
-         resume: bool = False, progress: bool | None = None, eval_fn: Any = None
+         resume: bool = False, progress: bool | None = None, eval_fn: Any = None, schedule_steps: int | None = None
          ) -> tuple[FitResult, HeldOutCriterion | None]:
     criterion = _criterion(cfg, z_val)
     result = fit(model, z, build_objective(cfg), steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
-                 lr_schedule=cfg.lr_schedule,
+                 lr_schedule=cfg.lr_schedule, schedule_steps=schedule_steps,
                  weight_decay=cfg.weight_decay, clip_grad_norm=cfg.clip or None, ema_decay=cfg.ema or None,
                  generator=torch.Generator().manual_seed(cfg.seed), progress=progress, out_dir=out, val_fraction=None,
                  criterion=criterion, patience=cfg.patience or None, eval_every=cfg.eval_every,
@@ -180,7 +179,8 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
         def candidate(c: TrainConfig, folder: Path, again: bool) -> float | None:
             torch.manual_seed(c.seed)
             model = build_model(c, x.shape[1])
-            return _fit(c, model, z, z_val, out=folder, resume=again, progress=False, eval_fn=extra)[0].best_value
+            return _fit(c, model, z, z_val, out=folder, resume=again, progress=False, eval_fn=extra,
+                        schedule_steps=cfg.steps)[0].best_value
 
         workspace = tempfile.TemporaryDirectory(prefix="scorematch-sigma-")
         sigma, winner, search = choose_sigma(cfg, candidate, Path(workspace.name))
@@ -188,6 +188,7 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
         resume = True  # the run continues the winner from where the search left it
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, x.shape[1])
+    check_objective_fits(model, build_objective(cfg))  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     if workspace is not None:
         shutil.copytree(winner / "checkpoint", out / "checkpoint")

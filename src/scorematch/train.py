@@ -30,11 +30,13 @@ from torch import Tensor, nn
 from ._checks import check_choice, check_count, check_positive
 from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
 from .defaults import DEFAULTS
+from .losses import multiscale_denoising
 from .monitor import Monitor
 
-__all__ = ["FitResult", "TrainingDiverged", "default_optimizer", "fit", "training_step"]
+__all__ = ["FitResult", "TrainingDiverged", "check_objective_fits", "default_optimizer", "fit", "training_step"]
 
 Objective = Callable[..., Tensor]
+_CONDITIONAL = frozenset({multiscale_denoising})  # objectives of noise-conditional models
 
 
 class TrainingDiverged(RuntimeError):
@@ -133,6 +135,7 @@ def fit(
     optimizer: torch.optim.Optimizer | None = None,
     lr: float = DEFAULTS.lr,
     lr_schedule: str = DEFAULTS.lr_schedule,
+    schedule_steps: int | None = None,
     weight_decay: float = DEFAULTS.weight_decay,
     clip_grad_norm: float | None = DEFAULTS.clip,
     ema_decay: float | None = DEFAULTS.ema,
@@ -162,9 +165,10 @@ def fit(
         batch_size: samples per step (tensor data).
         optimizer: any ``torch.optim`` optimizer over ``model``'s parameters; by default
             :func:`default_optimizer` (Adam with ``lr``, AdamW when ``weight_decay`` > 0).
-        lr_schedule: ``"constant"``, or ``"cosine"``: step ``t`` of ``T = steps`` uses
-            :math:`\mathrm{lr}\cdot\tfrac12(1 + \cos(\pi t/T))` (set on every parameter group of any optimizer,
-            from the step alone, so a resumed run follows the same schedule).
+        lr_schedule: ``"constant"``, or ``"cosine"``: step ``t = 1..T`` uses
+            :math:`\mathrm{lr}\cdot\tfrac12(1 + \cos(\pi (t-1)/T))`, decaying towards 0 (set on every parameter
+            group of any optimizer, from the step alone, so a resumed run follows the same schedule).
+        schedule_steps: the ``T`` of the schedule (default ``steps``; a run trained in stages gives its total).
         weight_decay: decoupled weight decay of the default optimizer (0: none).
         clip_grad_norm: clip the global gradient norm to this value (``None``: no clipping).
         ema_decay: keep an EMA of the weights with this decay in (0, 1) and load it into ``model`` at the end;
@@ -184,7 +188,8 @@ def fit(
         patience: with a criterion, stop after this many steps without a new best (``None``: run all steps).
         overfit_tolerance: the smallest rise of the criterion over its best, while the training loss falls, that
             triggers one :class:`~scorematch.monitor.OverfittingWarning` (the margin is the larger of this and 5% of
-            the best value, see :mod:`scorematch.monitor`); by default ``0.01·D`` for ``D`` numbers per sample.
+            the best value, see :mod:`scorematch.monitor`); by default ``0.01·D`` for ``D`` numbers per sample
+            with ``val_data``, 0.01 with a custom ``criterion``.
         eval_fn, eval_every: call ``eval_fn(model)`` every ``eval_every`` steps and add its dict to the record.
         out_dir: if given, write ``metrics.jsonl`` and ``checkpoint/`` there (see :mod:`scorematch.checkpoint`).
         checkpoint_every: steps between checkpoints (and a final one at the end).
@@ -224,8 +229,12 @@ def fit(
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters")
-    _check_objective_fits(model, objective)
-    if val_data is None and criterion is None and isinstance(data, Tensor) and val_fraction:
+    check_objective_fits(model, objective)
+    conditional = _base(objective) in _CONDITIONAL
+    if val_data is not None and conditional:
+        raise ValueError("val_data: a noise-conditional model is judged at one σ; pass criterion=HeldOutCriterion("
+                         "x_val, view=...) with a view that binds the model to its smallest σ")
+    if val_data is None and criterion is None and isinstance(data, Tensor) and val_fraction and not conditional:
         data, val_data = _hold_out(data, val_fraction)
     monitor = _monitor(model, objective, val_data, criterion, patience, overfit_tolerance)
     if monitor is not None and eval_every is None:
@@ -254,6 +263,9 @@ def fit(
             ema = ck.ema
         if monitor is not None and ck.monitor is not None:
             monitor.load_state(ck.monitor, ck.best)
+            if monitor.stop_reason == "patience" and monitor.patience is not None \
+                    and ck.step - monitor.best_step >= monitor.patience:
+                steps = ck.step  # it stopped for good: resuming changes nothing
         start, result.history = ck.step, ck.history
         result.seconds = result.history[-1]["seconds"] if result.history else 0.0
     if out is not None:
@@ -279,7 +291,7 @@ def fit(
     with tqdm(total=steps, initial=start, disable=not progress, desc="training", dynamic_ncols=True) as bar:
         for step in range(start + 1, steps + 1):
             if lr_schedule == "cosine":
-                factor = 0.5 * (1 + math.cos(math.pi * (step - 1) / steps))
+                factor = 0.5 * (1 + math.cos(math.pi * (step - 1) / (schedule_steps or steps)))
                 for group, base in zip(optimizer.param_groups, base_lrs, strict=True):
                     group["lr"] = base * factor
             loss, grad_norm = take_step(next(batches), generator)
@@ -311,10 +323,11 @@ def fit(
                 break
     result.steps = step
     result.seconds = seconds0 + time.perf_counter() - t0
+    if monitor is not None:
+        result.stop_reason, result.overfit_step = monitor.stop_reason or "steps", monitor.overfit_step
     if monitor is not None and monitor.best_weights is not None:
         model.load_state_dict(monitor.best_weights)
         result.best_step, result.best_value = monitor.best_step, monitor.best_value
-        result.stop_reason, result.overfit_step = monitor.stop_reason or "steps", monitor.overfit_step
     elif ema is not None:
         model.load_state_dict(ema)
     model.eval()
@@ -332,14 +345,18 @@ def _hold_out(data: Tensor, fraction: float) -> tuple[Tensor, Tensor | None]:
     return data[perm[n_val:]], data[perm[:n_val]]
 
 
-def _check_objective_fits(model: nn.Module, objective: Objective) -> None:
-    """Refuse a second-order objective on an energy with piecewise-linear activations."""
+def _base(objective: Objective) -> Objective:
+    while isinstance(objective, functools.partial):
+        objective = objective.func
+    return objective
+
+
+def check_objective_fits(model: nn.Module, objective: Objective) -> None:
+    """Raise ``ValueError`` for a second-order objective on an energy with piecewise-linear activations."""
     from .curvature import check_curvature
     from .losses import SECOND_ORDER
 
-    base = objective
-    while isinstance(base, functools.partial):
-        base = base.func
+    base = _base(objective)
     if base in SECOND_ORDER:
         check_curvature(model, f"the objective {getattr(base, '__name__', base)!s}")
 
