@@ -113,8 +113,7 @@ def _peer_net(d: int, seed: int) -> nn.Module:
     return nn.Sequential(*layers)
 
 
-class Result(dict):
-    pass
+Result = dict[str, Any]
 
 
 def _measure(energy: Energy, stats: Standardizer, target: AnalyticTarget, test: Tensor, seed: int) -> dict[str, float]:
@@ -162,7 +161,7 @@ def run_ours(objective: str, x: Tensor, target: AnalyticTarget, test: Tensor, st
     seconds = time.perf_counter() - t0
     seen = [r["rel_fisher_true"] for r in result.history if math.isfinite(r.get("rel_fisher_true", math.nan))]
     label = " (before)" if before else f" [{variant}]" if variant else ""
-    out = Result(contestant=f"scorematch {objective}{label}", seconds=seconds,
+    out: Result = dict(contestant=f"scorematch {objective}{label}", seconds=seconds,
                  steps=result.steps, stop=result.stop_reason, sigma=run.config.sigma,
                  best_seen=min(seen) if seen else math.nan,
                  overfit_warned=any("overfitting" in str(w.message) for w in caught))
@@ -181,7 +180,7 @@ def run_peer(peer: str, objective: str, x: Tensor, target: AnalyticTarget, test:
     t0 = time.perf_counter()
     info = train_peer(peer, objective, net, z, steps=steps, batch_size=BATCH, lr=LR, sigma=SIGMA, seed=0)
     seconds = time.perf_counter() - t0
-    out = Result(contestant=f"{peer} {objective}", seconds=seconds, steps=info["steps"], stop="steps", sigma=SIGMA,
+    out: Result = dict(contestant=f"{peer} {objective}", seconds=seconds, steps=info["steps"], stop="steps", sigma=SIGMA,
                  best_seen=math.nan, ratio_to_best_seen=math.nan, overfit_warned=False)
     net.eval()
     out.update(_measure(Energy(net), stats, target, test, seed=1))
@@ -327,7 +326,6 @@ def main() -> None:
         print(f"-> {args.out}")
         return
     tune_cpu_allocator()
-    torch.set_num_threads(torch.get_num_threads())
     names = list(TARGETS)
     global N_SAMPLES, SAMPLE_STEPS
     if args.quick:  # the test suite's smoke run: one small target, short runs, few samples

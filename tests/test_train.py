@@ -30,6 +30,20 @@ def _fit(model, out, steps, **kw):
     return fit(model, _data(), DSM, **(options | kw))
 
 
+def _interrupted_at(call, error):
+    """DSM that raises ``error`` at its ``call``-th evaluation, as a kill in the middle of that step would."""
+    calls = 0
+
+    def objective(model, x, generator):
+        nonlocal calls
+        calls += 1
+        if calls == call:
+            raise error
+        return DSM(model, x, generator=generator)
+
+    return objective
+
+
 def test_fit_learns_a_gaussian_score():
     x = _data(4000)
     model = Score(ScoreMLP(2, hidden=32))
@@ -49,16 +63,10 @@ def test_resume_after_an_interruption_equals_an_uninterrupted_run(tmp_path):
     class Interrupt(Exception):
         pass
 
-    def interrupted(model, x, generator):
-        interrupted.calls += 1
-        if interrupted.calls == 27:  # killed in the middle of step 27; last checkpoint is step 20
-            raise Interrupt
-        return DSM(model, x, generator=generator)
-
-    interrupted.calls = 0
-    with pytest.raises(Interrupt):
-        fit(_model(), _data(), interrupted, steps=40, batch_size=64, generator=torch.Generator().manual_seed(1),
-            out_dir=tmp_path / "b", checkpoint_every=10, clip_grad_norm=5.0, ema_decay=0.9, log_every=5,
+    with pytest.raises(Interrupt):  # killed in the middle of step 27; last checkpoint is step 20
+        fit(_model(), _data(), _interrupted_at(27, Interrupt), steps=40, batch_size=64,
+            generator=torch.Generator().manual_seed(1), out_dir=tmp_path / "b", checkpoint_every=10, clip_grad_norm=5.0,
+            ema_decay=0.9, log_every=5,
             progress=False)
     assert latest_step(tmp_path / "b" / "checkpoint") == 20
     resumed = _model(seed=123)  # fresh weights: everything must come from the checkpoint
@@ -174,17 +182,10 @@ def test_cosine_schedule_follows_the_formula_and_resumes_exactly(tmp_path):
     assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi * 29 / 30)), rel=1e-12)
     whole = _model()
     _fit(whole, tmp_path / "a", 40, lr_schedule="cosine")
-
-    def stop_at_25(model, x, generator):
-        stop_at_25.calls += 1
-        if stop_at_25.calls == 25:
-            raise KeyboardInterrupt
-        return DSM(model, x, generator=generator)
-
-    stop_at_25.calls = 0
     with pytest.raises(KeyboardInterrupt):
-        fit(_model(), _data(), stop_at_25, steps=40, batch_size=64, generator=torch.Generator().manual_seed(1),
-            out_dir=tmp_path / "b", checkpoint_every=10, clip_grad_norm=5.0, ema_decay=0.9, log_every=5,
+        fit(_model(), _data(), _interrupted_at(25, KeyboardInterrupt), steps=40, batch_size=64,
+            generator=torch.Generator().manual_seed(1), out_dir=tmp_path / "b", checkpoint_every=10, clip_grad_norm=5.0,
+            ema_decay=0.9, log_every=5,
             progress=False, lr_schedule="cosine")
     resumed = _model(seed=5)
     _fit(resumed, tmp_path / "b", 40, lr_schedule="cosine", resume=True)

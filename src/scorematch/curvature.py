@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from torch import nn
 
-__all__ = ["PIECEWISE_LINEAR", "check_curvature", "piecewise_linear_modules"]
+__all__ = ["PIECEWISE_LINEAR", "check_curvature", "check_objective_fits", "piecewise_linear_modules"]
 
 PIECEWISE_LINEAR: tuple[type[nn.Module], ...] = (
     nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.Hardtanh, nn.Threshold, nn.Hardshrink, nn.Softshrink,
@@ -50,3 +50,12 @@ def check_curvature(model: object, what: str = "this objective") -> None:
             f"({', '.join(found[:3])}{', …' if len(found) > 3 else ''}): its Laplacian is zero almost everywhere and "
             "training would drive the score to zero; use smooth activations (SiLU, Softplus, GELU, Tanh) or a "
             "first-order objective (denoising)")
+
+
+def check_objective_fits(model: object, objective: object) -> None:
+    """:func:`check_curvature` when ``objective`` (a loss, or a ``functools.partial`` of one) is second-order."""
+    from .losses import SECOND_ORDER, base_objective
+
+    base = base_objective(objective)
+    if base in SECOND_ORDER:
+        check_curvature(model, f"the objective {getattr(base, '__name__', base)!s}")

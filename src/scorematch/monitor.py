@@ -25,9 +25,10 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
-__all__ = ["Monitor", "OverfittingWarning"]
+__all__ = ["Monitor", "OverfittingWarning", "build_monitor", "hold_out"]
 
 HINT = ("fewer steps, a smaller network (hidden/depth), weight decay, or the first-order objective dsm "
         "usually help")
@@ -110,3 +111,33 @@ class Monitor:
         self.train_at_best = math.nan if state["train_at_best"] is None else float(state["train_at_best"])
         self.overfit_step, self.stop_reason = state["overfit_step"], state["stop_reason"]
         self.last_eval_step, self.best_weights = int(state["last_eval_step"]), best_weights
+
+
+def hold_out(data: Tensor, fraction: float) -> tuple[Tensor, Tensor | None]:
+    """``(train, val)``: a fixed random ``fraction`` of the rows held out (none if that leaves a side empty)."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"val_fraction must lie in (0, 1) (or be None/0 for none), got {fraction!r}")
+    n_val = round(fraction * data.shape[0]) if data.ndim >= 1 else 0
+    if n_val < 1 or n_val >= data.shape[0]:
+        return data, None
+    perm = torch.randperm(data.shape[0], generator=torch.Generator().manual_seed(0)).to(data.device)
+    return data[perm[n_val:]], data[perm[:n_val]]
+
+
+def build_monitor(objective: Callable[..., Tensor], val_data: Tensor | None,
+                  criterion: Callable[[nn.Module], dict[str, float]] | None, patience: int | None,
+                  overfit_tolerance: float | None) -> Monitor | None:
+    """The monitor of :func:`~scorematch.train.fit`: on ``criterion``, or the held-out Hyvärinen loss on
+    ``val_data`` (then the overfitting margin τ₀ defaults to ``0.01·D``; 0.01 with a custom criterion)."""
+    if val_data is not None and criterion is not None:
+        raise ValueError("give val_data or criterion, not both")
+    if val_data is None and criterion is None:
+        return None
+    dim = 1
+    if criterion is None:
+        from .metrics import HeldOutCriterion
+
+        criterion = HeldOutCriterion(val_data, objective=objective)
+        dim = criterion.dim
+    tolerance = 0.01 * dim if overfit_tolerance is None else overfit_tolerance
+    return Monitor(criterion, patience=patience, tolerance=tolerance)

@@ -31,11 +31,12 @@ from torch import Tensor
 
 from .checkpoint import atomic_write, latest_step, save_tensors
 from .config import TrainConfig
+from .curvature import check_objective_fits
 from .data import DATASETS, Standardizer, load_data, make_dataset
 from .fields import Energy, Score
 from .metrics import HeldOutCriterion
 from .registry import DEFAULT_SAMPLING, at_smallest_sigma, build_model, build_objective, draw_samples
-from .train import FitResult, check_objective_fits, fit
+from .train import FitResult, fit
 
 __all__ = ["Run", "RunError", "load_run", "prepare_data", "save_array", "split_data", "train_run"]
 

@@ -14,7 +14,6 @@ continues bit for bit as if it had never stopped (on one machine, with tensor da
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import sys
@@ -29,11 +28,12 @@ from torch import Tensor, nn
 
 from ._checks import check_choice, check_count, check_positive
 from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from .curvature import check_objective_fits
 from .defaults import DEFAULTS
-from .losses import multiscale_denoising
-from .monitor import Monitor
+from .losses import base_objective, multiscale_denoising
+from .monitor import build_monitor, hold_out
 
-__all__ = ["FitResult", "TrainingDiverged", "check_objective_fits", "default_optimizer", "fit", "training_step"]
+__all__ = ["FitResult", "TrainingDiverged", "default_optimizer", "fit", "training_step"]
 
 Objective = Callable[..., Tensor]
 _CONDITIONAL = frozenset({multiscale_denoising})  # objectives of noise-conditional models
@@ -230,13 +230,13 @@ def fit(
     if not params:
         raise ValueError("the model has no trainable parameters")
     check_objective_fits(model, objective)
-    conditional = _base(objective) in _CONDITIONAL
+    conditional = base_objective(objective) in _CONDITIONAL
     if val_data is not None and conditional:
         raise ValueError("val_data: a noise-conditional model is judged at one σ; pass criterion=HeldOutCriterion("
                          "x_val, view=...) with a view that binds the model to its smallest σ")
     if val_data is None and criterion is None and isinstance(data, Tensor) and val_fraction and not conditional:
-        data, val_data = _hold_out(data, val_fraction)
-    monitor = _monitor(model, objective, val_data, criterion, patience, overfit_tolerance)
+        data, val_data = hold_out(data, val_fraction)
+    monitor = build_monitor(objective, val_data, criterion, patience, overfit_tolerance)
     if monitor is not None and eval_every is None:
         eval_every = DEFAULTS.eval_every
     if eval_every is not None:
@@ -332,51 +332,6 @@ def fit(
         model.load_state_dict(ema)
     model.eval()
     return result
-
-
-def _hold_out(data: Tensor, fraction: float) -> tuple[Tensor, Tensor | None]:
-    """``(train, val)``: a fixed random ``fraction`` of the rows held out (none if that leaves a side empty)."""
-    if not 0 < fraction < 1:
-        raise ValueError(f"val_fraction must lie in (0, 1) (or be None/0 for none), got {fraction!r}")
-    n_val = round(fraction * data.shape[0]) if data.ndim >= 1 else 0
-    if n_val < 1 or n_val >= data.shape[0]:
-        return data, None
-    perm = torch.randperm(data.shape[0], generator=torch.Generator().manual_seed(0)).to(data.device)
-    return data[perm[n_val:]], data[perm[:n_val]]
-
-
-def _base(objective: Objective) -> Objective:
-    while isinstance(objective, functools.partial):
-        objective = objective.func
-    return objective
-
-
-def check_objective_fits(model: nn.Module, objective: Objective) -> None:
-    """Raise ``ValueError`` for a second-order objective on an energy with piecewise-linear activations."""
-    from .curvature import check_curvature
-    from .losses import SECOND_ORDER
-
-    base = _base(objective)
-    if base in SECOND_ORDER:
-        check_curvature(model, f"the objective {getattr(base, '__name__', base)!s}")
-
-
-def _monitor(model: nn.Module, objective: Objective, val_data: Tensor | None,
-             criterion: Callable[[nn.Module], dict[str, float]] | None, patience: int | None,
-             overfit_tolerance: float | None) -> Monitor | None:
-    if val_data is not None and criterion is not None:
-        raise ValueError("give val_data or criterion, not both")
-    if val_data is None and criterion is None:
-        return None
-    if criterion is None:
-        from .metrics import HeldOutCriterion
-
-        criterion = HeldOutCriterion(val_data, objective=objective)
-        dim = criterion.dim
-    else:
-        dim = 1
-    tolerance = 0.01 * dim if overfit_tolerance is None else overfit_tolerance
-    return Monitor(criterion, patience=patience, tolerance=tolerance)
 
 
 def _diverged(what: str, step: int, out: Path | None) -> str:

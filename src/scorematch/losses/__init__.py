@@ -11,14 +11,24 @@ Every loss takes ``model`` = ``Energy(net)`` or ``Score(net)`` and data ``x`` of
 ==============================  =============================================================
 """
 
+import functools
+
 from .denoising import denoising
 from .explicit import explicit
 from .finite_difference import finite_difference_sliced
 from .multiscale import draw_sigmas, multiscale_denoising
 from .sliced import sliced
 
+
+def base_objective(objective: object) -> object:
+    """The loss function under any ``functools.partial`` layers (``partial(sliced, n_probes=2)`` -> ``sliced``)."""
+    while isinstance(objective, functools.partial):
+        objective = objective.func
+    return objective
+
+
 SECOND_ORDER = frozenset({explicit, sliced, finite_difference_sliced})
 """The objectives that need the second derivatives of an energy (see :mod:`scorematch.curvature`)."""
 
-__all__ = ["SECOND_ORDER", "denoising", "draw_sigmas", "explicit", "finite_difference_sliced", "multiscale_denoising",
-           "sliced"]
+__all__ = ["SECOND_ORDER", "base_objective", "denoising", "draw_sigmas", "explicit", "finite_difference_sliced",
+           "multiscale_denoising", "sliced"]

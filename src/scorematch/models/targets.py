@@ -101,7 +101,18 @@ class StudentT(AnalyticTarget):
         return self.scale * (self.df / (self.df - 2) if self.df > 2 else math.inf)
 
 
-class Funnel(AnalyticTarget):
+class _ScalarParameters(AnalyticTarget):
+    """A target whose parameters are Python numbers: nothing to move, so ``to`` returns it unchanged and
+    computations follow the dtype and device of ``x``."""
+
+    def _params(self) -> dict[str, Tensor]:
+        return {}
+
+    def to(self, *args: object, **kwargs: object) -> AnalyticTarget:
+        return self
+
+
+class Funnel(_ScalarParameters):
     r"""Neal's funnel in ``dim`` dimensions: :math:`v = x_0 \sim N(0, a^2)` and, given it, each of
     :math:`x_1..x_{d-1} \sim N(0, e^{v})`:
 
@@ -124,12 +135,6 @@ class Funnel(AnalyticTarget):
         if dim < 2:
             raise ValueError(f"a funnel needs dim >= 2, got {dim}")
         self.scale = check_positive("scale", scale)
-
-    def _params(self) -> dict[str, Tensor]:
-        return {}
-
-    def to(self, *args: object, **kwargs: object) -> Funnel:
-        return self
 
     def log_prob(self, x: Tensor) -> Tensor:
         self._check(x)
@@ -161,7 +166,7 @@ class Funnel(AnalyticTarget):
         return torch.diag(torch.tensor([self.scale**2] + [math.exp(self.scale**2 / 2)] * (self.dim - 1)))
 
 
-class Banana(AnalyticTarget):
+class Banana(_ScalarParameters):
     r"""A twisted Gaussian: :math:`x \sim N(0, \mathrm{diag}(a^2, 1, …, 1))` bent by
     :math:`y_2 = x_2 + b(x_1^2 - a^2)`, other coordinates unchanged (volume-preserving). With
     :math:`u = y_2 - b(y_1^2 - a^2)`:
@@ -182,12 +187,6 @@ class Banana(AnalyticTarget):
         if dim < 2:
             raise ValueError(f"a banana needs dim >= 2, got {dim}")
         self.curvature, self.scale = float(curvature), check_positive("scale", scale)
-
-    def _params(self) -> dict[str, Tensor]:
-        return {}
-
-    def to(self, *args: object, **kwargs: object) -> Banana:
-        return self
 
     def _u(self, y: Tensor) -> Tensor:
         self._check(y)
