@@ -121,32 +121,54 @@ def _build_parser() -> argparse.ArgumentParser:
                    "(its saved settings are used; --steps may raise the total)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    s = sub.add_parser("sample", help="draw samples from a trained run",
-                       description="Draw samples from a run's model, in the units of the original data. The default "
-                                   "sampler suits the model: annealed Langevin for ncsn, MALA for energies, "
-                                   "Langevin for scores.")
+    s = sub.add_parser("sample", help="draw samples from a trained run, and say whether they can be trusted",
+                       description="Draw samples from a run's model, in the units of the original data, and write "
+                                   "beside them (SAMPLES.json) whether the sampler converged: acceptance rate, split "
+                                   "R̂ and effective sample size over the chains, for SMC the ESS of its weights and "
+                                   "log Z. The default sampler suits the model: sequential Monte Carlo for energies "
+                                   "(the right weights between modes), annealed Langevin for ncsn score models, "
+                                   "Langevin for other score models. Step sizes are adapted unless --step-size is "
+                                   "given.")
     s.add_argument("run", metavar="RUN")
     s.add_argument("--n", type=_positive_int, required=True, help="number of samples")
     s.add_argument("--out", required=True, metavar="SAMPLES.npy", help="where to write the (n, d) array")
-    s.add_argument("--sampler", choices=SAMPLERS, help="langevin, mala, annealed or hmc")
-    s.add_argument("--steps", type=_positive_int, metavar="N", help="sampler steps (annealed: shared by the levels)")
-    s.add_argument("--step-size", type=_number, metavar="EPS", help="step ε (annealed: ε at the smallest σ, in units "
-                   "of σ_L²); standardized units")
+    s.add_argument("--sampler", choices=SAMPLERS,
+                   help="smc: sequential Monte Carlo (energies); pt: parallel tempering (energies); mala, hmc "
+                        "(energies; chains from N(0, I) stay in the mode they find); langevin (any model); annealed "
+                        "(ncsn)")
+    s.add_argument("--steps", type=_positive_int, metavar="N",
+                   help="smc: MALA moves per temperature (default 10); pt, mala, langevin, annealed: steps after "
+                        "warm-up (default 1000, warm-up steps/2; annealed: shared by the levels); hmc: 200")
+    s.add_argument("--step-size", type=_number, metavar="EPS", help="fix the step ε instead of adapting it "
+                   "(standardized units; annealed: ε at the smallest σ, in units of σ_L²)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    e = sub.add_parser("eval", help="score (and energy) of a run at given points",
+    e = sub.add_parser("eval", help="score, energy and log-density of a run at given points",
                        description="Write score (n, d) and, for energy models, energy (n,) at the points, in the "
                                    "units of the original data (standardization undone exactly). For ncsn runs "
-                                   "the score is the one at the smallest σ.")
+                                   "the score is the one at the smallest σ. With --log-prob, also the normalised "
+                                   "log p(x) = -energy - log Z, log Z by sequential Monte Carlo, with its standard "
+                                   "error (log_z, log_z_se; every log p shares that error).")
     e.add_argument("run", metavar="RUN")
     e.add_argument("--points", required=True, metavar="X.npy", help=".npy/.npz/.csv of shape (n, d)")
     e.add_argument("--out", required=True, metavar="OUT.npz")
+    e.add_argument("--log-prob", action="store_true", help="also write log p(x) (energy models)")
+    e.add_argument("--particles", type=_positive_int, default=4096, metavar="N",
+                   help="SMC particles for log Z (default: 4096; the standard error falls as 1/sqrt(N))")
+    e.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("plot", help="draw a run: energy landscape, score field, samples, loss curve",
-                       description="Draw the figures of a run (2-D data) into DIR (default RUN/plots).")
+                       description="Draw the figures of a run (2-D data) into DIR (default RUN/plots). Samples come "
+                                   "from the run's default sampler; the samples figure says whether it converged "
+                                   "and, for energies, whether the samples' mass per mode matches the density's.")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--out", metavar="DIR")
+    p.add_argument("--n", type=_positive_int, default=2000, help="samples to draw (default: 2000)")
+    p.add_argument("--steps", type=_positive_int, metavar="N", help="sampler steps (see sample --help)")
+    p.add_argument("--sampler", choices=SAMPLERS, help="the sampler (default: the run's, see sample --help)")
+    p.add_argument("--log", action="store_true", help="draw the log-density (tails and spurious modes show)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
 
     c = sub.add_parser("compare", help="train several objectives on the same data and write a report",
                        description="Train each objective on DATA with the same budget and seed, sample from each, "
@@ -159,6 +181,8 @@ def _build_parser() -> argparse.ArgumentParser:
     c.add_argument("--steps", type=_positive_int, default=2000, metavar="N", help="steps per objective (default: 2000)")
     c.add_argument("--model", choices=MODEL_KINDS, default="energy")
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--quiet", action="store_true", help="no progress lines")
+    c.add_argument("--log", action="store_true", help="draw log-densities (tails and spurious modes show)")
 
     d = sub.add_parser("demo", help="compare every objective on 8gaussians (a few minutes on 2 cores)",
                        description="compare on the built-in 8gaussians set, whose exact score is known.")
@@ -223,22 +247,28 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _sample(args: argparse.Namespace) -> None:
+    from .checkpoint import atomic_write
     from .runs import load_run, save_array
+    from .sampling import describe
 
     out = _check_out_file(args.out, ".npy")
     run = load_run(args.run)
     if args.step_size is not None and not args.step_size > 0:
         raise ValueError(f"--step-size must be > 0, got {args.step_size}")
-    x = run.sample(args.n, sampler=args.sampler, steps=args.steps, step_size=args.step_size, seed=args.seed,
-                   progress=not args.quiet and sys.stderr.isatty())
-    bad = int((~x.isfinite().all(1)).sum())
-    if bad:
-        sys.stderr.write(f"scorematch: warning: {bad} of {args.n} samples are not finite; try a smaller --step-size\n")
+    x, report = run.draw(args.n, sampler=args.sampler, steps=args.steps, step_size=args.step_size, seed=args.seed,
+                         progress=not args.quiet and sys.stderr.isatty())
+    report_path = out.with_suffix(".json")
     save_array(out, x.numpy())
-    print(f"{args.n} samples ({args.sampler or run.default_sampler()}) -> {out}")
+    atomic_write(report_path, json.dumps(report, indent=2) + "\n")
+    print(f"{args.n} samples ({describe(report)}) -> {out}; diagnostics -> {report_path}")
+    for line in report["warnings"]:
+        sys.stderr.write(f"scorematch: warning: {line}\n")
+    if report["sampler"] == "langevin":
+        sys.stderr.write(f"scorematch: note: {report['notes'][0]}\n")
 
 
 def _eval(args: argparse.Namespace) -> None:
+    import numpy as np
     import torch
 
     from .data import load_array
@@ -247,11 +277,19 @@ def _eval(args: argparse.Namespace) -> None:
     out = _check_out_file(args.out, ".npz")
     run = load_run(args.run)
     points = load_array(args.points, dtype=torch.float64, min_rows=1)
+    if args.log_prob and run.config.model != "energy":
+        raise ValueError(f"--log-prob: {args.run} holds a score model; log p needs an energy model")
     arrays: dict[str, Any] = {"score": run.score(points).numpy()}
     if run.config.model == "energy":
         arrays["energy"] = run.energy(points).numpy()
+    extra = ""
+    if args.log_prob:
+        log_p, log_z, se = run.log_prob(points, n_particles=args.particles, seed=args.seed)
+        arrays.update(log_prob=log_p.numpy(), log_z=np.float64(log_z), log_z_se=np.float64(se))
+        extra = f"; log Z {log_z:.4f} ± {se:.4f} (SMC, {args.particles} particles)"
     save_array(out, arrays)
-    print(f"{', '.join(arrays)} at {points.shape[0]} points -> {out}")
+    print(f"{', '.join(k for k in arrays if k not in ('log_z', 'log_z_se'))} at {points.shape[0]} points -> {out}"
+          + extra)
 
 
 def _plot(args: argparse.Namespace) -> None:
@@ -260,7 +298,8 @@ def _plot(args: argparse.Namespace) -> None:
 
     run = load_run(args.run)
     out = Path(args.out) if args.out else run.path / "plots"
-    for path in plot_run(run, out):
+    for path in plot_run(run, out, n_samples=args.n, steps=args.steps, sampler=args.sampler, log=args.log,
+                         progress=not args.quiet):
         print(path)
 
 
@@ -269,14 +308,15 @@ def _compare(args: argparse.Namespace, *, demo: bool = False) -> None:
     from .report import compare
 
     if demo:
-        report = compare("8gaussians", OBJECTIVES, Path(args.out), steps=3000, hidden=64, n_test=1000, sample_steps=500)
+        report = compare("8gaussians", OBJECTIVES, Path(args.out), steps=3000, hidden=64, n_test=1000)
     else:
         names = [n.strip() for n in args.objectives.split(",") if n.strip()]
         unknown = [n for n in names if n not in OBJECTIVES]
         if unknown or not names:
             raise ValueError(f"unknown objective(s) {', '.join(unknown) or '(none given)'}; choose from "
                              f"{', '.join(OBJECTIVES)}")
-        report = compare(args.data, names, Path(args.out), steps=args.steps, model=args.model, seed=args.seed)
+        report = compare(args.data, names, Path(args.out), steps=args.steps, model=args.model, seed=args.seed,
+                         progress=not args.quiet, log=args.log)
     print(f"report -> {report}")
 
 

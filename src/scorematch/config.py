@@ -21,7 +21,7 @@ __all__ = ["MODEL_KINDS", "OBJECTIVES", "SAMPLERS", "TrainConfig"]
 
 OBJECTIVES: tuple[str, ...] = ("esm", "ssm", "ssm-vr", "dsm", "fd-ssm", "ncsn")
 MODEL_KINDS: tuple[str, ...] = ("energy", "score")
-SAMPLERS: tuple[str, ...] = ("langevin", "mala", "annealed", "hmc")
+SAMPLERS: tuple[str, ...] = ("smc", "pt", "mala", "hmc", "langevin", "annealed")
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,11 @@ from . import losses
 from .config import TrainConfig
 from .fields import Energy, Score
 from .models import EnergyMLP, NoiseConditionalEnergyMLP, NoiseConditionalScoreMLP, ScoreMLP
-from .samplers import annealed_langevin, hmc, langevin, mala, sample
+from .samplers import annealed_langevin
+from .sampling import draw
 from .schedules import geometric_sigmas
 
-__all__ = ["DEFAULT_SAMPLING", "at_smallest_sigma", "build_model", "build_objective", "draw_samples", "sigma_ladder"]
+__all__ = ["at_smallest_sigma", "build_model", "build_objective", "draw_samples", "sigma_ladder"]
 
 
 def sigma_ladder(cfg: TrainConfig, *, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -58,33 +59,25 @@ def build_objective(cfg: TrainConfig) -> Callable[..., Tensor]:
     return functools.partial(losses.multiscale_denoising, sigmas=sigma_ladder(cfg))
 
 
-# sampler name -> (steps, step size) used when the command line gives none (standardized units)
-DEFAULT_SAMPLING: dict[str, tuple[int, float]] = {
-    "langevin": (1000, 2e-3), "mala": (1000, 5e-3), "hmc": (200, 0.05), "annealed": (1000, 0.05),
-}
+def draw_samples(model: Energy | Score, cfg: TrainConfig, n: int, dim: int, *, sampler: str, steps: int | None = None,
+                 step_size: float | None = None, seed: int = 0, progress: bool = False
+                 ) -> tuple[Tensor, dict[str, Any]]:
+    """``n`` samples (standardized units) of a run's model by the named sampler, and the draw's report
+    (:func:`scorematch.sampling.draw`). For ``annealed`` the steps are shared equally by the levels and the step
+    size is relative: ε = step_size · σ_L², so level i moves with step_size · σ_i²."""
+    if sampler == "annealed" and cfg.objective != "ncsn":
+        raise ValueError("the annealed sampler needs a noise-conditional model (a run trained with --objective ncsn)")
 
-
-def draw_samples(model: Energy | Score, cfg: TrainConfig, x0: Tensor, *, sampler: str, steps: int, step_size: float,
-                 generator: torch.Generator, progress: bool = False) -> Tensor:
-    """Run the named sampler from ``x0`` (standardized units). For ``annealed`` the steps are shared equally by
-    the levels and ``step_size`` is relative: ε = step_size · σ_L², so level i moves with step_size · σ_i²."""
-    kernels: dict[str, Callable[[], Any]] = {
-        "langevin": lambda: langevin(at_smallest_sigma(model, cfg), step_size),
-        "mala": lambda: mala(at_smallest_sigma(model, cfg), step_size),
-        "hmc": lambda: hmc(at_smallest_sigma(model, cfg), step_size, 10),
-    }
-    if sampler == "annealed":
-        if cfg.objective != "ncsn":
-            raise ValueError("the annealed sampler needs a noise-conditional model (a run trained with --objective ncsn)")
+    def annealed(x0: Tensor, generator: torch.Generator, n_steps: int, eps: float) -> Tensor:
         ladder = sigma_ladder(cfg, dtype=x0.dtype)
-        if steps < len(ladder):
+        if n_steps < len(ladder):
             raise ValueError(f"the annealed sampler shares --steps among {len(ladder)} noise levels: give at least "
-                             f"{len(ladder)}, got {steps}")
-        return annealed_langevin(model, x0, ladder, step_size=step_size * float(ladder[-1]) ** 2,
-                                 n_steps_each=max(1, steps // len(ladder)), generator=generator, progress=progress)
-    if sampler in ("mala", "hmc") and not isinstance(model, Energy):
-        raise ValueError(f"the {sampler} sampler needs an energy model (train with --model energy)")
-    return sample(kernels[sampler](), x0, steps, generator=generator, progress=progress)
+                             f"{len(ladder)}, got {n_steps}")
+        return annealed_langevin(model, x0, ladder, step_size=eps * float(ladder[-1]) ** 2,
+                                 n_steps_each=max(1, n_steps // len(ladder)), generator=generator, progress=progress)
+
+    return draw(sampler, at_smallest_sigma(model, cfg), n, (dim,), steps=steps, step_size=step_size, seed=seed,
+                progress=progress, annealed=annealed)
 
 
 class _Bound:

@@ -20,9 +20,12 @@ from torch import Tensor
 from .checkpoint import atomic_write
 from .config import TrainConfig
 from .data import DATASETS
+from .fields import Energy
 from .metrics import c2st, grid_metrics, mmd2, relative_fisher_divergence
+from .metrics.modes import kmeans_regions, mode_check
 from .models.analytic import ANALYTIC
 from .runs import Run, prepare_data, train_run
+from .sampling import describe
 
 __all__ = ["DataUnits", "compare", "plot_run"]
 
@@ -49,24 +52,53 @@ def _history(run: Run) -> list[dict[str, float]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
 
-def plot_run(run: Run, out: Path, *, n_samples: int = 2000) -> list[Path]:
+def _say(message: str, enabled: bool) -> None:
+    if enabled:
+        print(message, flush=True)
+
+
+def _regions(truth: Any, data: Tensor):
+    """The regions whose masses :func:`~scorematch.metrics.mode_check` compares: an exact mixture's components,
+    else 8 k-means cells of the data."""
+    return truth.component if truth is not None else kmeans_regions(data)
+
+
+def plot_run(run: Run, out: Path, *, n_samples: int = 2000, steps: int | None = None, sampler: str | None = None,
+             log: bool = False, progress: bool = False) -> list[Path]:
     """Draw a run's figures into ``out``; returns the files written. 2-D runs get the density (or score
-    magnitude), the score field and samples over data; every run gets its loss curve."""
+    magnitude; ``log``: log-density), the score field and ``n_samples`` samples over the data, drawn by the run's
+    default sampler (or ``sampler``), with the sampler's verdict and, for energies, a check of the samples'
+    mass per mode against the density's; every run gets its loss curve. ``progress`` prints a line per stage."""
     from .plot import energy_landscape, loss_curves, samples_over_data, score_field
 
+    if run.dim == 2:
+        data = prepare_data(run.config)
+        box, view = _box(data), DataUnits(run)
+        _say(f"sampling {n_samples} points ({sampler or run.default_sampler()})…", progress)
+        samples, report = run.draw(n_samples, sampler=sampler, steps=steps)
+        verdict = "converged" if report["trusted"] else "NOT converged"
+        if report["warnings"]:
+            for w in report["warnings"]:
+                _say(f"warning: {w}", True)
+        title = f"samples ({report['sampler']}: {verdict})"
+        if isinstance(run.model, Energy):
+            truth = ANALYTIC[run.config.data]() if run.config.data in ANALYTIC else None
+            check = mode_check(run.energy, samples, _regions(truth, data), box=box)
+            if not check.agree:
+                _say(f"warning: the samples' mass per mode differs from the density's (total variation "
+                     f"{check.tv:.2f} > {check.limit:.2f})", True)
+                title += f"\nmass per mode ≠ density's (TV {check.tv:.2f})"
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "loss.png"]
     loss_curves({run.config.objective: _history(run)}, path=written[0])
     if run.dim == 2:
-        data = prepare_data(run.config)
-        box, view = _box(data), DataUnits(run)
-        samples = run.sample(n_samples)
         figures = {
-            "density.png": lambda p: energy_landscape(view, box=box, data=data, path=p),
+            "density.png": lambda p: energy_landscape(view, box=box, data=data, log=log, path=p),
             "score_field.png": lambda p: score_field(view, box=box, data=data, path=p),
-            "samples.png": lambda p: samples_over_data(samples, data, box=box, path=p),
+            "samples.png": lambda p: samples_over_data(samples, data, box=box, path=p, title=title),
         }
         for name, draw in figures.items():
+            _say(f"drawing {name}…", progress)
             draw(out / name)
             written.append(out / name)
     return written
@@ -84,9 +116,9 @@ def _split(data: str, seed: int, n_data: int, n_test: int) -> tuple[Tensor, Tens
 
 
 def _measure(run: Run, seconds: float, history: list[dict[str, float]], test: Tensor, truth: Any,
-             box: Any, sample_steps: int | None) -> tuple[dict[str, Any], Tensor]:
+             box: Any, sample_steps: int | None, regions: Any) -> tuple[dict[str, Any], Tensor]:
     t0 = time.perf_counter()
-    samples = run.sample(test.shape[0], seed=run.config.seed, steps=sample_steps)
+    samples, draw_report = run.draw(test.shape[0], seed=run.config.seed, steps=sample_steps)
     sample_seconds = time.perf_counter() - t0
     losses = [r["loss"] for r in history]
     tail = losses[-max(1, len(losses) // 10):]
@@ -99,6 +131,9 @@ def _measure(run: Run, seconds: float, history: list[dict[str, float]], test: Te
         "mmd2": float(mmd2(samples[finite], test)) if finite.sum() > 1 else math.nan,
         "c2st": c2st(samples[finite], test, generator=torch.Generator().manual_seed(0)) if finite.sum() > 10 else 1.0,
         "nonfinite_samples": int((~finite).sum()),
+        "sampler": draw_report["sampler"], "sampler_summary": describe(draw_report),
+        "sampler_trusted": draw_report["trusted"], "sampler_warnings": draw_report["warnings"],
+        "sampler_notes": draw_report.get("notes", []),
     }
     if truth is not None:
         row["rel_fisher"] = float(relative_fisher_divergence(run.score(test), truth.score(test.double()), test))
@@ -108,12 +143,17 @@ def _measure(run: Run, seconds: float, history: list[dict[str, float]], test: Te
         row["test_loglik_grid"] = float(grid.log_likelihood)
         if truth is not None:
             row["kl_grid"] = float(grid.kl)
+        check = mode_check(run.energy, samples, regions, box=box)
+        row.update(mode_tv=check.tv, mode_tv_limit=check.limit, modes_agree=check.agree,
+                   mode_mass_density=check.density.tolist(), mode_mass_samples=check.samples.tolist())
     return row, samples
 
 
 def _fmt(value: Any, spec: str) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "**no**"
     return format(value, spec)
 
 
@@ -125,7 +165,8 @@ def _markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str,
             ("C2ST acc", "c2st", ".3f")]
     if truth:
         cols += [("rel. Fisher", "rel_fisher", ".3f"), ("KL(p‖q) grid", "kl_grid", ".3f")]
-    cols += [("test log-lik (grid)", "test_loglik_grid", ".3f")]
+    cols += [("test log-lik (grid)", "test_loglik_grid", ".3f"), ("sampler", "sampler", "s"),
+             ("converged", "sampler_trusted", "s"), ("mode TV", "mode_tv", ".3f")]
     lines = [f"# scorematch compare: {data}", "",
              f"{len(rows)} objectives, {model} models, {steps} steps each, seed {seed}; samples from each model's "
              f"default sampler, measured against {n_test} held-out points, in data units.", "",
@@ -145,6 +186,19 @@ def _markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str,
     if truth:
         lines += ["Rel. Fisher: E‖s − s*‖² / E‖s*‖² at held-out points against the exact score. KL(p‖q): exact "
                   "density p against the model's density normalised on the plotting box (energy models)."]
+    lines += ["", "Sampler: each model's default (SMC for energies: the right weights between modes; Langevin for "
+              "score models). Converged: no warning from its diagnostics (acceptance, R̂ and ESS over chains, SMC's "
+              "weights). Mode TV: total variation between the model's density mass per mode"
+              + (" (the exact mixture's components)" if truth else " (8 k-means cells of the data)")
+              + " and its samples' — small when the samples show the model, not the sampler."]
+    for r in rows:
+        for w in r.get("sampler_warnings", []):
+            lines.append(f"- {r['objective']}: sampler warning: {w}")
+        if r.get("modes_agree") is False:
+            lines.append(f"- {r['objective']}: the samples' mass per mode differs from the density's (TV "
+                         f"{r['mode_tv']:.3f} > {r['mode_tv_limit']:.3f}): do not judge this model by its samples")
+        if r.get("sampler") == "langevin":
+            lines.append(f"- {r['objective']}: {r['sampler_notes'][0]}")
     if figure:
         lines += ["", "![comparison of objectives](comparison.png)"]
     lines += ["", "![training losses](losses.png)", ""]
@@ -152,10 +206,12 @@ def _markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str,
 
 
 def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, steps: int = 2000, model: str = "energy",
-            seed: int = 0, hidden: int = 128, n_test: int = N_TEST, sample_steps: int | None = None) -> Path:
+            seed: int = 0, hidden: int = 128, n_test: int = N_TEST, sample_steps: int | None = None,
+            progress: bool = True, log: bool = False) -> Path:
     """Train every objective on ``data`` into ``out/runs/<objective>`` and write ``out/report.md`` and
     ``out/report.json`` with the figures; returns the path of ``report.md``. ``n_test`` held-out points (built-in
-    sets) and as many samples per model; ``sample_steps`` overrides the samplers' default number of steps."""
+    sets) and as many samples per model, drawn by each run's default sampler (``sample_steps`` overrides its number of
+    steps); ``progress`` prints a line per objective and stage; ``log`` draws log-densities."""
     from .plot import ColumnSpec, comparison_grid, loss_curves
 
     base = TrainConfig(data=data, model=model, steps=steps, seed=seed, hidden=hidden)  # validated before writing
@@ -167,12 +223,16 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
         raise ValueError(f"{data}: expected 2-D data")
     truth = ANALYTIC[data]() if data in ANALYTIC else None
     box = _box(train) if train.shape[1] == 2 else None
+    regions = _regions(truth, train) if box is not None else None
     out.mkdir(parents=True, exist_ok=True)
     rows, columns, histories = [], {}, {}
-    for objective in objectives:
+    for i, objective in enumerate(objectives, start=1):
         cfg = base.replace(objective=objective)
+        tag = f"[{i}/{len(objectives)}] {objective}"
+        _say(f"{tag}: training ({steps} steps)…", progress)
         run, result = train_run(cfg, out / "runs" / objective, progress=False, data=train)
-        row, samples = _measure(run, result.seconds, result.history, test, truth, box, sample_steps)
+        _say(f"{tag}: sampling and measuring ({run.default_sampler()}, {test.shape[0]} samples)…", progress)
+        row, samples = _measure(run, result.seconds, result.history, test, truth, box, sample_steps, regions)
         row.update(steps_done=result.steps, best_step=result.best_step, stop_reason=result.stop_reason,
                    overfit_step=result.overfit_step)
         rows.append(row)
@@ -180,14 +240,22 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
         note = f"MMD² {row['mmd2']:.1e} · C2ST {row['c2st']:.2f}"
         if "kl_grid" in row:
             note = f"KL {row['kl_grid']:.2f} · " + note
+        note += f" · {row['sampler']} " + ("✓" if row["sampler_trusted"] else "✗ not converged")
+        if row.get("modes_agree") is False:
+            note += " · samples ≠ density"
         columns[objective] = ColumnSpec(model=DataUnits(run) if box else None, samples=samples, note=note)
-        print(f"  {objective:7s} {row['ms_per_step']:7.1f} ms/step  MMD² {row['mmd2']:.2e}  C2ST {row['c2st']:.3f}"
-              + (f"  KL {row['kl_grid']:.3f}" if "kl_grid" in row else ""), flush=True)
+        _say(f"{tag}: {row['ms_per_step']:.1f} ms/step  MMD² {row['mmd2']:.2e}  C2ST {row['c2st']:.3f}"
+             + (f"  KL {row['kl_grid']:.3f}" if "kl_grid" in row else "")
+             + f"  sampler {row['sampler_summary']}"
+             + (f"  mode TV {row['mode_tv']:.3f}" if "mode_tv" in row else ""), progress)
+        for w in row["sampler_warnings"]:
+            _say(f"{tag}: warning: {w}", progress)
     reference = {"mmd2": float(mmd2(train[: test.shape[0]], test)),
                  "c2st": c2st(train[: test.shape[0]], test, generator=torch.Generator().manual_seed(0))}
     if box is not None:
-        comparison_grid(columns, train, box=box, truth=truth, title=f"{data}: {steps} steps per objective",
+        comparison_grid(columns, train, box=box, truth=truth, log=log, title=f"{data}: {steps} steps per objective",
                         path=out / "comparison.png")
+    _say("drawing the figures…", progress)
     loss_curves(histories, path=out / "losses.png")
     report = {"data": data, "steps": steps, "model": model, "seed": seed, "n_test": int(test.shape[0]),
               "reference": reference, "objectives": rows}

@@ -35,7 +35,7 @@ from .curvature import check_objective_fits
 from .data import DATASETS, Standardizer, load_data, make_dataset
 from .fields import Energy, Score
 from .metrics import HeldOutCriterion
-from .registry import DEFAULT_SAMPLING, at_smallest_sigma, build_model, build_objective, draw_samples
+from .registry import at_smallest_sigma, build_model, build_objective, draw_samples
 from .train import FitResult, fit
 
 __all__ = ["Run", "RunError", "load_run", "prepare_data", "save_array", "split_data", "train_run"]
@@ -91,22 +91,48 @@ class Run:
         with torch.no_grad():
             return self.stats.energy_to_data(field.energy(x).double())
 
+    def log_z(self, *, n_particles: int = 4096, seed: int = 0, progress: bool = False) -> tuple[float, float]:
+        """``(log Z, its standard error)`` of :meth:`energy` by sequential Monte Carlo
+        (:func:`scorematch.samplers.smc.smc`, 16 independent groups, base N(0, 2²I) in standardized units); energy
+        models only. The energies carry the standardization's Jacobian, so this normalises them in data units."""
+        from .samplers.smc import smc
+        from .sampling import BASE_STD
+
+        if not isinstance(self.model, Energy):
+            raise RunError(f"{self.path} holds a score model: log p needs an energy model (train with --model energy)")
+        field = at_smallest_sigma(self.model, self.config)
+        out = smc(field, n_particles, self.dim, base_std=BASE_STD, generator=torch.Generator().manual_seed(seed),
+                  dtype=torch.float32, progress=progress)
+        return out.log_z, out.standard_error
+
+    def log_prob(self, x: Tensor, *, n_particles: int = 4096, seed: int = 0) -> tuple[Tensor, float, float]:
+        """``(log p(x), log Z, se)``: the normalised log-density in data units, ``(n,)``, with log Z from
+        :meth:`log_z`; every value shares log Z's standard error ``se``."""
+        energy = self.energy(x)
+        log_z, se = self.log_z(n_particles=n_particles, seed=seed)
+        return -energy - log_z, log_z, se
+
     def default_sampler(self) -> str:
-        """Annealed Langevin for ``ncsn``, MALA for other energy models, Langevin for score models."""
-        if self.config.objective == "ncsn":
-            return "annealed"
-        return "mala" if isinstance(self.model, Energy) else "langevin"
+        """SMC for energy models (the right weights between modes), annealed Langevin for ``ncsn`` score models,
+        Langevin for other score models."""
+        if isinstance(self.model, Energy):
+            return "smc"
+        return "annealed" if self.config.objective == "ncsn" else "langevin"
+
+    def draw(self, n: int, *, sampler: str | None = None, steps: int | None = None, step_size: float | None = None,
+             seed: int = 0, progress: bool = False) -> tuple[Tensor, dict[str, Any]]:
+        """``n`` samples in data units and the draw's report (:func:`scorematch.sampling.draw`: step size,
+        acceptance, R̂, ESS, SMC's weights and log Z, warnings). ``step_size`` (standardized units) fixes ε;
+        by default it is adapted. SMC's log Z normalises :meth:`energy` (data units: the energies carry the
+        standardization's Jacobian, so the number is the same in both units)."""
+        z, report = draw_samples(self.model, self.config, n, self.dim, sampler=sampler or self.default_sampler(),
+                                 steps=steps, step_size=step_size, seed=seed, progress=progress)
+        return self.stats.inverse(z.double()), report
 
     def sample(self, n: int, *, sampler: str | None = None, steps: int | None = None, step_size: float | None = None,
                seed: int = 0, progress: bool = False) -> Tensor:
-        """``n`` samples in data units, from standard-normal starting points (standardized units)."""
-        sampler = sampler or self.default_sampler()
-        default_steps, default_step = DEFAULT_SAMPLING[sampler]
-        g = torch.Generator().manual_seed(seed)
-        x0 = torch.randn(n, self.dim, generator=g, dtype=torch.float32)
-        z = draw_samples(self.model, self.config, x0, sampler=sampler, steps=steps or default_steps,
-                         step_size=step_size or default_step, generator=g, progress=progress)
-        return self.stats.inverse(z.double())
+        """``n`` samples in data units (see :meth:`draw`, which also returns the report)."""
+        return self.draw(n, sampler=sampler, steps=steps, step_size=step_size, seed=seed, progress=progress)[0]
 
 
 def _write_json(path: Path, value: object) -> None:

@@ -50,3 +50,16 @@ def test_bad_options(kwargs, message):
     model, _ = _gaussian([1.0])
     with pytest.raises(ValueError, match=message):
         adapt_step_size(lambda eps: mala(model, eps), torch.zeros(4, 1), 5, **kwargs)
+
+
+@pytest.mark.parametrize("scale", [0.01, 100.0])
+def test_adaptation_follows_the_scale_of_the_target(scale):
+    """Isotropic 4-D Gaussians of standard deviation 0.01 and 100 from the same first guess (0.01): the frozen ε
+    gives MALA's target acceptance within 0.06, and ε scales with the variance."""
+    model, _ = _gaussian([scale] * 4)
+    g = torch.Generator().manual_seed(1)
+    x0 = torch.randn(256, 4, generator=g) * scale
+    result = adapt_step_size(lambda eps: mala(model, eps), x0, 400, step_size=0.01, generator=g)
+    after = diagnose(mala(model, result.step_size), result.state.x, 200, generator=g)
+    assert abs(float(after.mean_accept_prob.mean()) - 0.57) < 0.06
+    assert 0.2 < result.step_size / scale**2 < 5

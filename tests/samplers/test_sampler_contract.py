@@ -16,6 +16,8 @@ from scorematch.samplers import (
     sample,
     trajectory,
 )
+from scorematch.samplers.tempered import Base
+from scorematch.samplers.tempering import default_betas, parallel_tempering
 
 from nets import make_net
 
@@ -30,11 +32,12 @@ def _kernels(event):
         "langevin-score": langevin(score, 0.01),
         "mala": mala(energy, 0.01),
         "hmc": hmc(energy, 0.05, 3),
+        "pt": parallel_tempering(energy, Base(event, 0.0, 2.0), 0.01, default_betas(4)),
     }
 
 
 @pytest.mark.parametrize("event", EVENTS)
-@pytest.mark.parametrize("name", ["langevin-energy", "langevin-score", "mala", "hmc"])
+@pytest.mark.parametrize("name", ["langevin-energy", "langevin-score", "mala", "hmc", "pt"])
 def test_kernel_contract(name, event):
     kernel = _kernels(event)[name]
     x0 = torch.randn(6, *event, generator=torch.Generator().manual_seed(0))

@@ -16,7 +16,9 @@ Metropolis test). With :math:`\log Z_0 = \frac D2\log(2\pi s^2)`,
     \hat Z = \frac1K\sum_k w_k,\qquad
     \operatorname{se}(\log\hat Z) \approx \frac{\operatorname{std}(w)}{\sqrt K\,\operatorname{mean}(w)}
 
-(:math:`\hat Z` is unbiased; the standard error is the delta method, computed from :math:`w_k/\max w`). It
+This is the sequential Monte Carlo core of :func:`scorematch.samplers.smc.anneal` with groups of one chain, so that
+nothing is ever resampled. (:math:`\hat Z` is unbiased; the standard error is the delta method, computed from
+:math:`w_k/\max w`). It
 understates the error when the weights are heavy-tailed: watch the effective sample size
 :math:`(\sum w)^2/\sum w^2`. Ladders: ``"sigmoid"`` (Wu et al. 2017, "On the quantitative analysis of
 decoder-based generative models", ICLR), ``"geometric"``, ``"linear"``.
@@ -31,7 +33,6 @@ chains themselves biases :math:`\log\hat Z` by a visible fraction of its standar
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,8 +41,8 @@ from torch import Tensor
 
 from .._checks import check_choice, check_count, check_positive
 from ..fields import Energy
-from ..samplers import mala_init, mala_step
-from ..shapes import sum_event
+from ..samplers.smc import anneal
+from ..samplers.tempered import Base
 from ._inputs import check_samples, energy_values
 
 __all__ = ["SCHEDULES", "AISResult", "ais_log_z", "beta_ladder"]
@@ -139,6 +140,7 @@ def ais_log_z(
     Returns:
         An :class:`AISResult`.
 
+    >>> import math
     >>> from scorematch import Energy
     >>> model = Energy(lambda x: 0.5 * (x**2).sum(-1) + 1.0)     # Z = 2π·e⁻¹
     >>> result = ais_log_z(model, 2, n_temperatures=50, generator=torch.Generator().manual_seed(0))
@@ -166,41 +168,19 @@ def ais_log_z(
         check_samples("data", data, min_count=1)
         if data.shape[1:] != shape:
             raise ValueError(f"data must have event shape {shape}, got {tuple(data.shape[1:])}")
-    mean = torch.as_tensor(base_mean, **opts)
-    try:
-        mean = mean.expand(shape)
-    except RuntimeError:
-        raise ValueError(f"base_mean must be a float or a tensor of shape {shape}, got shape {tuple(mean.shape)}") from None
-    target = _energy_fn(energy)
-
-    def base_energy(x: Tensor) -> Tensor:
-        return 0.5 * sum_event((x - mean).square()) / s**2
-
-    n_pilot = max(32, n_chains // 4) if adapt_step_size else 0  # chains [n_chains:] only steer the step size
-    x = mean + s * torch.randn((n_chains + n_pilot, *shape), generator=generator, **opts)
-    log_w = torch.zeros(n_chains + n_pilot, **opts)
-    energy_prev = base_energy(x)
-    accept_sum, n_moves = 0.0, 0
-    for beta in betas[1:].tolist():
-        field = Energy(lambda z, beta=beta: (1.0 - beta) * base_energy(z) + beta * target(z))
-        state = mala_init(x, field)
-        log_w += energy_prev - state.energy
-        for _ in range(n_mala_steps):
-            state, info = mala_step(state, field, eps, generator=generator)
-            accept_sum, n_moves = accept_sum + info.accept_prob[:n_chains].mean().item(), n_moves + 1
-            if adapt_step_size:
-                eps *= math.exp(2.0 * (info.accept_prob[n_chains:].mean().item() - target_accept))
-        x, energy_prev = state.x, state.energy
-    x, log_w = x[:n_chains], log_w[:n_chains]
-    log_w = torch.nan_to_num(log_w, nan=-math.inf) + 0.5 * math.prod(shape) * math.log(2 * math.pi * s**2)
-
+    base = Base(shape, base_mean, s)
+    model = energy if isinstance(energy, Energy) else Energy(_energy_fn(energy))
+    n_pilot = max(32, n_chains // 4) if adapt_step_size else 0  # pilot chains only steer the step size
+    run = anneal(model, base, n_groups=n_chains, group_size=1, n_pilot_groups=n_pilot, betas=betas,
+                 n_moves=n_mala_steps, step_size=eps, adapt_step_size=adapt_step_size, target_accept=target_accept,
+                 generator=generator, **opts)
+    log_w = run.log_weights
     if not torch.isfinite(log_w.max()):
         raise ValueError(f"AIS failed: the largest log-weight is {log_w.max().item()} (is E finite and bounded below?)")
     w = (log_w - log_w.max()).exp()
-    log_z = (torch.logsumexp(log_w, 0) - math.log(n_chains)).item()
-    se = (w.std() / (math.sqrt(n_chains) * w.mean())).item()
     ess = (w.sum().square() / w.square().sum()).item()
     log_likelihood = None
     if data is not None:
-        log_likelihood = (-energy_values(energy, data.to(**opts)).mean() - log_z).item()
-    return AISResult(log_z, se, log_w, x, ess, accept_sum / n_moves, log_likelihood)
+        log_likelihood = (-energy_values(energy, data.to(**opts)).mean() - run.log_z).item()
+    return AISResult(run.log_z, run.standard_error, log_w, run.samples, ess, run.accept_prob.mean().item(),
+                     log_likelihood)

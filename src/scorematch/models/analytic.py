@@ -69,6 +69,13 @@ class AnalyticTarget:
         """:math:`E(x) = -\\log p(x)`, normalised (its :math:`\\log Z` is 0), shape ``x.shape[:-1]``."""
         return -self.log_prob(x)
 
+    def component(self, x: Tensor) -> Tensor:
+        """The most probable mixture component of each point (argmax of :math:`w_k q_k(x)`), shape ``x.shape[:-1]``."""
+        return self._parts(x)[0].argmax(-1)
+
+    def _parts(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
     def _params(self) -> dict[str, Tensor]:
         raise NotImplementedError
 

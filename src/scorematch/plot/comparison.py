@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_count
-from ._common import DEFAULT_BOX, MAX_POINTS, Box, check_box, finish, new_figure, note, points
+from ._common import DEFAULT_BOX, MAX_POINTS, Box, add_colorbar, check_box, finish, new_figure, note, points
 from .curves import draw_loss
 from .fields import energy_landscape, score_field
 from .samples import samples_over_data
@@ -62,8 +62,9 @@ def comparison_grid(
     over the data (:func:`~scorematch.plot.samples_over_data`) and its training loss
     (:func:`~scorematch.plot.loss_curves`). A row is drawn when at least one column has what it needs (a model
     for the first two, samples, a history); a column lacking it shows a short note there. Every panel of
-    the first three rows has the same box, limits and equal aspect. Colour scales are per panel and have no
-    colour bar (each density is normalised on the box, so the brightest pixel is each model's peak density).
+    the first three rows has the same box, limits and equal aspect. Each density panel has its own colour bar
+    (each density is normalised on the box, so values compare across panels; ``log`` shows heavy tails). The
+    samples row has one legend, under the figure.
 
     Args:
         columns: name -> :class:`ColumnSpec`; a value that is not a ``ColumnSpec`` is taken as its ``model``.
@@ -110,23 +111,43 @@ def comparison_grid(
     (a1, b1), (a2, b2) = box
     side = 2.6 * min(max((b2 - a2) / (b1 - a1), 0.4), 2.5) + 0.2     # height of a box panel
     heights = [min(2.3, side + 0.4) if r == "loss" else side for r in rows]
-    fig, axes = new_figure(len(rows), len(specs), panel=(2.9, sum(heights) / len(rows)), extra=(0.3, 0.6),
+    fig, axes = new_figure(len(rows), len(specs), panel=(3.3, sum(heights) / len(rows)), extra=(0.3, 0.6),
                            gridspec_kw={"height_ratios": heights})
+    fig.get_layout_engine().set(w_pad=0.3)  # room for each density panel's colour bar (an inset, right of it)
     for j, (name, spec) in enumerate(specs.items()):
         for i, row in enumerate(rows):
             ax = axes[i, j]
             _draw_cell(ax, row, spec, name, reference, box, resolution, n, log, smoothing)
             if row != "loss":
-                ax.tick_params(labelsize=7)
+                ax.tick_params(labelsize=9)
                 ax.set_xlabel("")
-                ax.set_ylabel(row if j == 0 else "", fontsize=11)
+                ax.set_ylabel(("log density" if log else "density") if row == "density" and j == 0 else
+                              (row if j == 0 else ""), fontsize=13)
             elif spec.history is not None and not any(c.history is not None for c in list(specs.values())[:j]):
-                ax.set_ylabel("loss", fontsize=11)  # on the first panel of the row that has a curve
+                ax.set_ylabel("loss", fontsize=13)  # on the first panel of the row that has a curve
         head = axes[0, j]
-        head.set_title(name if not spec.note else f"{name}\n" + "\n".join(textwrap.wrap(spec.note, 40)), fontsize=10)
+        head.set_title(name if not spec.note else f"{name}\n" + "\n".join(textwrap.wrap(spec.note, 24)), fontsize=11)
+    if "samples" in rows:
+        _one_legend(fig, axes[rows.index("samples")], reference, specs)
     if title:
-        fig.suptitle(title, fontsize=13)
+        fig.suptitle(title, fontsize=15)
     return finish(fig, path)
+
+
+def _one_legend(fig: Any, row: np.ndarray, reference: np.ndarray, specs: Mapping[str, ColumnSpec]) -> None:
+    """One legend for the samples row, under the figure: the data's and the samples' colours and sizes."""
+    handles, labels = [], []
+    for ax in row:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            if lab.split(" (")[0] not in [lb.split(" (")[0] for lb in labels]:
+                handles.append(h)
+                labels.append(lab)
+    sizes = {s.samples.shape[0] for s in specs.values() if s.samples is not None}
+    labels = [lab if not lab.startswith("samples") or len(sizes) == 1 else "samples" for lab in labels]
+    if handles:
+        shown = f" (≤ {MAX_POINTS} of each shown)" if max([reference.shape[0], *sizes]) > MAX_POINTS else ""
+        fig.legend(handles, labels, loc="outside lower center", ncols=len(handles), fontsize=11, markerscale=4.0,
+                   frameon=False, title=f"samples row{shown}", title_fontsize=11)
 
 
 def _draw_cell(ax: Any, row: str, spec: ColumnSpec, name: str, reference: np.ndarray, box: Box, resolution: int,
@@ -134,11 +155,12 @@ def _draw_cell(ax: Any, row: str, spec: ColumnSpec, name: str, reference: np.nda
     if row == "density" and spec.model is not None:
         energy_landscape(spec.model, box=box, resolution=resolution, data=reference, log=log, colorbar=False, ax=ax,
                          title="")
+        add_colorbar(ax, ax.images[0], "")
+        ax.child_axes[-1].tick_params(labelsize=8)
     elif row == "score" and spec.model is not None:
         score_field(spec.model, box=box, n=n, data=reference, colorbar=False, ax=ax, title="")
     elif row == "samples" and spec.samples is not None:
-        samples_over_data(spec.samples, reference, box=box, ax=ax, title="", legend=True)
-        ax.get_legend().set_bbox_to_anchor((0.5, -0.07), transform=ax.transAxes)  # the grid drops the x label
+        samples_over_data(spec.samples, reference, box=box, ax=ax, title="", legend=False)
     elif row == "loss" and name == TRUTH:
         ax.set_axis_off()
     elif row == "loss" and spec.history is not None:

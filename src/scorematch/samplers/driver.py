@@ -1,5 +1,6 @@
 """Run a kernel for ``n_steps``: the final samples (:func:`sample`), a thinned trajectory (:func:`trajectory`), or
-per-chain diagnostics (:func:`diagnose`). Each has one return type."""
+per-chain diagnostics (:func:`diagnose`). Each has one return type. Each starts from positions ``x0`` ``(B, *event)``
+(through ``kernel.init``) or continues from a state a warm-up left (anything with ``.x``)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,15 @@ def progress_bar(total: int, enabled: bool, desc: str):
     return tqdm(total=total, disable=not enabled, desc=desc, leave=False)
 
 
+def _positions(start: Tensor | State) -> Tensor:
+    return (start if isinstance(start, Tensor) else start.x).detach()
+
+
 def _chain(kernel: Kernel, x0: Tensor, n_steps: int, generator: torch.Generator | None,
            progress: bool) -> Iterator[tuple[State, Info]]:
     if not isinstance(n_steps, int) or isinstance(n_steps, bool) or n_steps < 0:
         raise ValueError(f"n_steps must be an integer >= 0, got {n_steps!r}")
-    state = kernel.init(x0)
+    state = kernel.init(x0) if isinstance(x0, Tensor) else x0  # a state (e.g. after warm-up) continues as it is
     with progress_bar(n_steps, progress, "sampling") as bar:
         for _ in range(n_steps):
             state, info = kernel.step(state, generator)
@@ -46,7 +51,7 @@ def sample(kernel: Kernel, x0: Tensor, n_steps: int, *, generator: torch.Generat
     >>> x.shape, bool(abs(x.var() - 1) < 0.15)
     (torch.Size([500, 2]), True)
     """
-    x = x0.detach()
+    x = _positions(x0)
     for state, _ in _chain(kernel, x0, n_steps, generator, progress):
         x = state.x
     return x
@@ -56,7 +61,7 @@ def trajectory(kernel: Kernel, x0: Tensor, n_steps: int, *, thin: int = 1, gener
                progress: bool = False) -> Tensor:
     """Positions every ``thin`` steps, ``x0`` first: shape ``(1 + n_steps // thin, *x0.shape)``."""
     check_count("thin", thin)
-    xs = [x0.detach()]
+    xs = [_positions(x0)]
     for t, (state, _) in enumerate(_chain(kernel, x0, n_steps, generator, progress), start=1):
         if t % thin == 0:
             xs.append(state.x)
@@ -74,10 +79,9 @@ class Diagnostics(NamedTuple):
 def diagnose(kernel: Kernel, x0: Tensor, n_steps: int, *, generator: torch.Generator | None = None,
              progress: bool = False) -> Diagnostics:
     """Run like :func:`sample` and also average each chain's :class:`~scorematch.samplers.state.Info`."""
-    b = x0.shape[0]
-    prob_sum = torch.zeros(b, dtype=x0.dtype, device=x0.device)
-    acc_sum = torch.zeros(b, dtype=x0.dtype, device=x0.device)
-    x = x0.detach()
+    x = _positions(x0)
+    prob_sum = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
+    acc_sum = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
     for state, info in _chain(kernel, x0, n_steps, generator, progress):
         x, prob_sum, acc_sum = state.x, prob_sum + info.accept_prob, acc_sum + info.accepted
     n = max(n_steps, 1)

@@ -48,7 +48,7 @@ def evaluate(model: Any, x: Tensor, cond: tuple[Tensor, ...] = (), *, need_energ
     """The :class:`State` at ``x``: score always, energy when ``need_energy``; no autograd graph kept."""
     x = x.detach()
     with torch.no_grad():
-        if isinstance(model, Energy):
+        if isinstance(model, Energy) or callable(getattr(model, "energy_and_score", None)):
             if need_energy:
                 e, s = model.energy_and_score(x, *cond)
                 return State(x, s, e)

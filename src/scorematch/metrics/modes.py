@@ -1,0 +1,85 @@
+r"""Do a model's samples put the model's own mass on each mode? Masses per region from the grid density against the
+samples' fractions, in 2D.
+
+Regions :math:`R_1..R_K` come from a labelling ``assign(x) -> k`` (an exact mixture's components, or
+:func:`kmeans_regions` of the data). With the density :math:`q` normalised on a grid over the box
+(:func:`~scorematch.metrics.grid_metrics`), :math:`m_k = \sum_{z \in R_k} q(z)\Delta` and the samples' fractions
+:math:`\hat m_k`; they disagree when the total variation :math:`\frac12\sum_k |m_k - \hat m_k|` exceeds
+
+.. math::
+
+    \tau = 0.02 + 2.5\cdot\frac12\sum_k \sqrt{\frac{2}{\pi}\,\frac{m_k(1-m_k)}{n}},
+
+2.5 times the total variation expected of ``n`` independent draws from :math:`m` (the mean absolute deviation of a
+binomial proportion) plus 0.02 for the grid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .grid import Box, grid_metrics
+
+__all__ = ["ModeCheck", "kmeans_regions", "mode_check"]
+
+
+@dataclass(frozen=True)
+class ModeCheck:
+    """Per region the density's mass ``density`` and the samples' fraction ``samples`` (``(K,)`` each), their total
+    variation ``tv``, the threshold ``limit`` and whether they ``agree`` (``tv <= limit``)."""
+
+    density: Tensor
+    samples: Tensor
+    tv: float
+    limit: float
+
+    @property
+    def agree(self) -> bool:
+        return self.tv <= self.limit
+
+
+def kmeans_regions(data: Tensor, k: int = 8, *, iterations: int = 25, seed: int = 0) -> Callable[[Tensor], Tensor]:
+    """``assign(x)``: the nearest of ``k`` centres found by Lloyd's algorithm on ``data`` (k-means++ start)."""
+    x = data.detach().double()
+    g = torch.Generator().manual_seed(seed)
+    centres = x[torch.randint(x.shape[0], (1,), generator=g)]
+    while centres.shape[0] < min(k, x.shape[0]):
+        d2 = torch.cdist(x, centres).min(1).values.square()
+        centres = torch.cat([centres, x[torch.multinomial(d2 / d2.sum(), 1, generator=g)]])
+    for _ in range(iterations):
+        label = torch.cdist(x, centres).argmin(1)
+        centres = torch.stack([x[label == j].mean(0) if (label == j).any() else centres[j]
+                               for j in range(centres.shape[0])])
+    return lambda z: torch.cdist(z.detach().double(), centres).argmin(1)
+
+
+def mode_check(energy: Any, samples: Tensor, assign: Callable[[Tensor], Tensor], *, box: Box,
+               resolution: int = 256) -> ModeCheck:
+    """Compare the grid density's mass per region with the samples' fractions; see the module docstring.
+
+    >>> from scorematch.models.analytic import eight_gaussians
+    >>> t = eight_gaussians()
+    >>> check = mode_check(t, t.sample(2000, torch.Generator().manual_seed(0)), t.component, box=((-4, 4), (-4, 4)))
+    >>> check.agree, round(float(check.density.sum()), 3)
+    (True, 1.0)
+    """
+    grid = grid_metrics(energy, box=box, resolution=resolution)
+    yy, xx = torch.meshgrid(grid.y_axis, grid.x_axis, indexing="ij")
+    nodes = torch.stack([xx.reshape(-1), yy.reshape(-1)], -1)
+    labels = assign(nodes)
+    k = int(labels.max()) + 1
+    mass = torch.zeros(k, dtype=torch.float64).index_add_(0, labels.cpu(),
+                                                        (grid.log_density.reshape(-1).exp() * grid.cell_area).double())
+    finite = samples[torch.isfinite(samples).all(1)]
+    lab = assign(finite.to(nodes.dtype)).cpu()
+    n = max(samples.shape[0], 1)
+    frac = torch.bincount(lab[lab < k], minlength=k).double() / n
+    tv = 0.5 * (mass - frac).abs().sum().item() + 0.5 * (samples.shape[0] - lab.lt(k).sum().item()) / n
+    noise = 0.5 * (2 / math.pi * mass * (1 - mass) / n).sqrt().sum().item()
+    return ModeCheck(mass, frac, tv, 0.02 + 2.5 * noise)

@@ -1,0 +1,174 @@
+"""The command line's samplers by name, each run with its step size adapted and its convergence reported.
+
+=============  =================================================================================================
+``smc``        energies (default): sequential Monte Carlo from a broad base N(0, 2²I) (standardized units) along
+               the tempering path — the right weights between modes, and log Z; ``steps`` MALA moves per temperature
+``pt``         energies: parallel tempering, 12 temperatures; ``steps`` after ``steps // 2`` warm-up steps
+``mala``       energies: MALA from N(0, I); ε adapted during ``steps // 2`` warm-up steps, then frozen
+``hmc``        energies: HMC, 10 leapfrog steps; adapted like MALA (target acceptance 0.75)
+``langevin``   scores (default): unadjusted Langevin at a fixed ε — cannot recover the weights between modes
+``annealed``   noise-conditional (ncsn) scores (default): annealed Langevin over the run's σ ladder
+=============  =================================================================================================
+
+Every draw returns a report (a JSON-ready dict): the sampler, the step size(s), the acceptance rate, split R̂ and
+ESS over the chains, for SMC the ESS of its weights, log Z and its standard error, and ``warnings`` (each with a
+hint) when the numbers say the samples cannot be trusted — ``trusted`` is false then.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .samplers import adapt_step_size, hmc, langevin, mala
+from .samplers.chains import run_chains
+from .samplers.diagnostics import RHAT_LIMIT
+from .samplers.smc import smc
+from .samplers.tempered import Base
+from .samplers.tempering import adapt_tempering, default_betas, parallel_tempering
+
+__all__ = ["BASE_STD", "ENERGY_SAMPLERS", "SAMPLER_DEFAULTS", "describe", "draw", "warnings_of"]
+
+ENERGY_SAMPLERS = ("smc", "pt", "mala", "hmc")
+SAMPLER_DEFAULTS: dict[str, dict[str, float]] = {
+    "smc": {"steps": 10, "step_size": 0.5},
+    "pt": {"steps": 1000, "step_size": 0.1},
+    "mala": {"steps": 1000, "step_size": 0.01},
+    "hmc": {"steps": 200, "step_size": 0.1},
+    "langevin": {"steps": 1000, "step_size": 2e-3},
+    "annealed": {"steps": 1000, "step_size": 0.05},
+}
+"""Per sampler: ``steps`` (SMC: MALA moves per temperature) and the step size (the first guess where it is adapted)."""
+BASE_STD = 2.0
+ESS_LIMIT = 100
+FAR = 10.0
+LANGEVIN_NOTE = ("Langevin on a score model follows the score only locally: it cannot recover the weights between "
+                 "separated modes; train a noise-conditional model (--objective ncsn) and sample with annealing")
+
+
+def warnings_of(report: dict[str, Any]) -> list[str]:
+    """The reasons not to trust a draw, each with a hint, from the numbers in its ``report``."""
+    out = []
+    rhat, ess, acc = report.get("rhat"), report.get("ess"), report.get("acceptance")
+    again = "draw again with --sampler smc (energies) or more --steps"
+    if rhat is not None and not rhat <= RHAT_LIMIT:
+        out.append(f"chains have not mixed (split R̂ {rhat:.3g} > {RHAT_LIMIT}): the samples show where the chains "
+                   f"started, not the model's weights between modes; {again}")
+    if ess is not None and not ess >= ESS_LIMIT:
+        out.append(f"effective sample size {ess:.0f} < {ESS_LIMIT}: the chains are strongly correlated; {again}")
+    if acc is not None and report["sampler"] in ("mala", "hmc", "pt") and not acc >= 0.1:
+        out.append(f"acceptance rate {acc:.2f} < 0.1: the chains barely move; give a smaller --step-size")
+    s = report.get("smc")
+    if s is not None:
+        if not s["weights_ess"] >= 0.1 * report["n"]:
+            out.append(f"SMC weights are degenerate (ESS {s['weights_ess']:.0f} of {report['n']}): draw with a larger "
+                       "--n or more --steps")
+        if not s["log_z_se"] <= 0.3:
+            out.append(f"SMC's independent groups disagree (standard error of log Z {s['log_z_se']:.2g}): a mode may "
+                       "be missed; draw with a larger --n")
+        if not s["final_acceptance"] >= 0.1:
+            out.append(f"SMC moves at the target barely move (acceptance {s['final_acceptance']:.2f})")
+    if report.get("far"):
+        out.append(f"{report['far']} of {report['n']} samples lie beyond {FAR} standard deviations of the data: the "
+                   "model's density may not be normalisable there (train longer, or on more data)")
+    if report.get("nonfinite"):
+        out.append(f"{report['nonfinite']} of {report['n']} samples are not finite; give a smaller --step-size")
+    return out
+
+
+def describe(report: dict[str, Any]) -> str:
+    """One line of a draw's report: the sampler and the numbers that say whether to trust it."""
+    parts = [report["sampler"]]
+    if report.get("acceptance") is not None:
+        parts.append(f"acceptance {report['acceptance']:.2f}")
+    if report.get("rhat") is not None:
+        parts.append(f"R̂ {report['rhat']:.3f}, ESS {report['ess']:.0f}")
+    s = report.get("smc")
+    if s is not None:
+        parts.append(f"{s['n_temperatures']} temperatures, weights ESS {s['weights_ess']:.0f} of {report['n']}, "
+                     f"log Z {s['log_z']:.3f} ± {s['log_z_se']:.3f}")
+    if report.get("pt") is not None:
+        parts.append(f"swap rate ≥ {min(report['pt']['swap_rate']):.2f}")
+    parts.append("converged" if report["trusted"] else ("not converged" if report["warnings"] else "unchecked"))
+    return ", ".join(parts)
+
+
+def _smc(model: Any, n: int, shape: tuple[int, ...], steps: int, step_size: float | None, g: torch.Generator,
+         progress: bool) -> tuple[Tensor, dict[str, Any]]:
+    out = smc(model, n, shape, base_std=BASE_STD, n_moves=steps, step_size=step_size,
+              adapt_step_size=step_size is None, generator=g, dtype=torch.float32, progress=progress)
+    run = out.run
+    final = run_chains(mala(model, run.step_size), out.x, steps, n_draws=steps, generator=g)  # spread the copies
+    report = {"step_size": run.step_size, "acceptance": float(run.accept_prob[-1]), "rhat": None, "ess": None,
+              "smc": {"log_z": out.log_z, "log_z_se": out.standard_error, "weights_ess": out.ess,
+                      "n_temperatures": len(run.betas) - 1, "min_ess_fraction": float(run.ess.min()),
+                      "resampling_steps": int((run.resampled > 0).sum()), "groups": len(run.log_z_groups),
+                      "final_acceptance": final.accept_prob},
+              "notes": ["R̂ and ESS over chains do not apply to SMC's particles: they are judged by the ESS of "
+                        "their weights and by how well its independent groups agree (the standard error of log Z)"]}
+    return final.x, report
+
+
+def _mcmc(name: str, model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator,
+          progress: bool) -> tuple[Tensor, dict[str, Any]]:
+    warmup = max(1, steps // 2)
+    if name == "pt":
+        base = Base(tuple(x0.shape[1:]), 0.0, BASE_STD)
+        betas = default_betas()
+        state, eps = adapt_tempering(model, base, x0, warmup, betas, generator=g)
+        kernel = parallel_tempering(model, base, eps, betas)
+        out = run_chains(kernel, state, steps, generator=g, progress=progress)
+        return out.x, {"step_size": eps.tolist(), "acceptance": out.accept_prob, "rhat": out.rhat, "ess": out.ess,
+                       "pt": {"betas": betas.tolist(), "swap_rate": out.state.swap_rate.tolist()}}
+    make = {"mala": lambda e: mala(model, e), "hmc": lambda e: hmc(model, e, 10),
+            "langevin": lambda e: langevin(model, e)}[name]
+    start: Any = x0
+    if step_size is None and name != "langevin":
+        adapted = adapt_step_size(make, x0, warmup, step_size=SAMPLER_DEFAULTS[name]["step_size"],
+                                  target_accept=0.57 if name == "mala" else 0.75, generator=g)
+        start, step_size = adapted.state, adapted.step_size
+    eps = step_size or SAMPLER_DEFAULTS[name]["step_size"]
+    out = run_chains(make(eps), start, steps, generator=g, progress=progress)
+    report = {"step_size": eps, "acceptance": out.accept_prob if name != "langevin" else None, "rhat": out.rhat,
+              "ess": out.ess}
+    if name == "langevin":
+        report["notes"] = [LANGEVIN_NOTE]
+    return out.x, report
+
+
+def draw(name: str, model: Any, n: int, event_shape: tuple[int, ...], *, steps: int | None = None,
+         step_size: float | None = None, seed: int = 0, progress: bool = False,
+         annealed: Any = None) -> tuple[Tensor, dict[str, Any]]:
+    """``n`` samples (standardized units) from ``model`` by the sampler ``name`` and their report.
+
+    ``step_size`` fixes ε (no adaptation); ``None`` adapts it where the sampler can. ``annealed`` is
+    ``(x0, generator, steps) -> samples`` for the annealed sampler (it needs the run's σ ladder).
+    """
+    if name not in SAMPLER_DEFAULTS:
+        raise ValueError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLER_DEFAULTS)}")
+    if name in ENERGY_SAMPLERS and not callable(getattr(model, "energy", None)):
+        raise ValueError(f"the {name} sampler needs an energy model (train with --model energy)")
+    if step_size is not None and not (math.isfinite(step_size) and step_size > 0):
+        raise ValueError(f"--step-size must be a finite number > 0, got {step_size}")
+    steps = int(steps or SAMPLER_DEFAULTS[name]["steps"])
+    g = torch.Generator().manual_seed(seed)
+    t0 = time.perf_counter()
+    x0 = torch.randn(n, *event_shape, generator=g, dtype=torch.float32)
+    if name == "smc":
+        x, report = _smc(model, n, tuple(event_shape), steps, step_size, g, progress)
+    elif name == "annealed":
+        x = annealed(x0, g, steps, step_size or SAMPLER_DEFAULTS[name]["step_size"])
+        report = {"step_size": step_size or SAMPLER_DEFAULTS[name]["step_size"], "acceptance": None, "rhat": None,
+                  "ess": None, "notes": ["annealed Langevin ends after its last noise level: no chains to compare"]}
+    else:
+        x, report = _mcmc(name, model, x0, steps, step_size, g, progress)
+    report = {"sampler": name, "n": n, "steps": steps, "seconds": time.perf_counter() - t0,
+              "nonfinite": int((~torch.isfinite(x.flatten(1)).all(1)).sum()),
+              "far": int((x.flatten(1).abs().amax(1) > FAR).sum()), **report}
+    report["warnings"] = warnings_of(report)
+    report["trusted"] = not report["warnings"] and name != "langevin"
+    return x, report
