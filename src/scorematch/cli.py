@@ -255,6 +255,8 @@ def _sample(args: argparse.Namespace) -> None:
     run = load_run(args.run)
     if args.step_size is not None and not args.step_size > 0:
         raise ValueError(f"--step-size must be > 0, got {args.step_size}")
+    if not args.quiet and not sys.stderr.isatty():  # a terminal gets a progress bar instead
+        print(f"drawing {args.n} samples ({args.sampler or run.default_sampler()})…", flush=True)
     x, report = run.draw(args.n, sampler=args.sampler, steps=args.steps, step_size=args.step_size, seed=args.seed,
                          progress=not args.quiet and sys.stderr.isatty())
     report_path = out.with_suffix(".json")
