@@ -72,7 +72,7 @@ def warnings_of(report: dict[str, Any]) -> list[str]:
                        "be missed; draw with a larger --n")
         if not s["final_acceptance"] >= 0.1:
             out.append(f"SMC moves at the target barely move (acceptance {s['final_acceptance']:.2f})")
-    if report.get("far"):
+    if report.get("far", 0) > 0.01 * report["n"]:  # heavy tails put a few samples there legitimately
         out.append(f"{report['far']} of {report['n']} samples lie beyond {FAR} standard deviations of the data: the "
                    "model's density may not be normalisable there (train longer, or on more data)")
     if report.get("nonfinite"):
