@@ -103,3 +103,23 @@ def test_mode_check_flags_samples_that_miss_the_density_s_weights():
     lopsided = mode_check(target, x[target.component(x) < 4][:1000], target.component, box=((-4, 4), (-4, 4)))
     assert fair.agree and fair.tv < 0.06
     assert not lopsided.agree and lopsided.tv == pytest.approx(0.5, abs=0.01)
+
+
+def test_an_unknown_objective_name_is_refused_not_replaced():
+    from scorematch.config import TrainConfig
+    from scorematch.registry import build_objective
+
+    cfg = TrainConfig(data="moons")
+    object.__setattr__(cfg, "objective", "cd")   # a name the table does not hold, past the config's own check
+    with pytest.raises(ValueError, match="unknown objective 'cd'; choose one of: esm, ssm"):
+        build_objective(cfg)
+
+
+def test_a_value_that_could_not_be_measured_is_shown_missing_with_its_reason():
+    from scorematch.report import _markdown
+
+    row = {"objective": "esm", "mmd2": None, "c2st": None, "sampler": "smc", "sampler_trusted": False,
+           "missing": "MMD²/C2ST not measured: only 3 of 300 samples are finite"}
+    text = _markdown("moons", 10, "energy", 0, [row], {"mmd2": 0.0, "c2st": 0.5}, False, 300, False)
+    assert "| esm |" in text and "| — | — |" in text and "only 3 of 300 samples are finite" in text
+    assert "| **no** |" in text

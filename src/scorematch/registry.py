@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from . import losses
-from .config import TrainConfig
+from .config import OBJECTIVES, TrainConfig
 from .fields import Energy, Score
 from .models import EnergyMLP, NoiseConditionalEnergyMLP, NoiseConditionalScoreMLP, ScoreMLP
 from .samplers import annealed_langevin
@@ -56,7 +56,9 @@ def build_objective(cfg: TrainConfig) -> Callable[..., Tensor]:
         return functools.partial(losses.denoising, sigma=cfg.sigma)
     if cfg.objective == "fd-ssm":
         return functools.partial(losses.finite_difference_sliced, eps=cfg.fd_eps, n_probes=cfg.n_probes)
-    return functools.partial(losses.multiscale_denoising, sigmas=sigma_ladder(cfg))
+    if cfg.objective == "ncsn":
+        return functools.partial(losses.multiscale_denoising, sigmas=sigma_ladder(cfg))
+    raise ValueError(f"unknown objective {cfg.objective!r}; choose one of: {', '.join(OBJECTIVES)}")
 
 
 def draw_samples(model: Energy | Score, cfg: TrainConfig, n: int, dim: int, *, sampler: str, steps: int | None = None,

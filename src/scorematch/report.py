@@ -128,13 +128,15 @@ def _measure(run: Run, seconds: float, history: list[dict[str, float]], test: Te
         "ms_per_step": 1000 * seconds / max(1, history[-1]["step"] if history else run.config.steps),
         "train_seconds": seconds,
         "sample_seconds": sample_seconds, "final_loss": sum(tail) / len(tail),
-        "mmd2": float(mmd2(samples[finite], test)) if finite.sum() > 1 else math.nan,
-        "c2st": c2st(samples[finite], test, generator=torch.Generator().manual_seed(0)) if finite.sum() > 10 else 1.0,
+        "mmd2": float(mmd2(samples[finite], test)) if finite.sum() > 1 else None,
+        "c2st": c2st(samples[finite], test, generator=torch.Generator().manual_seed(0)) if finite.sum() > 10 else None,
         "nonfinite_samples": int((~finite).sum()),
         "sampler": draw_report["sampler"], "sampler_summary": describe(draw_report),
         "sampler_trusted": draw_report["trusted"], "sampler_warnings": draw_report["warnings"],
         "sampler_notes": draw_report.get("notes", []),
     }
+    if row["c2st"] is None:
+        row["missing"] = f"MMD²/C2ST not measured: only {int(finite.sum())} of {samples.shape[0]} samples are finite"
     if truth is not None:
         row["rel_fisher"] = float(relative_fisher_divergence(run.score(test), truth.score(test.double()), test))
     if run.config.model == "energy" and run.dim == 2:
@@ -192,6 +194,8 @@ def _markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str,
               + (" (the exact mixture's components)" if truth else " (8 k-means cells of the data)")
               + " and its samples' — small when the samples show the model, not the sampler."]
     for r in rows:
+        if r.get("missing"):
+            lines.append(f"- {r['objective']}: {r['missing']}")
         for w in r.get("sampler_warnings", []):
             lines.append(f"- {r['objective']}: sampler warning: {w}")
         if r.get("modes_agree") is False:
@@ -237,14 +241,14 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
                    overfit_step=result.overfit_step)
         rows.append(row)
         histories[objective] = result.history
-        note = f"MMD² {row['mmd2']:.1e} · C2ST {row['c2st']:.2f}"
+        note = f"MMD² {_fmt(row['mmd2'], '.1e')} · C2ST {_fmt(row['c2st'], '.2f')}"
         if "kl_grid" in row:
             note = f"KL {row['kl_grid']:.2f} · " + note
         note += f" · {row['sampler']} " + ("✓" if row["sampler_trusted"] else "✗ not converged")
         if row.get("modes_agree") is False:
             note += " · samples ≠ density"
         columns[objective] = ColumnSpec(model=DataUnits(run) if box else None, samples=samples, note=note)
-        _say(f"{tag}: {row['ms_per_step']:.1f} ms/step  MMD² {row['mmd2']:.2e}  C2ST {row['c2st']:.3f}"
+        _say(f"{tag}: {row['ms_per_step']:.1f} ms/step  MMD² {_fmt(row['mmd2'], '.2e')}  C2ST {_fmt(row['c2st'], '.3f')}"
              + (f"  KL {row['kl_grid']:.3f}" if "kl_grid" in row else "")
              + f"  sampler {row['sampler_summary']}"
              + (f"  mode TV {row['mode_tv']:.3f}" if "mode_tv" in row else ""), progress)
