@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .samplers import adapt_step_size, hmc, langevin, mala
+from .samplers import adapt_step_size, diagnose, hmc, langevin, mala
 from .samplers.chains import run_chains
 from .samplers.diagnostics import RHAT_LIMIT
 from .samplers.smc import smc
@@ -102,12 +102,12 @@ def _smc(model: Any, n: int, shape: tuple[int, ...], steps: int, step_size: floa
     out = smc(model, n, shape, base_std=BASE_STD, n_moves=steps, step_size=step_size,
               adapt_step_size=step_size is None, generator=g, dtype=torch.float32, progress=progress)
     run = out.run
-    final = run_chains(mala(model, run.step_size), out.x, steps, n_draws=steps, generator=g)  # spread the copies
+    final = diagnose(mala(model, run.step_size), out.x, steps, generator=g)  # spread the resampled copies
     report = {"step_size": run.step_size, "acceptance": float(run.accept_prob[-1]), "rhat": None, "ess": None,
               "smc": {"log_z": out.log_z, "log_z_se": out.standard_error, "weights_ess": out.ess,
                       "n_temperatures": len(run.betas) - 1, "min_ess_fraction": float(run.ess.min()),
                       "resampling_steps": int((run.resampled > 0).sum()), "groups": len(run.log_z_groups),
-                      "final_acceptance": final.accept_prob},
+                      "final_acceptance": final.mean_accept_prob.mean().item()},
               "notes": ["R̂ and ESS over chains do not apply to SMC's particles: they are judged by the ESS of "
                         "their weights and by how well its independent groups agree (the standard error of log Z)"]}
     return final.x, report

@@ -6,21 +6,13 @@ import math
 import pytest
 import torch
 
-from scorematch import Energy
 from scorematch.metrics import ais_log_z, beta_ladder
 
-
-def _gaussian_energy(d, seed):
-    """E(x) = ½(x-μ)ᵀP(x-μ) + 3 with log Z = (d/2) log 2π - ½ log det P - 3."""
-    g = torch.Generator().manual_seed(seed)
-    a = torch.randn(d, d, generator=g)
-    p, mu = a @ a.T / d + 0.5 * torch.eye(d), torch.randn(d, generator=g)
-    energy = Energy(lambda x: 0.5 * (((x - mu) @ p) * (x - mu)).sum(-1) + 3.0)
-    return energy, 0.5 * d * math.log(2 * math.pi) - 0.5 * torch.logdet(p).item() - 3.0
+from energies import gaussian_energy
 
 
 def test_log_z_in_two_dimensions_within_three_standard_errors():
-    energy, truth = _gaussian_energy(2, seed=0)
+    energy, truth = gaussian_energy(2, seed=0)
     result = ais_log_z(energy, 2, n_temperatures=100, generator=torch.Generator().manual_seed(1))
     assert abs(result.log_z - truth) < 3 * result.standard_error
     assert result.standard_error < 0.03
@@ -30,7 +22,7 @@ def test_log_z_in_two_dimensions_within_three_standard_errors():
 
 
 def test_log_z_in_ten_dimensions_with_a_wide_offset_base():
-    energy, truth = _gaussian_energy(10, seed=2)
+    energy, truth = gaussian_energy(10, seed=2)
     result = ais_log_z(energy, 10, n_temperatures=200, base_mean=0.5, base_std=1.5,
                        generator=torch.Generator().manual_seed(3))
     assert abs(result.log_z - truth) < 3 * result.standard_error
@@ -49,7 +41,7 @@ def test_weights_are_exact_when_the_target_is_the_base_up_to_a_constant():
 
 
 def test_more_temperatures_give_a_smaller_standard_error():
-    energy, _ = _gaussian_energy(5, seed=4)
+    energy, _ = gaussian_energy(5, seed=4)
     few = ais_log_z(energy, 5, n_temperatures=10, generator=torch.Generator().manual_seed(5))
     many = ais_log_z(energy, 5, n_temperatures=100, generator=torch.Generator().manual_seed(5))
     assert many.standard_error < 0.5 * few.standard_error
@@ -65,7 +57,7 @@ def test_test_log_likelihood_and_image_shaped_events():
 
 
 def test_same_generator_same_result():
-    energy, _ = _gaussian_energy(3, seed=8)
+    energy, _ = gaussian_energy(3, seed=8)
     first = ais_log_z(energy, 3, n_chains=16, n_temperatures=5, generator=torch.Generator().manual_seed(9))
     again = ais_log_z(energy, 3, n_chains=16, n_temperatures=5, generator=torch.Generator().manual_seed(9))
     assert torch.equal(first.log_weights, again.log_weights) and first.log_z == again.log_z
@@ -81,7 +73,7 @@ def test_ladders_increase_from_zero_to_one(schedule):
 @pytest.mark.slow
 @pytest.mark.parametrize("d", [2, 10, 20])
 def test_log_z_over_seeds_standardised_errors_look_standard_normal(d):
-    energy, truth = _gaussian_energy(d, seed=10 + d)
+    energy, truth = gaussian_energy(d, seed=10 + d)
     z = torch.tensor([(r.log_z - truth) / r.standard_error for r in (
         ais_log_z(energy, d, n_temperatures=200, generator=torch.Generator().manual_seed(s)) for s in range(20))])
     assert abs(z.mean()) < 3 / math.sqrt(len(z)) + 0.2 and (z.abs() < 4).all()

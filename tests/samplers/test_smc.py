@@ -10,6 +10,8 @@ from scorematch import Energy
 from scorematch.models.analytic import GaussianMixture, RingMixture
 from scorematch.samplers.smc import next_beta, smc, systematic_resample
 
+from energies import gaussian_energy
+
 TWO_MODES = GaussianMixture(torch.tensor([0.2, 0.8]), torch.tensor([[-2.5, 0.0], [2.5, 0.0]]),
                             0.25**2 * torch.eye(2).expand(2, 2, 2))   # 20 standard deviations apart
 RINGS = RingMixture(torch.tensor([0.75, 1.5, 2.25, 3.0]), torch.tensor([0.1, 0.2, 0.3, 0.4]), torch.tensor(0.08))
@@ -33,26 +35,17 @@ def test_mode_weights_of_four_uneven_rings(seed):
     torch.testing.assert_close(_ring_weights(out.x).double(), RINGS.weights.double(), rtol=0, atol=0.03)
 
 
-def _gaussian_energy(d, seed):
-    """E(x) = ½(x-μ)ᵀP(x-μ) + 3 with log Z = (d/2) log 2π - ½ log det P - 3."""
-    g = torch.Generator().manual_seed(seed)
-    a = torch.randn(d, d, generator=g)
-    p, mu = a @ a.T / d + 0.5 * torch.eye(d), torch.randn(d, generator=g)
-    energy = Energy(lambda x: 0.5 * (((x - mu) @ p) * (x - mu)).sum(-1) + 3.0)
-    return energy, 0.5 * d * math.log(2 * math.pi) - 0.5 * torch.logdet(p).item() - 3.0
-
-
 @pytest.mark.parametrize("d", [2, 16])
 def test_log_z_within_its_standard_error_over_seeds(d):
     """(log Ẑ − log Z)/se over 12 seeds looks standard normal (measured over 20: mean −0.06 / 0.13, sd 0.82 / 0.89)."""
-    energy, truth = _gaussian_energy(d, seed=10 + d)
+    energy, truth = gaussian_energy(d, seed=10 + d)
     z = torch.tensor([(r.log_z - truth) / r.standard_error for r in (
         smc(energy, 1000, d, generator=torch.Generator().manual_seed(s)) for s in range(12))])
     assert abs(z.mean()) < 3 / math.sqrt(len(z)) and (z.abs() < 4).all() and 0.4 < z.std() < 1.8, z
 
 
 def test_hmc_moves_also_give_log_z():
-    energy, truth = _gaussian_energy(4, seed=3)
+    energy, truth = gaussian_energy(4, seed=3)
     out = smc(energy, 800, 4, kernel="hmc", n_moves=3, generator=torch.Generator().manual_seed(0))
     assert abs(out.log_z - truth) < 4 * out.standard_error and out.standard_error < 0.1
     assert abs(out.run.accept_prob[-1] - 0.75) < 0.15

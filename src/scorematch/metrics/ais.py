@@ -41,7 +41,7 @@ from torch import Tensor
 
 from .._checks import check_choice, check_count, check_positive
 from ..fields import Energy
-from ..samplers.smc import anneal
+from ..samplers.smc import anneal, weights_ess
 from ..samplers.tempered import Base
 from ._inputs import check_samples, energy_values
 
@@ -177,8 +177,7 @@ def ais_log_z(
     log_w = run.log_weights
     if not torch.isfinite(log_w.max()):
         raise ValueError(f"AIS failed: the largest log-weight is {log_w.max().item()} (is E finite and bounded below?)")
-    w = (log_w - log_w.max()).exp()
-    ess = (w.sum().square() / w.square().sum()).item()
+    ess = weights_ess(log_w).item()
     log_likelihood = None
     if data is not None:
         log_likelihood = (-energy_values(energy, data.to(**opts)).mean() - run.log_z).item()

@@ -54,10 +54,9 @@ def run_chains(kernel: Kernel, start: Tensor | Any, n_steps: int, *, n_draws: in
     (True, True)
     """
     thin = max(1, n_steps // max(1, n_draws))
-    draws, prob, state, steps = [], 0.0, None, 0
+    draws, prob, state = [], 0.0, None
     for t, (state, info) in enumerate(_chain(kernel, start, n_steps, generator, progress), start=1):
         prob += info.accept_prob.double().mean().item()
-        steps = t
         if t % thin == 0:
             draws.append(summaries(state.x))
     x = _positions(start) if state is None else state.x
@@ -67,4 +66,4 @@ def run_chains(kernel: Kernel, start: Tensor | Any, n_steps: int, *, n_draws: in
         finite = torch.isfinite(d).all()
         rhat = split_rhat(d).max().item() if finite else float("inf")
         ess = effective_sample_size(d).min().item() if finite else 0.0
-    return ChainSummary(x, state, prob / max(steps, 1), rhat, ess, len(draws))
+    return ChainSummary(x, state, prob / max(n_steps, 1), rhat, ess, len(draws))

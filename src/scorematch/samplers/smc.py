@@ -40,11 +40,13 @@ import torch
 from torch import Tensor
 
 from .._checks import check_choice, check_count, check_positive
+from .driver import progress_bar
 from .hmc import hmc_step
 from .mala import mala_init, mala_step
 from .tempered import Base, Tempered, target_energy
 
-__all__ = ["MOVES", "SMCResult", "SMCSamples", "SMCState", "anneal", "next_beta", "smc", "systematic_resample"]
+__all__ = ["MOVES", "SMCResult", "SMCSamples", "SMCState", "anneal", "next_beta", "smc", "systematic_resample",
+           "weights_ess"]
 
 MOVES: tuple[str, ...] = ("mala", "hmc")
 TARGET_ACCEPT = {"mala": 0.57, "hmc": 0.75}
@@ -94,8 +96,8 @@ def systematic_resample(log_w: Tensor, n: int, generator: torch.Generator | None
     return torch.searchsorted(c, u).clamp(max=log_w.shape[-1] - 1)
 
 
-def _ess(log_w: Tensor) -> Tensor:
-    """(Σw)²/Σw² over the last axis."""
+def weights_ess(log_w: Tensor) -> Tensor:
+    """The effective sample size (Σw)²/Σw² of log-weights, over the last axis."""
     lw = log_w.double()
     return (2 * torch.logsumexp(lw, -1) - torch.logsumexp(2 * lw, -1)).exp()
 
@@ -187,8 +189,6 @@ def anneal(
     state = SMCState(x, u, torch.zeros(n_all, **opts), torch.zeros(n_groups + n_pilot_groups, **opts), 0.0, eps)
     ladder, log = [0.0], {"ess": [], "accept": [], "step": [], "resampled": []}
     fixed = None if betas is None else [float(b) for b in betas[1:]]
-    from .driver import progress_bar
-
     with progress_bar(len(fixed) if fixed else 0, progress, "SMC") as bar:
         while state.beta < 1.0:
             if fixed is not None:
@@ -217,8 +217,8 @@ def _reweight(state: SMCState, beta: float, g: int, threshold: float, k: int,
               generator: torch.Generator | None) -> tuple[SMCState, float, float]:
     log_w = torch.nan_to_num(state.log_w - (beta - state.beta) * state.u, nan=-math.inf, neginf=-math.inf)
     by_group = log_w.view(-1, g)
-    ess = (_ess(log_w[:k] + state.log_z[: k // g].repeat_interleave(g)) / k).item()
-    low = _ess(by_group) < threshold * g
+    ess = (weights_ess(log_w[:k] + state.log_z[: k // g].repeat_interleave(g)) / k).item()
+    low = weights_ess(by_group) < threshold * g
     x, u, log_z = state.x, state.u, state.log_z
     if g > 1 and low.any():
         rows = low.nonzero().squeeze(1)
@@ -290,5 +290,5 @@ def smc(
         raise ValueError(f"SMC failed: the largest log-weight is {run.log_weights.max().item()} "
                          "(is the energy finite and bounded below?)")
     idx = systematic_resample(run.log_weights.unsqueeze(0), n, generator)[0]
-    ess = _ess(run.log_weights).item()
+    ess = weights_ess(run.log_weights).item()
     return SMCSamples(run.samples[idx], run.log_z, run.standard_error, ess, run)

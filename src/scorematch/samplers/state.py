@@ -15,8 +15,6 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from ..fields import Energy
-
 __all__ = ["Info", "Kernel", "State", "evaluate"]
 
 
@@ -48,7 +46,7 @@ def evaluate(model: Any, x: Tensor, cond: tuple[Tensor, ...] = (), *, need_energ
     """The :class:`State` at ``x``: score always, energy when ``need_energy``; no autograd graph kept."""
     x = x.detach()
     with torch.no_grad():
-        if isinstance(model, Energy) or callable(getattr(model, "energy_and_score", None)):
+        if callable(getattr(model, "energy_and_score", None)):  # Energy(net), a tempered path, …
             if need_energy:
                 e, s = model.energy_and_score(x, *cond)
                 return State(x, s, e)
