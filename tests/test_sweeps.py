@@ -13,7 +13,8 @@ from torch import nn
 from scorematch import Energy
 from scorematch.derivatives import laplacian, score_of_energy, value_and_divergence
 from scorematch.models import EnergyMLP, NoiseConditionalEnergyMLP
-from scorematch.sweeps import energy_grad_laplacian, explicit_fast, supports
+from scorematch.losses import explicit_sweep
+from scorematch.sweeps import energy_grad_laplacian, supports
 
 from tolerances import assert_close
 
@@ -69,7 +70,7 @@ def test_mixed_and_consecutive_activations(mode):
     net = nn.Sequential(nn.Linear(6, 9), nn.Tanh(), nn.SiLU(), nn.Linear(9, 5), nn.GELU(), nn.Linear(5, 7),
                         nn.Softplus(), nn.Identity(), nn.Sigmoid(), nn.Linear(7, 1, bias=False))
     check(net, torch.randn(4, 6), mode=mode)
-    check(Energy(net), torch.randn(4, 6), mode=mode)
+    check(net, torch.randn(4, 6), mode=mode)
     linear_pairs = nn.Sequential(nn.Linear(6, 5), nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 4), nn.Linear(4, 6),
                                  nn.SiLU(), nn.Linear(6, 3), nn.ELU(), nn.Linear(3, 1))
     check(linear_pairs, torch.randn(4, 6), mode=mode)
@@ -90,7 +91,7 @@ def test_energy_mlp(event, activation, mode):
     torch.manual_seed(3)
     net = EnergyMLP(event, hidden=8 if len(event) == 1 else 12, depth=2, activation=activation)
     check(net, torch.randn(6, *event), mode=mode)
-    check(Energy(net), torch.randn(6, *event), mode=mode)
+    check(net, torch.randn(6, *event), mode=mode)
 
 
 @pytest.mark.parametrize("scale", [True, False])
@@ -101,8 +102,8 @@ def test_noise_conditional(event, scale):
     sigma = torch.tensor([0.05, 0.3, 1.0, 2.0])
     x = torch.randn(4, *event)
     check(net, x, sigma)
-    check(Energy(net), x, 0.7)
-    assert_close(explicit_fast(Energy(net), x, sigma), explicit_fast(net, x, sigma, mode="gram"))
+    check(net, x, 0.7)
+    assert_close(explicit_sweep(net, x, sigma), explicit_sweep(net, x, sigma, mode="gram"))
 
 
 @pytest.mark.parametrize(
@@ -110,7 +111,7 @@ def test_noise_conditional(event, scale):
              lambda: Energy(mlp(40, 8, 2, nn.SiLU, out_bias=False)),
              lambda: Energy(mlp(3, 16, 2, nn.GELU, out_bias=False))],
     ids=["image", "d3_depth3", "d40_w8", "seq_d3"])
-def test_explicit_fast_and_parameter_gradients(make):
+def test_explicit_sweep_and_parameter_gradients(make):
     torch.manual_seed(5)
     model = make()
     x = torch.randn(6, *(model.net.event_shape if isinstance(model.net, EnergyMLP) else (model.net[0].in_features,)))
@@ -118,7 +119,7 @@ def test_explicit_fast_and_parameter_gradients(make):
     params = list(model.parameters())
     reference = Energy(model.net, analytic=False)  # the generic exact path: autograd only
     s, div = value_and_divergence(reference.score, x)
-    fast, ref = explicit_fast(model, x), 0.5 * s.flatten(1).square().sum(-1) + div
+    fast, ref = explicit_sweep(model.net, x), 0.5 * s.flatten(1).square().sum(-1) + div
     assert_close(fast, ref)
     g_fast = torch.autograd.grad(fast.sum(), [*params, x])
     g_ref = torch.autograd.grad(ref.sum(), [*params, x])
@@ -136,7 +137,7 @@ def test_input_compression_is_exact_for_a_rank_deficient_first_layer():
     x = torch.randn(5, 20)
     fast, ref = Energy(net), Energy(net, analytic=False)
     s, div = value_and_divergence(ref.score, x)
-    lf, lr = explicit_fast(fast, x).sum(), (0.5 * s.square().sum(-1) + div).sum()
+    lf, lr = explicit_sweep(fast.net, x).sum(), (0.5 * s.square().sum(-1) + div).sum()
     assert_close(lf, lr)
     for a, b in zip(torch.autograd.grad(lf, list(net.parameters())[:-1]),
                     torch.autograd.grad(lr, list(net.parameters())[:-1]), strict=True):
@@ -183,7 +184,7 @@ def test_unsupported(name):
     with pytest.raises(NotImplementedError, match="MLP sweeps cannot walk"):
         energy_grad_laplacian(net, torch.randn(2, 3))
     with pytest.raises(NotImplementedError):
-        explicit_fast(net, torch.randn(2, 3))
+        explicit_sweep(net, torch.randn(2, 3))
 
 
 def test_unsupported_message_lists_layers():
@@ -192,8 +193,9 @@ def test_unsupported_message_lists_layers():
 
 
 def test_supported():
-    assert supports(mlp(3, 4, 2, nn.ReLU)) and supports(EnergyMLP(2)) and supports(Energy(EnergyMLP((1, 2, 2))))
-    assert supports(NoiseConditionalEnergyMLP(2)) and supports(Energy(NoiseConditionalEnergyMLP(2)))
+    assert supports(mlp(3, 4, 2, nn.ReLU)) and supports(EnergyMLP(2)) and supports(EnergyMLP((1, 2, 2)))
+    assert Energy(EnergyMLP((1, 2, 2))).uses_sweeps and not Energy(EnergyMLP(2), analytic=False).uses_sweeps
+    assert supports(NoiseConditionalEnergyMLP(2)) and Energy(NoiseConditionalEnergyMLP(2)).uses_sweeps
 
 
 def test_bad_inputs():

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from torch import Tensor, nn
 
 from .derivatives import energy_and_score
+from .sweeps import energy_and_grad, supports
 
 __all__ = ["Energy", "Field", "Score", "require_field"]
 
@@ -43,8 +44,6 @@ class Energy(nn.Module):
     @property
     def uses_sweeps(self) -> bool:
         """Whether derivatives come from the analytic MLP sweeps of :mod:`scorematch.sweeps`."""
-        from .sweeps import supports  # the sweeps import this module
-
         return self.analytic and isinstance(self.net, nn.Module) and supports(self.net)
 
     def energy(self, x: Tensor, *cond: Tensor) -> Tensor:
@@ -63,8 +62,6 @@ class Energy(nn.Module):
     def score(self, x: Tensor, *cond: Tensor) -> Tensor:
         """:math:`s_\\theta(x) = -\\nabla_x E_\\theta(x)`, shape ``x.shape``, differentiable in θ."""
         if self.uses_sweeps:
-            from .sweeps import energy_and_grad
-
             return -energy_and_grad(self.net, x, *cond, need_energy=False)[1]
         return self.energy_and_score(x, *cond)[1]
 
@@ -77,8 +74,6 @@ class Energy(nn.Module):
         graph. Otherwise it is autograd's.
         """
         if self.uses_sweeps:
-            from .sweeps import energy_and_grad
-
             e, grad = energy_and_grad(self.net, x, *cond)
             return e, -grad
         return energy_and_score(lambda z: self.energy(z, *cond), x)

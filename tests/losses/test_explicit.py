@@ -70,11 +70,10 @@ def test_unwrapped_model_is_rejected():
 def test_the_forward_laplacian_path_agrees_with_the_generic_exact_path():
     from scorematch.derivatives import value_and_divergence
     from scorematch.models import EnergyMLP
-    from scorematch.sweeps import supports
 
     torch.manual_seed(0)
     model = Energy(EnergyMLP((2, 5), hidden=8, depth=2))  # D = 10 > width: the Gram path
-    assert supports(model)
+    assert model.uses_sweeps
     x = torch.randn(6, 2, 5, generator=torch.Generator().manual_seed(1))
     fast = explicit(model, x)
     s, div = value_and_divergence(model.score, x)

@@ -14,7 +14,7 @@ Every loss takes ``model`` = ``Energy(net)`` or ``Score(net)`` and data ``x`` of
 import functools
 
 from .denoising import denoising
-from .explicit import explicit
+from .explicit import explicit, explicit_sweep
 from .finite_difference import finite_difference_sliced
 from .multiscale import draw_sigmas, multiscale_denoising
 from .sliced import sliced
@@ -30,5 +30,5 @@ def base_objective(objective: object) -> object:
 SECOND_ORDER = frozenset({explicit, sliced, finite_difference_sliced})
 """The objectives that need the second derivatives of an energy (see :mod:`scorematch.curvature`)."""
 
-__all__ = ["SECOND_ORDER", "base_objective", "denoising", "draw_sigmas", "explicit", "finite_difference_sliced",
+__all__ = ["SECOND_ORDER", "base_objective", "denoising", "draw_sigmas", "explicit", "explicit_sweep", "finite_difference_sliced",
            "multiscale_denoising", "sliced"]

@@ -13,14 +13,14 @@ For an energy, :math:`s_\theta = -\nabla E_\theta` and :math:`\operatorname{tr}\
 from __future__ import annotations
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..derivatives import value_and_divergence
 from ..fields import Energy, Field, require_field
 from ..shapes import sum_event
-from ..sweeps import explicit_fast
+from ..sweeps import energy_grad_laplacian
 
-__all__ = ["explicit"]
+__all__ = ["explicit", "explicit_sweep"]
 
 
 def explicit(model: Field, x: Tensor, *, chunk_size: int | None = None, generator: torch.Generator | None = None) -> Tensor:
@@ -48,6 +48,30 @@ def explicit(model: Field, x: Tensor, *, chunk_size: int | None = None, generato
     """
     field = require_field(model)
     if isinstance(field, Energy) and field.uses_sweeps:  # an MLP: value, gradient and Laplacian in one sweep
-        return explicit_fast(field, x)
+        return explicit_sweep(field.net, x)
     s, div = value_and_divergence(field.score, x, chunk_size=chunk_size)
     return 0.5 * sum_event(s.square()) + div
+
+
+def explicit_sweep(net: nn.Module, x: Tensor, *cond: Tensor | float, mode: str = "auto",
+                   generator: torch.Generator | None = None) -> Tensor:
+    r"""Explicit score matching of the energy net ``net``, :math:`\tfrac12\lVert\nabla_x E\rVert^2 - \Delta E`
+    per sample, shape ``(B,)``, from one forward-Laplacian sweep (:func:`scorematch.sweeps.energy_grad_laplacian`).
+
+    The same objective as :func:`explicit` for ``Energy(net)`` (:math:`s = -\nabla E`,
+    :math:`\operatorname{tr}\nabla s = -\Delta E`); ``net`` must be walkable (:func:`scorematch.sweeps.supports`),
+    ``cond`` is σ for a noise-conditional net, ``mode`` the sweep's, and ``generator`` is unused (one signature
+    for every loss).
+
+    >>> import torch
+    >>> from scorematch import Energy
+    >>> from scorematch.derivatives import value_and_divergence
+    >>> from scorematch.models import EnergyMLP
+    >>> net = EnergyMLP(2, hidden=16).double()
+    >>> x = torch.randn(5, 2, dtype=torch.float64)
+    >>> s, div = value_and_divergence(Energy(net, analytic=False).score, x)   # the generic exact path
+    >>> torch.allclose(explicit_sweep(net, x), 0.5 * (s**2).sum(-1) + div)
+    True
+    """
+    _, grad, lap = energy_grad_laplacian(net, x, *cond, mode=mode)
+    return 0.5 * grad.flatten(1).square().sum(-1) - lap

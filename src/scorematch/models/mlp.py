@@ -141,6 +141,25 @@ class _MLP(nn.Module):
                 UserWarning, stacklevel=3,
             )
 
+    def trunk_input(self, x: Tensor, *cond: Tensor | float) -> tuple[Tensor, int, Tensor | None]:
+        r"""What the trunk ``self.net`` is applied to at ``x``: ``(u, d, scale)``.
+
+        ``u`` ``(B, d + k)`` is ``x`` flattened to its ``d`` columns, followed for a noise-conditional net by the
+        ``k`` features of σ; ``scale`` is σ per sample when the output is divided by it (``scale_by_sigma``), else
+        ``None``. So ``self(x, *cond) == out(self.net(u)) / scale`` with ``out`` the reshape to one energy per sample
+        or to ``x``'s shape. This is the interface the analytic sweeps (:mod:`scorematch.sweeps`) walk a net by:
+        they differentiate ``self.net`` with respect to the first ``d`` columns of ``u``.
+        """
+        if self.embed is None:
+            if cond:
+                raise ValueError(f"{type(self).__name__} takes no condition; got {len(cond)}")
+            return self._inputs(x), math.prod(self.event_shape), None
+        if len(cond) != 1:
+            raise ValueError(f"a {type(self).__name__} takes one condition, sigma")
+        sigma = sigma_per_sample(cond[0], x)
+        xs = self._inputs(x)
+        return torch.cat([xs, self.embed(sigma)], dim=1), xs.shape[1], sigma if self.scale_by_sigma else None
+
     def _inputs(self, x: Tensor) -> Tensor:
         if x.shape[1:] != self.event_shape:
             raise ValueError(f"{type(self).__name__} expects inputs of shape (B, {', '.join(map(str, self.event_shape))}); "
@@ -175,9 +194,9 @@ class _Conditional(_MLP):
         super().__init__(dim, hidden, depth, activation, n_frequencies, scale_by_sigma, init)
 
     def forward(self, x: Tensor, sigma: float | Tensor) -> Tensor:
-        sigma = sigma_per_sample(sigma, x)
-        y = self._outputs(self.net(torch.cat([self._inputs(x), self.embed(sigma)], dim=1)), x)
-        return y / per_sample_view(sigma, y) if self.scale_by_sigma else y
+        u, _, scale = self.trunk_input(x, sigma)
+        y = self._outputs(self.net(u), x)
+        return y / per_sample_view(scale, y) if scale is not None else y
 
 
 class EnergyMLP(_Plain):

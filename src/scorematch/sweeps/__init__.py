@@ -12,8 +12,8 @@ autograd paths of :mod:`scorematch.derivatives` otherwise; the two agree to roun
 from .activations import ACTIVATION_DERIVATIVES
 from .directional import energy_directional
 from .gradient import energy_and_grad
-from .laplacian import energy_grad_laplacian, explicit_fast
+from .laplacian import energy_grad_laplacian
 from .trunk import supports
 
 __all__ = ["ACTIVATION_DERIVATIVES", "energy_and_grad", "energy_directional", "energy_grad_laplacian",
-           "explicit_fast", "supports"]
+           "supports"]

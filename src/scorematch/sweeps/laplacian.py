@@ -51,7 +51,7 @@ from .activations import ACTIVATION_DERIVATIVES
 from .gradient import reverse_sweep
 from .trunk import prepare
 
-__all__ = ["energy_grad_laplacian", "explicit_fast"]
+__all__ = ["energy_grad_laplacian"]
 
 
 def _sweep(layers: list[nn.Module], u: Tensor, d: int, mode: str) -> tuple[Tensor, Tensor, Tensor]:
@@ -144,24 +144,3 @@ def energy_grad_laplacian(net: nn.Module, x: Tensor, *cond: Tensor | float, mode
         e, grad, lap = e / scale, grad / scale.unsqueeze(-1), lap / scale
     return e, grad.reshape(x.shape), lap
 
-
-def explicit_fast(model: nn.Module, x: Tensor, *cond: Tensor | float, mode: str = "auto",
-                  generator: torch.Generator | None = None) -> Tensor:
-    r"""Explicit score matching :math:`\tfrac12\lVert\nabla_x E\rVert^2 - \Delta E` per sample, shape ``(B,)``.
-
-    The same objective as :func:`scorematch.losses.explicit` for ``Energy(net)`` (:math:`s = -\nabla E`,
-    :math:`\operatorname{tr}\nabla s = -\Delta E`), from :func:`energy_grad_laplacian`; ``generator`` is
-    unused (one signature for every loss).
-
-    >>> import torch
-    >>> from scorematch import Energy
-    >>> from scorematch.derivatives import value_and_divergence
-    >>> from scorematch.models import EnergyMLP
-    >>> model = Energy(EnergyMLP(2, hidden=16).double())
-    >>> x = torch.randn(5, 2, dtype=torch.float64)
-    >>> s, div = value_and_divergence(model.score, x)   # the generic exact path
-    >>> torch.allclose(explicit_fast(model, x), 0.5 * (s**2).sum(-1) + div)
-    True
-    """
-    _, grad, lap = energy_grad_laplacian(model, x, *cond, mode=mode)
-    return 0.5 * grad.flatten(1).square().sum(-1) - lap

@@ -3,9 +3,9 @@
 A walkable net is an ``nn.Sequential`` of ``nn.Linear`` layers and the activations of
 :data:`~scorematch.sweeps.activations.ACTIVATION_DERIVATIVES`, starting and ending with a Linear with one
 output; or an :class:`~scorematch.models.EnergyMLP` / :class:`~scorematch.models.NoiseConditionalEnergyMLP`
-(whose ``.net`` is one) that does not override ``forward``; or ``Energy`` of any of these — with no forward
-hooks registered (the sweeps never call ``forward``, so hooks would silently not run; such nets take the
-autograd path).
+(whose ``.net`` is one, reached through their public :meth:`~scorematch.models.EnergyMLP.trunk_input`) that
+does not override ``forward`` — with no forward hooks registered (the sweeps never call ``forward``, so hooks
+would silently not run; such nets take the autograd path). ``Energy(net)`` hands its ``net`` to the sweeps.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from ..models.embedding import sigma_per_sample
 from ..models.mlp import EnergyMLP, NoiseConditionalEnergyMLP
 from .activations import ACTIVATION_DERIVATIVES
 
@@ -24,19 +23,12 @@ __all__ = ["Walk", "prepare", "supports"]
 _SUPPORTED = "nn.Linear, " + ", ".join(f"nn.{t.__name__}" for t in ACTIVATION_DERIVATIVES)
 
 
-def _unwrap(module: nn.Module) -> nn.Module:
-    from ..fields import Energy  # fields imports the sweeps
-
-    return module.net if isinstance(module, Energy) else module
-
-
 def _hooked(module: nn.Module) -> bool:
     return bool(module._forward_hooks or module._forward_pre_hooks)
 
 
 def _trunk(module: nn.Module) -> tuple[nn.Sequential | None, str]:
     """The walkable ``nn.Sequential`` inside ``module`` and ``""``, or ``None`` and why not."""
-    module = _unwrap(module)
     if not isinstance(module, nn.Module):
         return None, f"expected an nn.Module; got {type(module).__name__}"
     if _hooked(module) or any(_hooked(m) for m in module.modules()) or _global_hooks():
@@ -47,7 +39,7 @@ def _trunk(module: nn.Module) -> tuple[nn.Sequential | None, str]:
             return None, f"{type(module).__name__} overrides forward"
         module = module.net
     if type(module) is not nn.Sequential:
-        return None, f"expected an nn.Sequential, EnergyMLP or Energy of one; got {type(module).__name__}"
+        return None, f"expected an nn.Sequential or an EnergyMLP; got {type(module).__name__}"
     layers = list(module)
     if not layers or not isinstance(layers[0], nn.Linear) or not isinstance(layers[-1], nn.Linear):
         return None, "the Sequential must start and end with nn.Linear"
@@ -86,20 +78,12 @@ def prepare(net: nn.Module, x: Tensor, cond: tuple[Tensor | float, ...]) -> Walk
     trunk, why = _trunk(net)
     if trunk is None:
         raise NotImplementedError(f"the MLP sweeps cannot walk this net: {why}")
-    inner = _unwrap(net)
     layers = list(trunk)
-    if isinstance(inner, NoiseConditionalEnergyMLP):
-        if len(cond) != 1:
-            raise ValueError("a NoiseConditionalEnergyMLP takes one condition, sigma")
-        sigma = sigma_per_sample(cond[0], x)
-        xs = inner._inputs(x)
-        u = torch.cat([xs, inner.embed(sigma)], dim=1)
-        return Walk(layers, u, xs.shape[1], sigma if inner.scale_by_sigma else None)
+    if isinstance(net, (EnergyMLP, NoiseConditionalEnergyMLP)):
+        u, d, scale = net.trunk_input(x, *cond)
+        return Walk(layers, u, d, scale)
     if cond:
-        raise ValueError(f"{type(inner).__name__} takes no condition; got {len(cond)}")
-    if isinstance(inner, EnergyMLP):
-        u = inner._inputs(x)
-        return Walk(layers, u, u.shape[1], None)
+        raise ValueError(f"{type(net).__name__} takes no condition; got {len(cond)}")
     if x.ndim != 2 or x.shape[1] != layers[0].in_features:
         raise ValueError(f"an nn.Sequential energy takes (B, {layers[0].in_features}); got {tuple(x.shape)}")
     return Walk(layers, x, x.shape[1], None)
