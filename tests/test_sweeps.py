@@ -12,8 +12,8 @@ from torch import nn
 
 from scorematch import Energy
 from scorematch.derivatives import laplacian, score_of_energy, value_and_divergence
-from scorematch.models import EnergyMLP, NoiseConditionalEnergyMLP
 from scorematch.losses import explicit_sweep
+from scorematch.models import EnergyMLP, NoiseConditionalEnergyMLP
 from scorematch.sweeps import energy_grad_laplacian, supports
 
 from tolerances import assert_close

@@ -30,5 +30,5 @@ def base_objective(objective: object) -> object:
 SECOND_ORDER = frozenset({explicit, sliced, finite_difference_sliced})
 """The objectives that need the second derivatives of an energy (see :mod:`scorematch.curvature`)."""
 
-__all__ = ["SECOND_ORDER", "base_objective", "denoising", "draw_sigmas", "explicit", "explicit_sweep", "finite_difference_sliced",
-           "multiscale_denoising", "sliced"]
+__all__ = ["SECOND_ORDER", "base_objective", "denoising", "draw_sigmas", "explicit", "explicit_sweep",
+           "finite_difference_sliced", "multiscale_denoising", "sliced"]

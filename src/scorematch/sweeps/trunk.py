@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import torch
 from torch import Tensor, nn
 
 from ..models.mlp import EnergyMLP, NoiseConditionalEnergyMLP
