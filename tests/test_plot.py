@@ -61,10 +61,20 @@ MODELS = {
     "Energy(EnergyMLP)": lambda: Energy(EnergyMLP(2, hidden=16)),
     "Score(ScoreMLP)": lambda: Score(ScoreMLP(2, hidden=16)),
     "analytic": rings,
-    "energy callable": lambda: (lambda x: 0.5 * (x**2).sum(-1)),
-    "score callable": lambda: (lambda x: -x),
-    "energy callable (B, 1)": lambda: (lambda x: 0.5 * (x**2).sum(-1, keepdim=True)),
+    "Energy(callable)": lambda: Energy(lambda x: 0.5 * (x**2).sum(-1)),
+    "Score(callable)": lambda: Score(lambda x: -x),
+    "Energy(callable (B, 1))": lambda: Energy(lambda x: 0.5 * (x**2).sum(-1, keepdim=True)),
 }
+
+
+def test_a_plain_callable_is_what_the_figure_draws_an_energy_for_a_landscape_a_score_for_a_field():
+    density = np.asarray(energy_landscape(lambda x: 0.5 * (x**2).sum(-1), resolution=40).axes[0].images[0].get_array())
+    assert density.max() == pytest.approx(1 / (2 * np.pi), rel=0.02)   # normalised N(0, I) on the box
+    q = _quiver(score_field(lambda x: -2 * x, n=10))
+    truth = -2 * np.stack([q.X, q.Y], -1)
+    assert np.asarray(q.get_array()) == pytest.approx(np.linalg.norm(truth, axis=-1), rel=1e-5)
+    with pytest.raises(ValueError, match="one value per point"):
+        energy_landscape(lambda x: -x, resolution=8)   # a score given where an energy is read
 
 
 @pytest.mark.parametrize("kind", list(MODELS))
@@ -144,7 +154,7 @@ def test_models_are_evaluated_in_their_parameter_dtype_or_the_one_asked_for():
     bound = lambda x: seen.append(x.dtype) or net(x)  # noqa: E731  no parameters of its own
     energy_landscape(bound, resolution=8, dtype=torch.float64)
     assert seen[-1] == torch.float64
-    energy_landscape(lambda x: seen.append(x.dtype) or -x, resolution=8)
+    energy_landscape(Score(lambda x: seen.append(x.dtype) or -x), resolution=8)
     assert seen[-1] == torch.float32
 
 

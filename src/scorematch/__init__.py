@@ -1,18 +1,20 @@
 """scorematch: learn probability densities from samples by score matching.
 
-Train energy-based models (p ∝ exp(−E_θ)) and score networks (s_θ ≈ ∇ₓ log p) without the partition
-function. ``scorematch.losses`` holds the objectives, ``scorematch.derivatives`` the exact and estimated
-derivatives they are built on, ``Energy``/``Score`` say what a network outputs; ``models``, ``data``,
-``samplers`` and ``metrics`` hold networks and exact targets, data sets, samplers and measures of fit.
+Train energy-based models (p ∝ exp(−E_θ)) and score networks (s_θ ≈ ∇ₓ log p) without the partition function.
+``scorematch.losses`` holds the objectives, ``scorematch.derivatives`` the exact and estimated derivatives they are
+built on, ``Energy``/``Score`` say what a network outputs (``scorematch.protocol``: what every function accepts as
+a model); ``models``, ``data``, ``samplers`` and ``metrics`` hold networks and exact targets, data sets, samplers
+and measures of fit.
 """
 
-from . import data, derivatives, losses, metrics, models, plot, samplers, schedules, sweeps
+from . import data, derivatives, losses, metrics, models, plot, protocol, samplers, schedules, sweeps
 from .fields import Energy, Score
+from .protocol import EnergyModel, ScoreModel, as_model
 from .train import fit
 from .tuning import tune_cpu_allocator
 
 __all__ = [
-    "Energy", "Score", "data", "derivatives", "fit", "losses", "metrics", "models", "plot", "samplers", "schedules",
-    "sweeps", "tune_cpu_allocator",
+    "Energy", "EnergyModel", "Score", "ScoreModel", "as_model", "data", "derivatives", "fit", "losses", "metrics",
+    "models", "plot", "protocol", "samplers", "schedules", "sweeps", "tune_cpu_allocator",
 ]
 __version__ = "0.1.0"

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from torch import Tensor, nn
 
 from .derivatives import energy_and_score
+from .shapes import one_per_sample
 from .sweeps import energy_and_grad, supports
 
 __all__ = ["Energy", "Field", "Score", "require_field"]
@@ -48,13 +49,7 @@ class Energy(nn.Module):
 
     def energy(self, x: Tensor, *cond: Tensor) -> Tensor:
         """:math:`E_\\theta(x)`, shape ``(B,)``."""
-        e = self.net(x, *cond)
-        if e.ndim == 2 and e.shape[1] == 1:
-            e = e.squeeze(1)
-        if e.shape != x.shape[:1]:
-            raise ValueError(f"Energy(net): net must return shape ({x.shape[0]},) or ({x.shape[0]}, 1) "
-                             f"for input {tuple(x.shape)}; got {tuple(e.shape)}")
-        return e
+        return one_per_sample(self.net(x, *cond), x, "Energy(net): net")
 
     def forward(self, x: Tensor, *cond: Tensor) -> Tensor:
         return self.energy(x, *cond)

@@ -17,6 +17,7 @@ from . import losses
 from .config import OBJECTIVES, TrainConfig
 from .fields import Energy, Score
 from .models import EnergyMLP, NoiseConditionalEnergyMLP, NoiseConditionalScoreMLP, ScoreMLP
+from .protocol import at_sigma
 from .samplers import annealed_langevin
 from .sampling import draw
 from .schedules import geometric_sigmas
@@ -82,25 +83,6 @@ def draw_samples(model: Energy | Score, cfg: TrainConfig, n: int, dim: int, *, s
                 progress=progress, annealed=annealed)
 
 
-class _Bound:
-    """A noise-conditional model evaluated at one fixed σ, seen as an ordinary model."""
-
-    def __init__(self, model: Energy | Score, sigma: float):
-        self.model, self.sigma = model, sigma
-
-    def _cond(self, x: Tensor) -> Tensor:
-        return torch.full(x.shape[:1], self.sigma, dtype=x.dtype, device=x.device)
-
-    def score(self, x: Tensor) -> Tensor:
-        return self.model.score(x, self._cond(x))
-
-    def energy(self, x: Tensor) -> Tensor:
-        return self.model.energy(x, self._cond(x))  # type: ignore[union-attr]
-
-
 def at_smallest_sigma(model: Energy | Score, cfg: TrainConfig) -> Any:
     """The model as an ordinary (not noise-conditional) one: for ``ncsn`` runs, bound to the smallest σ."""
-    if cfg.objective != "ncsn":
-        return model
-    bound = _Bound(model, cfg.sigma)
-    return Energy(bound.energy) if isinstance(model, Energy) else Score(bound.score)
+    return at_sigma(model, cfg.sigma) if cfg.objective == "ncsn" else model

@@ -27,18 +27,9 @@ from .models.analytic import ANALYTIC
 from .runs import Run, prepare_data, train_run
 from .sampling import describe
 
-__all__ = ["DataUnits", "compare", "plot_run"]
+__all__ = ["compare", "plot_run"]
 
 N_TEST = 2000
-
-
-class DataUnits:
-    """A run's model in the units of the original data, as the plotting functions read models."""
-
-    def __init__(self, run: Run):
-        self.score = run.score
-        if run.config.model == "energy":
-            self.energy = run.energy
 
 
 def _box(x: Tensor) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -73,7 +64,7 @@ def plot_run(run: Run, out: Path, *, n_samples: int = 2000, steps: int | None = 
 
     if run.dim == 2:
         data = prepare_data(run.config)
-        box, view = _box(data), DataUnits(run)
+        box, view = _box(data), run.view
         _say(f"sampling {n_samples} points ({sampler or run.default_sampler()})…", progress)
         samples, report = run.draw(n_samples, sampler=sampler, steps=steps)
         verdict = "converged" if report["trusted"] else "NOT converged"
@@ -247,7 +238,7 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
         note += f" · {row['sampler']} " + ("✓" if row["sampler_trusted"] else "✗ not converged")
         if row.get("modes_agree") is False:
             note += " · samples ≠ density"
-        columns[objective] = ColumnSpec(model=DataUnits(run) if box else None, samples=samples, note=note)
+        columns[objective] = ColumnSpec(model=run.view if box else None, samples=samples, note=note)
         _say(f"{tag}: {row['ms_per_step']:.1f} ms/step  MMD² {_fmt(row['mmd2'], '.2e')}  C2ST {_fmt(row['c2st'], '.3f')}"
              + (f"  KL {row['kl_grid']:.3f}" if "kl_grid" in row else "")
              + f"  sampler {row['sampler_summary']}"

@@ -35,6 +35,7 @@ from .curvature import check_objective_fits
 from .data import DATASETS, Standardizer, load_data, make_dataset
 from .fields import Energy, Score
 from .metrics import HeldOutCriterion
+from .protocol import ScoreModel, in_data_units
 from .registry import at_smallest_sigma, build_model, build_objective, draw_samples
 from .train import FitResult, fit
 
@@ -73,23 +74,24 @@ class Run:
     def _check_points(self, x: Tensor, what: str) -> Tensor:
         if x.ndim != 2 or x.shape[1] != self.dim:
             raise RunError(f"{what} must have shape (n, {self.dim}) to match the run {self.path}; got {tuple(x.shape)}")
-        return self.stats.transform(x.double()).float()  # standardize in float64, evaluate in float32
+        return x
+
+    @property
+    def view(self) -> ScoreModel:
+        """The run's model in data units (:func:`~scorematch.protocol.in_data_units`: standardized in float64,
+        evaluated in float32, float64 out), an energy model for energy runs; for ``ncsn`` runs at the smallest σ.
+        Anything that takes a model (plots, metrics, samplers) takes it."""
+        return in_data_units(at_smallest_sigma(self.model, self.config), self.stats)
 
     def score(self, x: Tensor) -> Tensor:
         """∇ₓ log p(x) in data units, ``(n, d)``; for ``ncsn`` runs at the smallest σ."""
-        x = self._check_points(x, "points")
-        field = at_smallest_sigma(self.model, self.config)
-        with torch.no_grad():
-            return self.stats.score_to_data(field.score(x).double())
+        return self.view.score(self._check_points(x, "points"))
 
     def energy(self, x: Tensor) -> Tensor:
         """−log p̃(x) in data units (unnormalised), ``(n,)``; energy models only."""
         if not isinstance(self.model, Energy):
             raise RunError(f"{self.path} holds a score model: it has no energy")
-        x = self._check_points(x, "points")
-        field = at_smallest_sigma(self.model, self.config)
-        with torch.no_grad():
-            return self.stats.energy_to_data(field.energy(x).double())
+        return self.view.energy(self._check_points(x, "points"))
 
     def log_z(self, *, n_particles: int = 4096, seed: int = 0, progress: bool = False) -> tuple[float, float]:
         """``(log Z, its standard error)`` of :meth:`energy` by sequential Monte Carlo

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .protocol import has_energy
 from .samplers import adapt_step_size, diagnose, hmc, langevin, mala
 from .samplers.chains import run_chains
 from .samplers.diagnostics import RHAT_LIMIT
@@ -150,7 +151,7 @@ def draw(name: str, model: Any, n: int, event_shape: tuple[int, ...], *, steps: 
     """
     if name not in SAMPLER_DEFAULTS:
         raise ValueError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLER_DEFAULTS)}")
-    if name in ENERGY_SAMPLERS and not callable(getattr(model, "energy", None)):
+    if name in ENERGY_SAMPLERS and not has_energy(model):
         raise ValueError(f"the {name} sampler needs an energy model (train with --model energy)")
     if step_size is not None and not (math.isfinite(step_size) and step_size > 0):
         raise ValueError(f"--step-size must be a finite number > 0, got {step_size}")

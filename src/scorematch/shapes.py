@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["event_numel", "per_sample_view", "sum_event"]
+__all__ = ["event_numel", "one_per_sample", "per_sample_view", "sum_event"]
 
 
 def per_sample_view(t: Tensor, x: Tensor) -> Tensor:
@@ -36,3 +36,18 @@ def sum_event(t: Tensor) -> Tensor:
 def event_numel(x: Tensor) -> int:
     """Number of coordinates ``D`` of one sample of ``x`` (the product of its event shape)."""
     return math.prod(x.shape[1:])
+
+
+def one_per_sample(e: Tensor, x: Tensor, who: str = "energy") -> Tensor:
+    """``e`` as one value per sample of ``x``, shape ``(B,)``: an output of shape ``(B, 1)`` is squeezed, any other
+    shape than ``(B,)`` raises ``ValueError`` naming ``who``. The one check of an energy's shape.
+
+    >>> one_per_sample(torch.zeros(3, 1), torch.zeros(3, 2)).shape
+    torch.Size([3])
+    """
+    if e.ndim == 2 and e.shape[1] == 1:
+        e = e.squeeze(1)
+    if e.shape != x.shape[:1]:
+        raise ValueError(f"{who} must return one value per point, shape ({x.shape[0]},) or ({x.shape[0]}, 1), "
+                         f"for x of shape {tuple(x.shape)}; got {tuple(e.shape)}")
+    return e

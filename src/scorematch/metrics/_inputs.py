@@ -1,8 +1,9 @@
 """Validation of what the metrics are given: sample sets, and scores as tensors or callables.
 
 A *sample set* has shape ``(n, *event)``; the metrics flatten it to ``(n, D)``. A *score* is either a tensor
-of the shape of the points, or something that computes one: an object with a ``score(x)`` method
-(``Energy(net)``, ``Score(net)``, an analytic target) or a plain callable ``x -> s(x)``.
+of the shape of the points, or a model that computes one (:func:`~scorematch.protocol.as_model`: ``Energy(net)``,
+``Score(net)``, an analytic target, or a plain callable ``x -> s(x)``). An *energy* is an energy model or a plain
+callable ``x -> E(x)``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from typing import Any
 
 import torch
 from torch import Tensor
+
+from ..protocol import as_model
+from ..shapes import one_per_sample
 
 __all__ = ["ScoreLike", "check_sample_pair", "check_samples", "energy_values", "score_values"]
 
@@ -46,15 +50,7 @@ def check_sample_pair(x: Tensor, y: Tensor, *, min_count: int = 2) -> tuple[Tens
 def score_values(name: str, score: Any, x: Tensor) -> Tensor:
     """The score at ``x`` (detached, shape ``x.shape``): ``score`` itself if it is a tensor, else
     ``score.score(x)`` if it has that method, else ``score(x)``."""
-    if isinstance(score, Tensor):
-        values = score
-    elif callable(getattr(score, "score", None)):
-        values = score.score(x)
-    elif callable(score):
-        values = score(x)
-    else:
-        raise TypeError(f"{name} must be a tensor of scores, an object with a score(x) method (Energy, Score) "
-                        f"or a callable x -> s(x); got {type(score).__name__}")
+    values = score if isinstance(score, Tensor) else as_model(score, kind="score", who=name).score(x)
     if values.shape != x.shape:
         raise ValueError(f"{name} must have the shape of the points {tuple(x.shape)}, got {tuple(values.shape)}")
     if not torch.isfinite(values).all():
@@ -63,22 +59,10 @@ def score_values(name: str, score: Any, x: Tensor) -> Tensor:
 
 
 def energy_values(energy: Any, x: Tensor) -> Tensor:
-    """``E(x)`` of shape ``(B,)`` without an autograd graph: ``energy.energy(x)`` if that method exists,
-    else ``energy(x)`` (an output of shape ``(B, 1)`` is squeezed). NaN is an error; +inf is allowed
-    (zero density)."""
+    """``E(x)`` of shape ``(B,)`` without an autograd graph, of an energy model or a callable ``x -> E(x)``
+    (:func:`~scorematch.protocol.as_model`). NaN is an error; +inf is allowed (zero density)."""
     with torch.no_grad():
-        method = getattr(energy, "energy", None)
-        if callable(method):
-            e = method(x)
-        elif callable(energy):
-            e = energy(x)
-        else:
-            raise TypeError(f"energy must be Energy(net), an object with an energy(x) method or a callable "
-                            f"x -> E(x); got {type(energy).__name__}")
-    if e.ndim == 2 and e.shape[1] == 1:
-        e = e.squeeze(1)
-    if e.shape != x.shape[:1]:
-        raise ValueError(f"energy must return one value per point, shape ({x.shape[0]},); got {tuple(e.shape)}")
+        e = one_per_sample(as_model(energy, kind="energy", who="energy").energy(x), x)
     if torch.isnan(e).any():
         raise ValueError("energy returned NaN")
     return e.detach()

@@ -40,7 +40,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_choice, check_count, check_positive
-from ..fields import Energy
+from ..protocol import as_model
 from ..samplers.smc import anneal, weights_ess
 from ..samplers.tempered import Base
 from ._inputs import check_samples, energy_values
@@ -96,20 +96,6 @@ class AISResult:
     effective_sample_size: float
     acceptance: float
     log_likelihood: float | None
-
-
-def _energy_fn(energy: Any):
-    method = getattr(energy, "energy", None)
-    fn = method if callable(method) else energy
-    if not callable(fn):
-        raise TypeError(f"energy must be Energy(net), an object with an energy(x) method or a callable x -> E(x); "
-                        f"got {type(energy).__name__}")
-
-    def values(x: Tensor) -> Tensor:
-        e = fn(x)
-        return e.squeeze(1) if e.ndim == 2 and e.shape[1] == 1 else e
-
-    return values
 
 
 def ais_log_z(
@@ -169,7 +155,7 @@ def ais_log_z(
         if data.shape[1:] != shape:
             raise ValueError(f"data must have event shape {shape}, got {tuple(data.shape[1:])}")
     base = Base(shape, base_mean, s)
-    model = energy if isinstance(energy, Energy) else Energy(_energy_fn(energy))
+    model = as_model(energy, kind="energy", who="energy")
     n_pilot = max(32, n_chains // 4) if adapt_step_size else 0  # pilot chains only steer the step size
     run = anneal(model, base, n_groups=n_chains, group_size=1, n_pilot_groups=n_pilot, betas=betas,
                  n_moves=n_mala_steps, step_size=eps, adapt_step_size=adapt_step_size, target_accept=target_accept,

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..derivatives import score_of_energy
 from ..metrics.grid import Box, _check_box
+from ..protocol import as_model, has_energy
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -79,62 +79,29 @@ def _dtype_device(model: Any) -> tuple[torch.dtype, torch.device]:
     return torch.float32, torch.device("cpu")
 
 
-def _squeezed(fn: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
-    def energy(x: Tensor) -> Tensor:
-        e = fn(x)
-        return e.squeeze(1) if e.ndim == 2 and e.shape[1] == 1 else e
-    return energy
+def read_model(model: Any, *, kind: str = "energy", dtype: torch.dtype | None = None,
+               device: torch.device | str | None = None) -> ModelView:
+    """Read ``model`` (:func:`~scorematch.protocol.as_model`) as an energy and/or a score.
 
-
-def read_model(model: Any, *, dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> ModelView:
-    """Read ``model`` as an energy and/or a score.
-
-    An object with an ``energy(x)`` method (``Energy(net)``, an analytic target) gives the energy; one with a
-    ``score(x)`` method gives the score (``Score(net)``: score only); a plain callable is probed on three points
-    and read as an energy if it returns shape ``(3,)`` or ``(3, 1)``, as a score if ``(3, 2)``. The score of an
-    energy without a ``score`` method is :math:`-\\nabla_x E` by automatic differentiation. Points are made
-    in ``dtype`` on ``device`` if given, else in those of the model's first parameter, else float32 on the CPU.
+    An energy model (``Energy(net)``, an analytic target) gives both; a score model (``Score(net)``) the score
+    only; a plain callable is read as ``kind`` says (the figure's own: an energy for a landscape, a score for a
+    field). Points are made in ``dtype`` on ``device`` if given, else in those of the model's first parameter,
+    else float32 on the CPU.
     """
     found = _dtype_device(model)
     dtype, device = dtype or found[0], torch.device(device) if device is not None else found[1]
-    energy = getattr(model, "energy", None)
-    score = getattr(model, "score", None)
-    energy = _squeezed(energy) if callable(energy) else None
-    score = score if callable(score) else None
-    if energy is None and score is None:
-        if not callable(model):
-            raise TypeError(f"model must be Energy(net), Score(net), an analytic target or a callable "
-                            f"x -> E(x) or x -> s(x); got {type(model).__name__}")
-        probe = torch.tensor([[0.1, 0.2], [-0.3, 0.4], [0.5, -0.6]], dtype=dtype, device=device)
-        with torch.no_grad():
-            shape = tuple(model(probe).shape)
-        if shape in ((3,), (3, 1)):
-            energy = _squeezed(model)
-        elif shape == (3, 2):
-            score = model
-        else:
-            raise ValueError(f"a callable model must return an energy of shape (B,) or a score of shape (B, 2) "
-                             f"for x of shape (B, 2); got {shape} for B = 3")
-    if score is None:
-        fn = energy
-
-        def score(x: Tensor) -> Tensor:
-            with torch.enable_grad():
-                return score_of_energy(fn, x).detach()
-    elif energy is None:
-        raw = score
-
-        def score(x: Tensor) -> Tensor:
+    m = as_model(model, plain=kind)
+    energy = None
+    if has_energy(m):
+        def energy(x: Tensor) -> Tensor:
             with torch.no_grad():
-                return raw(x)
+                return m.energy(x).detach()
 
-    def checked(x: Tensor) -> Tensor:
-        s = score(x)
-        if s.shape != x.shape:
-            raise ValueError(f"the model's score must have the shape of x {tuple(x.shape)}, got {tuple(s.shape)}")
-        return s.detach()
+    def score(x: Tensor) -> Tensor:
+        with torch.enable_grad():
+            return m.score(x).detach()
 
-    return ModelView(energy, checked, dtype, device)
+    return ModelView(energy, score, dtype, device)
 
 
 def new_figure(nrows: int, ncols: int, *, panel: tuple[float, float], extra: tuple[float, float] = (0.0, 0.0),

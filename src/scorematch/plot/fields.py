@@ -46,9 +46,9 @@ def energy_landscape(
     that its minima (modes, but also saddles) are bright, and the title says so.
 
     Args:
-        model: ``Energy(net)``, ``Score(net)``, an analytic target, or a callable ``x -> E(x)`` of shape ``(B,)``
-            or ``x -> s(x)`` of shape ``(B, 2)``; bind a noise-conditional model to a σ first
-            (``lambda x: net(x, sigma)``). Evaluated in batches, without building a graph, on the dtype and
+        model: ``Energy(net)``, ``Score(net)``, an analytic target, or a plain callable ``x -> E(x)`` of shape
+            ``(B,)`` (a score function goes in ``Score(fn)``); bind a noise-conditional model to a σ first
+            (:func:`scorematch.protocol.at_sigma`). Evaluated in batches, without building a graph, on the dtype and
             device of its first parameter, float32 on the CPU without parameters (a lambda has none).
         box: ``((x_min, x_max), (y_min, y_max))`` with min < max.
         resolution: grid cells per axis.
@@ -71,7 +71,7 @@ def energy_landscape(
     box = common.check_box(box)
     check_count("resolution", resolution)
     overlay = None if data is None else common.points("data", data)
-    view = common.read_model(model, dtype=dtype, device=device)
+    view = common.read_model(model, kind="energy", dtype=dtype, device=device)
     ax = common.axes_or_new(ax, box, margin=(1.1 if colorbar else 0.5, 0.8))
     (a1, b1), (a2, b2) = box
     from matplotlib.colors import LogNorm
@@ -122,7 +122,7 @@ def score_field(
     underneath. For an energy the score is :math:`-\nabla_x E` by automatic differentiation.
 
     Args:
-        model: as for :func:`energy_landscape`.
+        model: as for :func:`energy_landscape`, but a plain callable is a score ``x -> s(x)`` of shape ``(B, 2)``.
         box: ``((x_min, x_max), (y_min, y_max))`` with min < max.
         n: arrows along the longer side of the box; along the shorter one, as many as keep the cells square.
         data: points ``(n, 2)`` to draw underneath, or ``None``.
@@ -141,7 +141,7 @@ def score_field(
     box = common.check_box(box)
     check_count("n", n)
     overlay = None if data is None else common.points("data", data)
-    view = common.read_model(model, dtype=dtype, device=device)
+    view = common.read_model(model, kind="score", dtype=dtype, device=device)
     ax = common.axes_or_new(ax, box, margin=(1.1 if colorbar else 0.5, 0.8))
     (a1, b1), (a2, b2) = box
     from matplotlib.colors import LogNorm

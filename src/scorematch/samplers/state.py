@@ -1,10 +1,11 @@
 """The state, the per-step diagnostics and the kernel type shared by every sampler.
 
-A *model* for a sampler is anything with ``score(x, *cond)`` — ``Score(net)``, ``Energy(net)``, or an analytic
-target of :mod:`scorematch.models.analytic` — and, for the Metropolis-adjusted samplers (MALA, HMC), also
-``energy(x, *cond)``. An ``Energy`` wrapper gets its energy and score from one forward and one backward pass
-(:meth:`~scorematch.Energy.energy_and_score`; for an MLP, the analytic reverse sweep with no autograd at all).
-Samplers never keep an autograd graph across steps: every quantity in a state is computed under ``no_grad``.
+A *model* for a sampler is a :class:`~scorematch.protocol.ScoreModel` — ``Score(net)``, ``Energy(net)``, an
+analytic target of :mod:`scorematch.models.analytic` — and, for the Metropolis-adjusted samplers (MALA, HMC), an
+:class:`~scorematch.protocol.EnergyModel`; :func:`~scorematch.protocol.as_model` reads it. An ``Energy`` wrapper
+gets its energy and score from one forward and one backward pass (:meth:`~scorematch.Energy.energy_and_score`; for
+an MLP, the analytic reverse sweep with no autograd at all). Samplers never keep an autograd graph across steps:
+every quantity in a state is computed under ``no_grad``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
+
+from ..protocol import as_model
 
 __all__ = ["Info", "Kernel", "State", "evaluate"]
 
@@ -45,24 +48,12 @@ class Kernel(NamedTuple):
 def evaluate(model: Any, x: Tensor, cond: tuple[Tensor, ...] = (), *, need_energy: bool = False) -> State:
     """The :class:`State` at ``x``: score always, energy when ``need_energy``; no autograd graph kept."""
     x = x.detach()
+    model = as_model(model, kind="energy" if need_energy else None, who="this sampler's model")
     with torch.no_grad():
-        if callable(getattr(model, "energy_and_score", None)):  # Energy(net), a tempered path, …
-            if need_energy:
-                e, s = model.energy_and_score(x, *cond)
-                return State(x, s, e)
-            return State(x, model.score(x, *cond), None)
-        if not callable(getattr(model, "score", None)):
-            raise TypeError(f"a sampler needs a model with a score(x) method (Energy(net), Score(net) or an analytic "
-                            f"target); got {type(model).__name__}")
-        s = model.score(x, *cond)
-        if s.shape != x.shape:
-            raise ValueError(f"model.score must return the shape of x {tuple(x.shape)}; got {tuple(s.shape)}")
-        if not need_energy:
-            return State(x, s, None)
-        if not callable(getattr(model, "energy", None)):
-            raise TypeError(f"this sampler has a Metropolis correction and needs an energy: wrap the net in "
-                            f"Energy(net) (got {type(model).__name__}, which has no energy(x))")
-        return State(x, s, model.energy(x, *cond))
+        if need_energy:
+            e, s = model.energy_and_score(x, *cond)
+            return State(x, s, e)
+        return State(x, model.score(x, *cond), None)
 
 
 def always_accepted(x: Tensor) -> Info:

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_positive
+from ..protocol import as_model
 from ..shapes import sum_event
 from .state import evaluate
 
@@ -58,12 +59,9 @@ class Base:
 
 def target_energy(model: Any, x: Tensor, cond: tuple[Tensor, ...] = ()) -> Tensor:
     """:math:`E(x)` of a model with ``energy(x, *cond)``, shape ``(B,)``, no autograd graph."""
-    fn = getattr(model, "energy", None)
-    if not callable(fn):
-        raise TypeError(f"a tempered sampler needs an energy: wrap the net in Energy(net) (got {type(model).__name__})")
+    model = as_model(model, kind="energy", who="a tempered sampler's model")
     with torch.no_grad():
-        e = fn(x, *cond)
-    return e.squeeze(1) if e.ndim == 2 and e.shape[1] == 1 else e
+        return model.energy(x, *cond)
 
 
 class Tempered:

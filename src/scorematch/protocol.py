@@ -1,0 +1,184 @@
+r"""The model protocol: what losses, samplers, metrics and plots accept, and the one adapter into it.
+
+A **score model** has ``score(x, *cond) -> (B, *event)``: :math:`\nabla_x \log p(x)`. An **energy model** also has
+``energy(x, *cond) -> (B,)`` (:math:`E` with :math:`p \propto e^{-E}`) and ``energy_and_score(x, *cond)``, both from
+one pass where it can. ``Energy(net)`` and ``Score(net)`` (:mod:`scorematch.fields`) are the two wrappers a network
+goes in; the exact targets of :mod:`scorematch.models.analytic` are energy models too.
+
+:func:`as_model` turns anything the library accepts into one of the two:
+
+* ``Energy`` / ``Score``, or anything with all three methods: unchanged;
+* an object with an ``energy(x)`` method (and perhaps ``score``): an energy model (the score by autograd if missing);
+* an object with only ``score(x)``: a score model;
+* a plain callable: whatever ``kind`` says (``"energy"``: ``x -> E(x)``; ``"score"``: ``x -> s(x)``). Nothing is
+  guessed: a function that takes a callable states which it reads, and otherwise asks for ``Energy(fn)`` /
+  ``Score(fn)``.
+
+Two views are models as well: :func:`at_sigma`, a noise-conditional model bound to one σ, and :func:`in_data_units`,
+a model trained on standardized data seen in the units of the original data.
+
+>>> import torch
+>>> m = as_model(lambda x: 0.5 * (x**2).sum(-1), kind="energy")
+>>> isinstance(m, EnergyModel), m.score(torch.tensor([[1.0, -2.0]]))
+(True, tensor([[-1.,  2.]]))
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import torch
+from torch import Tensor
+
+from .derivatives import energy_and_score
+from .fields import Energy, Score
+from .shapes import one_per_sample
+
+__all__ = ["EnergyModel", "ScoreModel", "as_model", "at_sigma", "has_energy", "in_data_units"]
+
+Kind = Literal["energy", "score"]
+
+
+@runtime_checkable
+class ScoreModel(Protocol):
+    """Anything with ``score(x, *cond)`` of ``x``'s shape."""
+
+    def score(self, x: Tensor, *cond: Tensor) -> Tensor: ...
+
+
+@runtime_checkable
+class EnergyModel(ScoreModel, Protocol):
+    """A score model that also has ``energy(x, *cond)`` ``(B,)`` and ``energy_and_score(x, *cond)``."""
+
+    def energy(self, x: Tensor, *cond: Tensor) -> Tensor: ...
+
+    def energy_and_score(self, x: Tensor, *cond: Tensor) -> tuple[Tensor, Tensor]: ...
+
+
+class _EnergyOf:
+    """An object with an ``energy`` method (an analytic target, a view) as an :class:`EnergyModel`."""
+
+    def __init__(self, obj: Any):
+        self.obj = obj
+        self._score = getattr(obj, "score", None) if callable(getattr(obj, "score", None)) else None
+
+    def energy(self, x: Tensor, *cond: Tensor) -> Tensor:
+        return one_per_sample(self.obj.energy(x, *cond), x)
+
+    def score(self, x: Tensor, *cond: Tensor) -> Tensor:
+        if self._score is None:
+            return energy_and_score(lambda z: self.energy(z, *cond), x)[1]
+        return _checked_score(self._score(x, *cond), x)
+
+    def energy_and_score(self, x: Tensor, *cond: Tensor) -> tuple[Tensor, Tensor]:
+        if self._score is None:
+            return energy_and_score(lambda z: self.energy(z, *cond), x)
+        return self.energy(x, *cond), self.score(x, *cond)
+
+    def parameters(self):  # the dtype and device of the object's own parameters, if it has any
+        params = getattr(self.obj, "parameters", None)
+        return params() if callable(params) else iter(())
+
+
+class _ScoreOf:
+    """An object with a ``score`` method only, as a :class:`ScoreModel` (its output's shape checked)."""
+
+    def __init__(self, obj: Any):
+        self.obj = obj
+
+    def score(self, x: Tensor, *cond: Tensor) -> Tensor:
+        return _checked_score(self.obj.score(x, *cond), x)
+
+    def parameters(self):
+        params = getattr(self.obj, "parameters", None)
+        return params() if callable(params) else iter(())
+
+
+def _checked_score(s: Tensor, x: Tensor) -> Tensor:
+    if s.shape != x.shape:
+        raise ValueError(f"the model's score must have the shape of x {tuple(x.shape)}, got {tuple(s.shape)}")
+    return s
+
+
+def as_model(obj: Any, *, kind: Kind | None = None, plain: Kind | None = None, who: str = "model") -> ScoreModel:
+    """``obj`` as a :class:`ScoreModel` (an :class:`EnergyModel` when it has an energy); see the module docstring.
+
+    ``kind="energy"`` demands an energy (and reads a plain callable as one); ``kind="score"`` reads a plain
+    callable as a score. ``plain`` reads a plain callable so without demanding anything. ``who`` names the
+    argument in the one-line ``TypeError`` for anything else.
+    """
+    if kind not in (None, "energy", "score") or plain not in (None, "energy", "score"):
+        raise ValueError(f"kind and plain must be 'energy', 'score' or None, got {kind!r}, {plain!r}")
+    plain = plain or kind
+    if isinstance(obj, Energy) or all(callable(getattr(obj, m, None)) for m in ("energy", "score", "energy_and_score")):
+        return obj  # follows the protocol already
+    if isinstance(obj, Score) or (not callable(getattr(obj, "energy", None)) and callable(getattr(obj, "score", None))):
+        if kind == "energy":
+            raise TypeError(f"{who} needs an energy: wrap the net in Energy(net) (got {type(obj).__name__}, which has "
+                            "no energy(x))")
+        return obj if isinstance(obj, Score) else _ScoreOf(obj)
+    if callable(getattr(obj, "energy", None)):
+        return _EnergyOf(obj)
+    if callable(obj) and not isinstance(obj, Tensor):
+        if plain is None:
+            raise TypeError(f"{who}: a plain function is ambiguous; wrap it in Energy(fn) (x -> E(x)) or Score(fn) "
+                            "(x -> s(x))")
+        return Energy(obj) if plain == "energy" else Score(obj)
+    what = "an energy(x)" if kind == "energy" else "a score(x)"
+    raise TypeError(f"{who} must be a model with {what} method (Energy(net), Score(net), an analytic target) or a "
+                    f"callable x -> {'E(x)' if plain == 'energy' else 's(x)'}; got {type(obj).__name__}")
+
+
+def has_energy(model: Any) -> bool:
+    """Whether ``model`` (anything :func:`as_model` takes, callables aside) has an energy."""
+    return isinstance(model, Energy) or callable(getattr(model, "energy", None))
+
+
+class _Bound:
+    """A noise-conditional model evaluated at one fixed σ."""
+
+    def __init__(self, model: Any, sigma: float):
+        self.model, self.sigma = model, sigma
+
+    def _cond(self, x: Tensor) -> Tensor:
+        return torch.full(x.shape[:1], self.sigma, dtype=x.dtype, device=x.device)
+
+    def score(self, x: Tensor) -> Tensor:
+        return self.model.score(x, self._cond(x))
+
+    def energy(self, x: Tensor) -> Tensor:
+        return self.model.energy(x, self._cond(x))
+
+
+def at_sigma(model: Energy | Score, sigma: float) -> Energy | Score:
+    """A noise-conditional ``Energy`` / ``Score`` bound to the noise level ``sigma``: an ordinary model of ``x``."""
+    bound = _Bound(model, sigma)
+    return Energy(bound.energy) if isinstance(model, Energy) else Score(bound.score)
+
+
+class _InDataUnits:
+    """The model of ``x = m + s·z`` for a model of the standardized ``z``; see :func:`in_data_units`."""
+
+    def __init__(self, model: ScoreModel, stats: Any, dtype: torch.dtype):
+        self.model, self.stats, self.dtype = model, stats, dtype
+        if has_energy(model):
+            self.energy = self._energy
+
+    def _z(self, x: Tensor) -> Tensor:
+        return self.stats.transform(x.double()).to(self.dtype)
+
+    def score(self, x: Tensor) -> Tensor:
+        with torch.no_grad():
+            return self.stats.score_to_data(self.model.score(self._z(x)).double())
+
+    def _energy(self, x: Tensor) -> Tensor:
+        with torch.no_grad():
+            return self.stats.energy_to_data(one_per_sample(self.model.energy(self._z(x)), x).double())
+
+
+def in_data_units(model: ScoreModel, stats: Any, *, dtype: torch.dtype = torch.float32) -> ScoreModel:
+    r"""``model`` (of standardized :math:`z = (x - m)/s`, evaluated in ``dtype``) in the units of the data:
+    :math:`s_x(x) = s_z(z)/s`, :math:`E_x(x) = E_z(z) + \sum\log s` (``stats``: a
+    :class:`~scorematch.data.Standardizer`); float64 in and out, no autograd graph. An energy model stays one."""
+    return as_model(_InDataUnits(model, stats, dtype))
+
