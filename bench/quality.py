@@ -54,7 +54,7 @@ N_TRAIN, N_TEST, N_SAMPLES, SAMPLE_STEPS, STEP_SIZE = 20_000, 10_000, 2_000, 1_0
 WIDTH, DEPTH, BATCH, LR, SIGMA = 128, 2, 256, 1e-3, 0.1
 PEER_OBJECTIVES = {"ebmkit": ("esm", "ssm", "ssm-vr", "dsm"), "torchebm": ("esm", "ssm", "dsm")}
 OUR_OBJECTIVES = ("esm", "ssm", "ssm-vr", "dsm", "dsm auto")
-BEFORE = {"depth": 3, "init": "variance", "lr": 2e-3, "val_fraction": 0.0, "patience": 0}
+BEFORE = {"depth": 3, "init": "variance", "lr": 2e-3, "val_fraction": None, "patience": None}
 
 
 def _correlated(d: int, seed: int, rho: float = 0.5) -> Tensor:
@@ -132,12 +132,17 @@ def _measure(energy: Energy, stats: Standardizer, target: AnalyticTarget, test: 
 
 
 def _parse_variant(text: str) -> dict[str, Any]:
-    """``"init=variance,lr=0.002"`` -> ``{"init": "variance", "lr": 0.002}`` (values typed as TrainConfig's)."""
+    """``"init=variance,lr=0.002"`` -> ``{"init": "variance", "lr": 0.002}`` (values typed as TrainConfig's; 0, off
+    or none turn off a setting that ``None`` turns off)."""
     out: dict[str, Any] = {}
     for item in text.split(","):
         key, _, value = item.partition("=")
-        default = getattr(TrainConfig(data="x"), key.strip())
-        out[key.strip()] = type(default)(value) if not isinstance(default, str) else value
+        key = key.strip()
+        default = getattr(TrainConfig(data="x"), key)
+        if key in ("patience", "val_fraction", "clip_grad_norm", "ema_decay") and value in ("0", "off", "none"):
+            out[key] = None
+        else:
+            out[key] = type(default)(value) if not isinstance(default, str) else value
     return out
 
 

@@ -49,7 +49,7 @@ def section_unbiased() -> None:
                                               generator=torch.Generator().manual_seed(2)))
             for p in ("gaussian", "rademacher", "sphere") for vr in (False, True)]
     rows.append(("fd-ssm sphere eps=1e-3",
-                 lambda m, xs: finite_difference_sliced(m, xs, eps=1e-3, generator=torch.Generator().manual_seed(3))))
+                 lambda m, xs: finite_difference_sliced(m, xs, fd_step=1e-3, generator=torch.Generator().manual_seed(3))))
     worst = 0.0
     for name, est in rows:
         for kind in ("energy", "score"):
@@ -66,7 +66,7 @@ def section_fd() -> None:
     for kind in ("energy", "score"):
         m = field(kind, 4)
         target = sliced(m, x, probes=v)
-        errs = [(finite_difference_sliced(m, x, eps=e, probes=v) - target).abs().max().item()
+        errs = [(finite_difference_sliced(m, x, fd_step=e, probes=v) - target).abs().max().item()
                 for e in (1e-1, 1e-2, 1e-3)]
         print(f"   {kind:7s} eps = 1e-1, 1e-2, 1e-3: " + ", ".join(f"{e:.2e}" for e in errs))
     print()

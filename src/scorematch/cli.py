@@ -61,16 +61,31 @@ def _sigma(text: str) -> float | str:
     return "auto" if text == "auto" else _number(text)
 
 
-def _fraction(text: str) -> float:
+def _fraction(text: str) -> float | None:
     value = _number(text)
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value
+    return value or None  # 0: nothing held out
+
+
+def _off_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``parse``, or ``None`` for ``off`` / ``none``."""
+    def read(text: str) -> Any:
+        return None if text.lower() in ("off", "none") else parse(text)
+
+    return read
+
+
+_SETTING_TYPES: dict[str, Callable[[str], Any]] = {"int": _positive_int, "float": _number, "float | str": _sigma}
+
+
+def _choices_help(entries: list[Any]) -> str:
+    return "; ".join(f"{e.name}: {e.help}" for e in entries)
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from .config import MODEL_KINDS, OBJECTIVES, SAMPLERS
     from .defaults import DEFAULTS as D
+    from .registry import MODELS, OBJECTIVES, SAMPLERS, SETTINGS
 
     root = _Parser(
         prog="scorematch",
@@ -89,12 +104,11 @@ def _build_parser() -> argparse.ArgumentParser:
                                    "are in standardized units.")
     t.add_argument("data", metavar="DATA", help="a built-in set (8gaussians, checkerboard, swissroll, pinwheel, "
                    "2spirals, rings, moons, circles) or a .npy/.npz/.csv file of shape (n, d)")
-    t.add_argument("--objective", choices=OBJECTIVES, default=S,
-                   help="esm: exact Hyvärinen; ssm / ssm-vr: sliced; dsm: denoising at --sigma; fd-ssm: "
-                        "finite-difference sliced; ncsn: multi-scale denoising (default: esm, the most accurate on the "
-                        "quality benchmark; dsm or ssm-vr are cheaper for score networks on large d)")
+    t.add_argument("--objective", choices=OBJECTIVES.names(), default=S,
+                   help=_choices_help(OBJECTIVES.entries()) + " (default: esm)")
     t.add_argument("--out", required=True, metavar="RUN", help="the run folder to create (or continue, --resume)")
-    t.add_argument("--model", choices=MODEL_KINDS, default=S, help="energy E(x) or score s(x) network (default: energy)")
+    t.add_argument("--model", choices=MODELS.names(), default=S,
+                   help=_choices_help(MODELS.entries()) + " (default: energy)")
     t.add_argument("--steps", type=_positive_int, default=S, metavar="N", help=f"optimizer steps (default: {D.steps})")
     t.add_argument("--batch-size", type=_positive_int, default=S, metavar="B",
                    help=f"mini-batch size (default: {D.batch_size})")
@@ -105,9 +119,13 @@ def _build_parser() -> argparse.ArgumentParser:
                    help=f"decoupled weight decay, AdamW (default: {D.weight_decay:g})")
     t.add_argument("--hidden", type=_positive_int, default=S, metavar="W", help=f"hidden width (default: {D.hidden})")
     t.add_argument("--depth", type=_positive_int, default=S, metavar="K", help=f"hidden layers (default: {D.depth})")
-    t.add_argument("--sigma", type=_sigma, default=S, metavar="S",
-                   help="dsm noise level, or 'auto' to choose it on held-out data from a short grid; the smallest "
-                        "ncsn level (default: 0.1)")
+    for setting in SETTINGS.entries():  # the objectives' own settings, from the table
+        t.add_argument("--" + setting.name.replace("_", "-"), type=_SETTING_TYPES[setting.type], default=S,
+                       metavar=setting.name.upper(), help=f"{setting.help} (default: {setting.default:g})")
+    t.add_argument("--clip-grad-norm", type=_off_or(_number), default=S, metavar="C",
+                   help=f"clip the global gradient norm to C; off: no clipping (default: {D.clip_grad_norm:g})")
+    t.add_argument("--ema-decay", type=_off_or(_number), default=S, metavar="D",
+                   help=f"exponential moving average of the weights; off: none (default: {D.ema_decay:g})")
     t.add_argument("--val-fraction", type=_fraction, default=S, metavar="F",
                    help=f"share of the data held out to measure the fit (held-out Hyvärinen loss), keep the best "
                         f"weights and stop early; 0 turns it off (default: {D.val_fraction:g})")
@@ -132,10 +150,7 @@ def _build_parser() -> argparse.ArgumentParser:
     s.add_argument("run", metavar="RUN")
     s.add_argument("--n", type=_positive_int, required=True, help="number of samples")
     s.add_argument("--out", required=True, metavar="SAMPLES.npy", help="where to write the (n, d) array")
-    s.add_argument("--sampler", choices=SAMPLERS,
-                   help="smc: sequential Monte Carlo (energies); pt: parallel tempering (energies); mala, hmc "
-                        "(energies; chains from N(0, I) stay in the mode they find); langevin (any model); annealed "
-                        "(ncsn)")
+    s.add_argument("--sampler", choices=SAMPLERS.names(), help=_choices_help(SAMPLERS.entries()))
     s.add_argument("--steps", type=_positive_int, metavar="N",
                    help="smc: MALA moves per temperature (default 10); pt, mala, langevin, annealed: steps after "
                         "warm-up (default 1000, warm-up steps/2; annealed: shared by the levels); hmc: 200")
@@ -166,7 +181,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR")
     p.add_argument("--n", type=_positive_int, default=2000, help="samples to draw (default: 2000)")
     p.add_argument("--steps", type=_positive_int, metavar="N", help="sampler steps (see sample --help)")
-    p.add_argument("--sampler", choices=SAMPLERS, help="the sampler (default: the run's, see sample --help)")
+    p.add_argument("--sampler", choices=SAMPLERS.names(), help="the sampler (default: the run's, see sample --help)")
     p.add_argument("--log", action="store_true", help="draw the log-density (tails and spurious modes show)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
@@ -176,10 +191,11 @@ def _build_parser() -> argparse.ArgumentParser:
                                    "against held-out data, relative Fisher divergence and 2-D KL where the truth is "
                                    "known, and the figures.")
     c.add_argument("data", metavar="DATA")
-    c.add_argument("--objectives", default=",".join(OBJECTIVES), help="comma-separated (default: all)")
+    c.add_argument("--objectives", default=",".join(OBJECTIVES), help="comma-separated, from: "
+                   f"{', '.join(OBJECTIVES)} (default: all)")
     c.add_argument("--out", required=True, metavar="DIR")
     c.add_argument("--steps", type=_positive_int, default=2000, metavar="N", help="steps per objective (default: 2000)")
-    c.add_argument("--model", choices=MODEL_KINDS, default="energy")
+    c.add_argument("--model", choices=MODELS.names(), default="energy")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--quiet", action="store_true", help="no progress lines")
     c.add_argument("--log", action="store_true", help="draw log-densities (tails and spurious modes show)")
@@ -213,9 +229,9 @@ def _train(args: argparse.Namespace) -> None:
     from .data import DATASETS
     from .runs import prepare_data, train_run
 
-    given = {k: v for k, v in vars(args).items()
-             if k in ("objective", "model", "steps", "batch_size", "lr", "lr_schedule", "weight_decay", "hidden",
-                      "depth", "sigma", "seed", "val_fraction", "eval_every", "patience")}
+    given = {k: v for k, v in vars(args).items() if k in TrainConfig.keys() and k != "data"}
+    if given.get("patience") == 0:
+        given["patience"] = None  # never stop early
     data = args.data if args.data in DATASETS else str(Path(args.data).resolve())  # runs work from any folder
     out = Path(args.out)
     if args.resume:
@@ -249,7 +265,7 @@ def _train(args: argparse.Namespace) -> None:
 def _sample(args: argparse.Namespace) -> None:
     from .checkpoint import atomic_write
     from .runs import load_run, save_array
-    from .sampling import describe
+    from .sampling import SAMPLERS, describe
 
     out = _check_out_file(args.out, ".npy")
     run = load_run(args.run)
@@ -265,7 +281,7 @@ def _sample(args: argparse.Namespace) -> None:
     print(f"{args.n} samples ({describe(report)}) -> {out}; diagnostics -> {report_path}")
     for line in report["warnings"]:
         sys.stderr.write(f"scorematch: warning: {line}\n")
-    if report["sampler"] == "langevin":
+    if not SAMPLERS[report["sampler"]].judged:  # a sampler that cannot say whether it converged says why
         sys.stderr.write(f"scorematch: note: {report['notes'][0]}\n")
 
 
@@ -306,11 +322,11 @@ def _plot(args: argparse.Namespace) -> None:
 
 
 def _compare(args: argparse.Namespace, *, demo: bool = False) -> None:
-    from .config import OBJECTIVES
+    from .registry import OBJECTIVES
     from .report import compare
 
     if demo:
-        report = compare("8gaussians", OBJECTIVES, Path(args.out), steps=3000, hidden=64, n_test=1000)
+        report = compare("8gaussians", OBJECTIVES.names(), Path(args.out), steps=3000, hidden=64, n_test=1000)
     else:
         names = [n.strip() for n in args.objectives.split(",") if n.strip()]
         unknown = [n for n in names if n not in OBJECTIVES]

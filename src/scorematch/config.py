@@ -6,7 +6,6 @@ and bad values raise ``ValueError`` with one line naming the key — never a sil
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import sys
@@ -16,21 +15,25 @@ from typing import Any
 
 from .defaults import DEFAULTS
 from .models.mlp import ACTIVATIONS, INITS
+from .registry import MODELS, OBJECTIVES, SETTINGS
 
-__all__ = ["MODEL_KINDS", "OBJECTIVES", "SAMPLERS", "TrainConfig"]
+__all__ = ["TrainConfig"]
 
-OBJECTIVES: tuple[str, ...] = ("esm", "ssm", "ssm-vr", "dsm", "fd-ssm", "ncsn")
-MODEL_KINDS: tuple[str, ...] = ("energy", "score")
-SAMPLERS: tuple[str, ...] = ("smc", "pt", "mala", "hmc", "langevin", "annealed")
+LEGACY_KEYS = {"clip": "clip_grad_norm", "ema": "ema_decay", "fd_eps": "fd_step"}
+"""Keys of run folders written before the vocabulary was fixed, and their names now (their 0 meant "off")."""
+_OFF_AS_ZERO = ("clip_grad_norm", "ema_decay", "patience", "val_fraction")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class TrainConfig:
     """Everything needed to reproduce a run (with the data it names).
 
-    Noise levels are in standardized units when ``standardize`` is on (the default). Defaults are
-    :data:`scorematch.defaults.DEFAULTS`, the same as :func:`scorematch.fit`'s. ``sigma = "auto"`` (denoising only)
-    chooses σ from the data by the held-out criterion; the run folder then stores the σ chosen.
+    The fields below are shared by every objective; an objective's own settings (σ, the ladder, probes, the
+    finite-difference step, …) are the entries of :data:`scorematch.registry.SETTINGS`, given by keyword like the
+    fields, read as attributes (``cfg.sigma``) and stored in ``options``. ``None`` turns a feature off. Noise levels
+    are in standardized units when ``standardize`` is on (the default). Defaults are
+    :data:`scorematch.defaults.DEFAULTS`, the same as :func:`scorematch.fit`'s. ``sigma = "auto"`` (objectives whose
+    entry allows it) chooses σ from the data by the held-out criterion; the run folder then stores the σ chosen.
     """
 
     data: str
@@ -45,65 +48,84 @@ class TrainConfig:
     depth: int = DEFAULTS.depth
     activation: str = DEFAULTS.activation
     init: str = DEFAULTS.init
-    sigma: float | str = 0.1    # dsm: the noise level ("auto": chosen from the data); ncsn: the smallest level
-    sigma_max: float = 3.0      # ncsn: the largest level
-    n_sigmas: int = 10          # ncsn: levels in the geometric ladder
-    n_probes: int = 1           # ssm, ssm-vr, fd-ssm
-    fd_eps: float = 0.05        # fd-ssm step
-    ema: float = DEFAULTS.ema   # EMA decay of the weights; 0 turns it off
-    clip: float = DEFAULTS.clip  # gradient-norm clipping; 0 turns it off
-    val_fraction: float = DEFAULTS.val_fraction  # data held out for the criterion; 0 turns it (and stopping) off
+    clip_grad_norm: float | None = DEFAULTS.clip_grad_norm  # gradient-norm clipping; None: off
+    ema_decay: float | None = DEFAULTS.ema_decay  # EMA decay of the weights; None: off
+    val_fraction: float | None = DEFAULTS.val_fraction  # data held out for the criterion; None: no criterion, no stopping
     eval_every: int = DEFAULTS.eval_every  # steps between held-out evaluations
-    patience: int = DEFAULTS.patience  # steps without a new held-out best before stopping; 0: never stop early
+    patience: int | None = DEFAULTS.patience  # steps without a new held-out best before stopping; None: never stop early
     seed: int = 0
     n_data: int = 20000         # points drawn from a built-in data set
     standardize: bool = True
     checkpoint_every: int = 500
+    options: tuple[tuple[str, Any], ...] = ()  # the objective settings, (name, value) for every entry of SETTINGS
 
-    def __post_init__(self) -> None:
+    def __init__(self, data: str, **values: Any):
+        core = {f.name: f for f in fields(self) if f.name != "options"}
+        unknown = sorted(k for k in values if k not in core and k not in SETTINGS)
+        if unknown:
+            raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(self.keys())}")
+        object.__setattr__(self, "data", data)
+        for name, f in core.items():
+            if name != "data":
+                object.__setattr__(self, name, values.get(name, f.default))
+        given = dict(values.get("options", ()))
+        options = tuple((s.name, values.get(s.name, given.get(s.name, s.default))) for s in SETTINGS.entries())
+        object.__setattr__(self, "options", options)
         self.validate()
+
+    def __getattr__(self, name: str) -> Any:  # the objective settings (only reached when no field has the name)
+        if name in SETTINGS:
+            return dict(object.__getattribute__(self, "options")).get(name, SETTINGS[name].default)
+        raise AttributeError(f"{type(self).__name__} has no setting {name!r}")
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        """Every setting's name: the shared fields, then the objective settings of the table."""
+        return [f.name for f in fields(cls) if f.name != "options"] + list(SETTINGS)
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first bad setting."""
         def bad(name: str, why: str) -> None:
             raise ValueError(f"{name} {why}, got {getattr(self, name)!r}")
 
-        kinds = {"int": int, "float": (int, float), "bool": bool, "str": str, "float | str": (int, float, str)}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            kind = kinds[str(f.type)]
-            if (isinstance(value, bool) and str(f.type) != "bool") or not isinstance(value, kind):
-                bad(f.name, f"must be of type {f.type}")
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"unknown objective {self.objective!r}; choose one of: {', '.join(OBJECTIVES)}")
-        if self.model not in MODEL_KINDS:
-            raise ValueError(f"unknown model {self.model!r}; choose one of: {', '.join(MODEL_KINDS)}")
-        for name in ("steps", "batch_size", "hidden", "depth", "n_sigmas", "n_probes", "n_data", "checkpoint_every",
-                     "eval_every"):
+        kinds = {"int": int, "float": (int, float), "bool": bool, "str": str, "float | str": (int, float, str),
+                 "float | None": (int, float, type(None)), "int | None": (int, type(None))}
+        types = {f.name: str(f.type) for f in fields(self) if f.name != "options"}
+        types.update({s.name: s.type for s in SETTINGS.entries()})
+        for name, kind in types.items():
+            value = getattr(self, name)
+            if (isinstance(value, bool) and kind != "bool") or not isinstance(value, kinds[kind]):
+                bad(name, f"must be of type {kind}")
+        objective = OBJECTIVES[self.objective]  # unknown names raise, listing the known ones
+        MODELS[self.model]
+        for name in ("steps", "batch_size", "hidden", "depth", "n_data", "checkpoint_every", "eval_every"):
             if getattr(self, name) < 1:
                 bad(name, "must be >= 1")
-        if self.patience < 0:
-            bad("patience", "must be >= 0 (0: never stop early)")
+        for setting in SETTINGS.entries():
+            why = setting.check(getattr(self, setting.name)) if setting.check else None
+            if why:
+                bad(setting.name, why)
         if self.sigma == "auto":
-            if self.objective != "dsm":
-                bad("sigma", "may be 'auto' only for the objective dsm")
-            if self.val_fraction == 0:
-                bad("sigma", "'auto' needs held-out data: val_fraction must be > 0")
-        elif isinstance(self.sigma, str):
-            bad("sigma", "must be a number > 0 or 'auto'")
-        for name in ("lr", "sigma", "sigma_max", "fd_eps"):
-            value = getattr(self, name)
-            if value != "auto" and not (math.isfinite(value) and value > 0):
-                bad(name, "must be a finite number > 0")
-        if self.objective == "ncsn" and self.sigma_max < self.sigma:
-            bad("sigma_max", f"must be >= sigma ({self.sigma}) for ncsn")
-        if not 0 <= self.ema < 1:
-            bad("ema", "must lie in [0, 1)")
-        for name in ("clip", "weight_decay"):
-            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
-                bad(name, "must be a finite number >= 0")
-        if not 0 <= self.val_fraction < 1:
-            bad("val_fraction", "must lie in [0, 1)")
+            if not objective.auto_sigma:
+                bad("sigma", "may be 'auto' only for the objective "
+                    + ", ".join(o.name for o in OBJECTIVES.entries() if o.auto_sigma))
+            if self.val_fraction is None:
+                bad("sigma", "'auto' needs held-out data: val_fraction must be set")
+        why = objective.check(self) if objective.check else None
+        if why:
+            raise ValueError(why)
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            bad("lr", "must be a finite number > 0")
+        if self.patience is not None and self.patience < 1:
+            bad("patience", "must be >= 1 (None: never stop early)")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            bad("ema_decay", "must lie in (0, 1) (None: no EMA)")
+        if self.clip_grad_norm is not None and not (math.isfinite(self.clip_grad_norm) and self.clip_grad_norm > 0):
+            bad("clip_grad_norm", "must be a finite number > 0 (None: no clipping)")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            bad("weight_decay", "must be a finite number >= 0")
+        if self.val_fraction is not None and not 0 < self.val_fraction < 1:
+            bad("val_fraction", "must lie in (0, 1) (None: nothing held out)")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {self.activation!r}; choose one of: {', '.join(ACTIVATIONS)}")
         if self.lr_schedule not in ("constant", "cosine"):
@@ -113,26 +135,31 @@ class TrainConfig:
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes`` applied (and validated)."""
-        return dataclasses.replace(self, **changes)
+        return TrainConfig(**{**self.to_dict(), **changes})
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every setting by name, flat: the shared fields, then the objective settings."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "options"}
+        out.update(self.options)
+        return out
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Build from a mapping; unknown keys raise ``ValueError`` listing the known ones."""
-        known = {f.name for f in fields(cls)}
+        if any(k in values for k in LEGACY_KEYS):  # a run folder of the earlier vocabulary: 0 meant "off"
+            values = {LEGACY_KEYS.get(k, k): v for k, v in values.items()}
+            values = {k: (None if k in _OFF_AS_ZERO and v == 0 else v) for k, v in values.items()}
+        known = set(cls.keys())
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         if "data" not in values:
             raise ValueError("the setting 'data' is required")
+        types = {f.name: str(f.type) for f in fields(cls)} | {s.name: s.type for s in SETTINGS.entries()}
         typed = {}
-        for f in fields(cls):
-            if f.name in values:
-                v = values[f.name]
-                numeric = str(f.type) in ("float", "float | str")
-                typed[f.name] = float(v) if numeric and isinstance(v, int) and not isinstance(v, bool) else v
+        for name, v in values.items():
+            numeric = types[name].startswith("float")
+            typed[name] = float(v) if numeric and isinstance(v, int) and not isinstance(v, bool) else v
         return cls(**typed)
 
     def to_json(self) -> str:

@@ -39,8 +39,8 @@ class Defaults:
     lr: float = 1e-3            # Adam
     lr_schedule: str = "constant"  # or "cosine": lr·½(1 + cos(πt/T))
     weight_decay: float = 0.0   # decoupled (AdamW) when > 0
-    clip: float = 10.0          # global gradient-norm clipping
-    ema: float = 0.995          # EMA decay of the weights (evaluated and kept)
+    clip_grad_norm: float = 10.0  # global gradient-norm clipping
+    ema_decay: float = 0.995    # EMA decay of the weights (evaluated and kept)
     hidden: int = 128           # MLP width
     depth: int = 2              # hidden layers
     activation: str = "silu"

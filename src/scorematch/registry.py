@@ -1,75 +1,178 @@
-"""Names to objects, in one place: the command line's objectives, models and samplers.
+"""The table of names: every objective, model kind and objective setting the command line and run folders speak,
+registered once next to what it builds, with its help text and defaults (the samplers' entries sit with their
+drivers in :mod:`scorematch.sampling` and are re-exported here).
 
 The library itself takes objects (a loss function, a network, a kernel); only the command line and run folders
-speak in names, and they all go through here.
+speak in names, and they all go through these tables. ``config.py`` validates names and settings against them,
+``cli.py`` builds its options and help from them, ``runs.py`` builds models and objectives from them. An unknown
+name raises ``ValueError`` listing the known ones.
+
+To add an objective to the command line: write the loss (``losses/<name>.py``), then register it::
+
+    OBJECTIVES.register(Objective("my-sm", "my objective (Doe 2027)", build=lambda cfg: losses.my_sm))
+
+It reads settings by name (``settings=("sigma",)``); a new setting is one :class:`Setting` in :data:`SETTINGS`.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from . import losses
-from .config import OBJECTIVES, TrainConfig
 from .fields import Energy, Score
 from .models import EnergyMLP, NoiseConditionalEnergyMLP, NoiseConditionalScoreMLP, ScoreMLP
 from .protocol import at_sigma
 from .samplers import annealed_langevin
-from .sampling import draw
+from .sampling import SAMPLERS, Sampler, draw
 from .schedules import geometric_sigmas
+from .table import Table
 
-__all__ = ["at_smallest_sigma", "build_model", "build_objective", "draw_samples", "sigma_ladder"]
+__all__ = ["MODELS", "OBJECTIVES", "SAMPLERS", "SETTINGS", "ModelKind", "Objective", "Sampler", "Setting",
+           "at_smallest_sigma", "build_model", "build_objective", "draw_samples", "sigma_ladder"]
+
+Loss = Callable[..., Tensor]
 
 
-def sigma_ladder(cfg: TrainConfig, *, dtype: torch.dtype = torch.float32) -> Tensor:
+@dataclass(frozen=True)
+class Setting:
+    """A setting an objective reads, by name: ``type`` is ``"int"``, ``"float"`` or ``"float | str"`` (a number or
+    ``"auto"``); ``check(value)`` says why a value is bad (``None``: it is fine)."""
+
+    name: str
+    help: str
+    default: Any
+    type: str = "float"
+    check: Callable[[Any], str | None] | None = None
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A command-line objective: ``build(cfg) -> loss(model, x, *, generator) -> (B,)``, the settings it reads,
+    whether it trains a noise-conditional model (σ as an input), whether its σ may be ``"auto"`` (chosen on
+    held-out data) and a check across settings (``check(cfg)``: a one-line message naming the setting, or
+    ``None``)."""
+
+    name: str
+    help: str
+    build: Callable[[Any], Loss]
+    settings: tuple[str, ...] = ()
+    conditional: bool = False
+    auto_sigma: bool = False
+    check: Callable[[Any], str | None] | None = None
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """A command-line model kind: ``build(cfg, dim, conditional) -> Energy | Score`` (float32), and the sampler a
+    run of it draws with by default (a noise-conditional score model uses the sampler that needs its ladder)."""
+
+    name: str
+    help: str
+    build: Callable[[Any, int, bool], Energy | Score]
+    default_sampler: str
+
+
+def _positive(value: Any) -> str | None:
+    return None if isinstance(value, (int, float)) and math.isfinite(value) and value > 0 else "must be a finite number > 0"
+
+
+def _count(value: Any) -> str | None:
+    return None if value >= 1 else "must be >= 1"
+
+
+SETTINGS: Table[Setting] = Table("setting")
+for _setting in (
+    Setting("sigma", "dsm: the noise level, or 'auto' to choose it on held-out data; ncsn: the smallest level",
+            0.1, "float | str", lambda v: None if v == "auto" else _positive(v)),
+    Setting("sigma_max", "ncsn: the largest noise level", 3.0, "float", _positive),
+    Setting("n_sigmas", "ncsn: noise levels in the geometric ladder", 10, "int", _count),
+    Setting("n_probes", "ssm, ssm-vr, fd-ssm: random projections per sample", 1, "int", _count),
+    Setting("fd_step", "fd-ssm: the finite-difference step", 0.05, "float", _positive),
+):
+    SETTINGS.register(_setting)
+
+
+def sigma_ladder(cfg: Any, *, dtype: torch.dtype = torch.float32) -> Tensor:
     """The NCSN ladder of a run: ``n_sigmas`` geometric levels from ``sigma_max`` down to ``sigma``."""
     if cfg.n_sigmas == 1:
         return torch.tensor([cfg.sigma], dtype=dtype)
     return geometric_sigmas(cfg.sigma_max, cfg.sigma, cfg.n_sigmas, dtype=dtype)
 
 
-def build_model(cfg: TrainConfig, dim: int) -> Energy | Score:
-    """The wrapped network of a run, in float32; noise-conditional for ``ncsn``."""
-    conditional = cfg.objective == "ncsn"
-    net_class = {
-        ("energy", False): EnergyMLP, ("score", False): ScoreMLP,
-        ("energy", True): NoiseConditionalEnergyMLP, ("score", True): NoiseConditionalScoreMLP,
-    }[(cfg.model, conditional)]
-    net = net_class(dim, hidden=cfg.hidden, depth=cfg.depth, activation=cfg.activation, init=cfg.init)
-    return (Energy(net) if cfg.model == "energy" else Score(net)).float()
+OBJECTIVES: Table[Objective] = Table("objective")
+for _objective in (
+    Objective("esm", "exact Hyvärinen score matching, ½‖s‖² + tr ∇s (the most accurate on the quality benchmark)",
+              lambda cfg: losses.explicit),
+    Objective("ssm", "sliced score matching, vᵀ∇s v + ½(vᵀs)² (Song et al. 2019)",
+              lambda cfg: functools.partial(losses.sliced, n_probes=cfg.n_probes, probe="rademacher"), ("n_probes",)),
+    Objective("ssm-vr", "sliced score matching with variance reduction, ½‖s‖² + vᵀ∇s v",
+              lambda cfg: functools.partial(losses.sliced, n_probes=cfg.n_probes, probe="rademacher",
+                                            variance_reduction=True), ("n_probes",)),
+    Objective("dsm", "denoising score matching at --sigma (Vincent 2011); cheap for score networks on large d",
+              lambda cfg: functools.partial(losses.denoising, sigma=cfg.sigma), ("sigma",), auto_sigma=True),
+    Objective("fd-ssm", "finite-difference sliced score matching (Pang et al. 2020), no second-order autograd",
+              lambda cfg: functools.partial(losses.finite_difference_sliced, fd_step=cfg.fd_step,
+                                            n_probes=cfg.n_probes), ("n_probes", "fd_step")),
+    Objective("ncsn", "multi-scale denoising over a σ ladder (Song & Ermon 2019); a noise-conditional model",
+              lambda cfg: functools.partial(losses.multiscale_denoising, sigmas=sigma_ladder(cfg)),
+              ("sigma", "sigma_max", "n_sigmas"), conditional=True,
+              check=lambda cfg: None if cfg.sigma == "auto" or cfg.sigma_max >= cfg.sigma else
+              f"sigma_max must be >= sigma ({cfg.sigma}) for ncsn, got {cfg.sigma_max!r}"),
+):
+    OBJECTIVES.register(_objective)
 
 
-def build_objective(cfg: TrainConfig) -> Callable[..., Tensor]:
+def _mlp(energy: bool) -> Callable[[Any, int, bool], Energy | Score]:
+    def build(cfg: Any, dim: int, conditional: bool) -> Energy | Score:
+        net_class = {(True, False): EnergyMLP, (False, False): ScoreMLP, (True, True): NoiseConditionalEnergyMLP,
+                     (False, True): NoiseConditionalScoreMLP}[(energy, conditional)]
+        net = net_class(dim, hidden=cfg.hidden, depth=cfg.depth, activation=cfg.activation, init=cfg.init)
+        return (Energy(net) if energy else Score(net)).float()
+
+    return build
+
+
+MODELS: Table[ModelKind] = Table("model")
+MODELS.register(ModelKind("energy", "an energy network E(x), p ∝ exp(−E): log-densities, and every sampler",
+                          _mlp(True), "smc"))
+MODELS.register(ModelKind("score", "a score network s(x) ≈ ∇ log p: no density, Langevin sampling",
+                          _mlp(False), "langevin"))
+
+
+def build_model(cfg: Any, dim: int) -> Energy | Score:
+    """The wrapped network of a run, in float32; noise-conditional when the objective says so."""
+    return MODELS[cfg.model].build(cfg, dim, OBJECTIVES[cfg.objective].conditional)
+
+
+def build_objective(cfg: Any) -> Loss:
     """``objective(model, x, generator=g) -> (B,)`` for the run's objective name (σ must be a number here)."""
     if isinstance(cfg.sigma, str):
         raise ValueError(f"sigma={cfg.sigma!r} must be resolved to a number before the objective is built")
-    if cfg.objective == "esm":
-        return losses.explicit
-    if cfg.objective == "ssm":
-        return functools.partial(losses.sliced, n_probes=cfg.n_probes, probe="rademacher")
-    if cfg.objective == "ssm-vr":
-        return functools.partial(losses.sliced, n_probes=cfg.n_probes, probe="rademacher", variance_reduction=True)
-    if cfg.objective == "dsm":
-        return functools.partial(losses.denoising, sigma=cfg.sigma)
-    if cfg.objective == "fd-ssm":
-        return functools.partial(losses.finite_difference_sliced, eps=cfg.fd_eps, n_probes=cfg.n_probes)
-    if cfg.objective == "ncsn":
-        return functools.partial(losses.multiscale_denoising, sigmas=sigma_ladder(cfg))
-    raise ValueError(f"unknown objective {cfg.objective!r}; choose one of: {', '.join(OBJECTIVES)}")
+    return OBJECTIVES[cfg.objective].build(cfg)
 
 
-def draw_samples(model: Energy | Score, cfg: TrainConfig, n: int, dim: int, *, sampler: str, steps: int | None = None,
+def at_smallest_sigma(model: Energy | Score, cfg: Any) -> Energy | Score:
+    """The model as an ordinary (not noise-conditional) one: bound to the smallest σ when the objective is
+    noise-conditional."""
+    return at_sigma(model, cfg.sigma) if OBJECTIVES[cfg.objective].conditional else model
+
+
+def draw_samples(model: Energy | Score, cfg: Any, n: int, dim: int, *, sampler: str, steps: int | None = None,
                  step_size: float | None = None, seed: int = 0, progress: bool = False
                  ) -> tuple[Tensor, dict[str, Any]]:
     """``n`` samples (standardized units) of a run's model by the named sampler, and the draw's report
     (:func:`scorematch.sampling.draw`). For ``annealed`` the steps are shared equally by the levels and the step
     size is relative: ε = step_size · σ_L², so level i moves with step_size · σ_i²."""
-    if sampler == "annealed" and cfg.objective != "ncsn":
-        raise ValueError("the annealed sampler needs a noise-conditional model (a run trained with --objective ncsn)")
+    if SAMPLERS[sampler].needs_ladder and not OBJECTIVES[cfg.objective].conditional:
+        raise ValueError(f"the {sampler} sampler needs a noise-conditional model (a run trained with one of: "
+                         f"{', '.join(o.name for o in OBJECTIVES.entries() if o.conditional)})")
 
     def annealed(x0: Tensor, generator: torch.Generator, n_steps: int, eps: float) -> Tensor:
         ladder = sigma_ladder(cfg, dtype=x0.dtype)
@@ -81,8 +184,3 @@ def draw_samples(model: Energy | Score, cfg: TrainConfig, n: int, dim: int, *, s
 
     return draw(sampler, at_smallest_sigma(model, cfg), n, (dim,), steps=steps, step_size=step_size, seed=seed,
                 progress=progress, annealed=annealed)
-
-
-def at_smallest_sigma(model: Energy | Score, cfg: TrainConfig) -> Any:
-    """The model as an ordinary (not noise-conditional) one: for ``ncsn`` runs, bound to the smallest σ."""
-    return at_sigma(model, cfg.sigma) if cfg.objective == "ncsn" else model

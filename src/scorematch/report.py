@@ -25,7 +25,7 @@ from .metrics import c2st, grid_metrics, mmd2, relative_fisher_divergence
 from .metrics.modes import kmeans_regions, mode_check
 from .models.analytic import ANALYTIC
 from .runs import Run, prepare_data, train_run
-from .sampling import describe
+from .sampling import SAMPLERS, describe
 
 __all__ = ["compare", "plot_run"]
 
@@ -192,7 +192,7 @@ def _markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str,
         if r.get("modes_agree") is False:
             lines.append(f"- {r['objective']}: the samples' mass per mode differs from the density's (TV "
                          f"{r['mode_tv']:.3f} > {r['mode_tv_limit']:.3f}): do not judge this model by its samples")
-        if r.get("sampler") == "langevin":
+        if r.get("sampler") in SAMPLERS and not SAMPLERS[r["sampler"]].judged:
             lines.append(f"- {r['objective']}: {r['sampler_notes'][0]}")
     if figure:
         lines += ["", "![comparison of objectives](comparison.png)"]

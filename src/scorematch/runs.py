@@ -36,7 +36,7 @@ from .data import DATASETS, Standardizer, load_data, make_dataset
 from .fields import Energy, Score
 from .metrics import HeldOutCriterion
 from .protocol import ScoreModel, in_data_units
-from .registry import at_smallest_sigma, build_model, build_objective, draw_samples
+from .registry import MODELS, OBJECTIVES, SAMPLERS, at_smallest_sigma, build_model, build_objective, draw_samples
 from .train import FitResult, fit
 
 __all__ = ["Run", "RunError", "load_run", "prepare_data", "save_array", "split_data", "train_run"]
@@ -117,9 +117,10 @@ class Run:
     def default_sampler(self) -> str:
         """SMC for energy models (the right weights between modes), annealed Langevin for ``ncsn`` score models,
         Langevin for other score models."""
-        if isinstance(self.model, Energy):
-            return "smc"
-        return "annealed" if self.config.objective == "ncsn" else "langevin"
+        kind = MODELS[self.config.model]
+        if not isinstance(self.model, Energy) and OBJECTIVES[self.config.objective].conditional:
+            return next(s.name for s in SAMPLERS.entries() if s.needs_ladder)
+        return kind.default_sampler
 
     def draw(self, n: int, *, sampler: str | None = None, steps: int | None = None, step_size: float | None = None,
              seed: int = 0, progress: bool = False) -> tuple[Tensor, dict[str, Any]]:
@@ -141,10 +142,10 @@ def _write_json(path: Path, value: object) -> None:
     atomic_write(path, json.dumps(value, indent=2) + "\n")
 
 
-def split_data(x: Tensor, val_fraction: float, seed: int) -> tuple[Tensor, Tensor | None]:
+def split_data(x: Tensor, val_fraction: float | None, seed: int) -> tuple[Tensor, Tensor | None]:
     """``(train, val)``: a random ``val_fraction`` of the rows (fixed by ``seed``) held out; ``val`` is ``None``
     when the fraction is 0 or the data have fewer than 3 rows. At least two rows stay for training."""
-    if val_fraction <= 0:
+    if not val_fraction:
         return x, None
     n_val = min(max(1, round(val_fraction * x.shape[0])), x.shape[0] - 2)  # standardizing needs 2 training rows
     if n_val < 1:
@@ -166,9 +167,9 @@ def _fit(cfg: TrainConfig, model: Energy | Score, z: Tensor, z_val: Tensor | Non
     criterion = _criterion(cfg, z_val)
     result = fit(model, z, build_objective(cfg), steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
                  lr_schedule=cfg.lr_schedule, schedule_steps=schedule_steps,
-                 weight_decay=cfg.weight_decay, clip_grad_norm=cfg.clip or None, ema_decay=cfg.ema or None,
+                 weight_decay=cfg.weight_decay, clip_grad_norm=cfg.clip_grad_norm, ema_decay=cfg.ema_decay,
                  generator=torch.Generator().manual_seed(cfg.seed), progress=progress, out_dir=out, val_fraction=None,
-                 criterion=criterion, patience=cfg.patience or None, eval_every=cfg.eval_every,
+                 criterion=criterion, patience=cfg.patience, eval_every=cfg.eval_every,
                  checkpoint_every=cfg.checkpoint_every, resume=resume,
                  eval_fn=eval_fn)
     return result, criterion
@@ -235,7 +236,7 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
         "steps_done": result.steps, "stop_reason": result.stop_reason, "best_step": result.best_step,
         "best_val_hyvarinen": result.best_value, "overfit_step": result.overfit_step,
         "criterion": None if criterion is None else ("exact trace" if criterion.exact else "Hutchinson, fixed probes"),
-        "kept_weights": "best held-out" if result.best_step is not None else ("EMA" if cfg.ema else "last"),
+        "kept_weights": "best held-out" if result.best_step is not None else ("EMA" if cfg.ema_decay else "last"),
     })
     return Run(out, cfg, stats, model), result
 

@@ -1,14 +1,18 @@
-"""The command line's samplers by name, each run with its step size adapted and its convergence reported.
+"""The command line's samplers by name (the table :data:`SAMPLERS`), each run with its step size adapted and its
+convergence reported.
 
 =============  =================================================================================================
 ``smc``        energies (default): sequential Monte Carlo from a broad base N(0, 2²I) (standardized units) along
                the tempering path — the right weights between modes, and log Z; ``steps`` MALA moves per temperature
 ``pt``         energies: parallel tempering, 12 temperatures; ``steps`` after ``steps // 2`` warm-up steps
 ``mala``       energies: MALA from N(0, I); ε adapted during ``steps // 2`` warm-up steps, then frozen
-``hmc``        energies: HMC, 10 leapfrog steps; adapted like MALA (target acceptance 0.75)
+``hmc``        energies: HMC, 10 leapfrog steps of size ε; adapted like MALA (target acceptance 0.75)
 ``langevin``   scores (default): unadjusted Langevin at a fixed ε — cannot recover the weights between modes
 ``annealed``   noise-conditional (ncsn) scores (default): annealed Langevin over the run's σ ladder
 =============  =================================================================================================
+
+``step_size`` is ε of the Langevin/MALA proposal ``x + (ε/2)·s + √ε·z``; for HMC it is the leapfrog step
+(positions move by ε·p per leapfrog step) — a different quantity with the same name, adapted the same way.
 
 Every draw returns a report (a JSON-ready dict): the sampler, the step size(s), the acceptance rate, split R̂ and
 ESS over the chains, for SMC the ESS of its weights, log Z and its standard error, and ``warnings`` (each with a
@@ -19,6 +23,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -31,19 +37,10 @@ from .samplers.diagnostics import RHAT_LIMIT
 from .samplers.smc import smc
 from .samplers.tempered import Base
 from .samplers.tempering import adapt_tempering, default_betas, parallel_tempering
+from .table import Table
 
-__all__ = ["BASE_STD", "ENERGY_SAMPLERS", "SAMPLER_DEFAULTS", "describe", "draw", "warnings_of"]
+__all__ = ["BASE_STD", "SAMPLERS", "Sampler", "describe", "draw", "warnings_of"]
 
-ENERGY_SAMPLERS = ("smc", "pt", "mala", "hmc")
-SAMPLER_DEFAULTS: dict[str, dict[str, float]] = {
-    "smc": {"steps": 10, "step_size": 0.5},
-    "pt": {"steps": 1000, "step_size": 0.1},
-    "mala": {"steps": 1000, "step_size": 0.01},
-    "hmc": {"steps": 200, "step_size": 0.1},
-    "langevin": {"steps": 1000, "step_size": 2e-3},
-    "annealed": {"steps": 1000, "step_size": 0.05},
-}
-"""Per sampler: ``steps`` (SMC: MALA moves per temperature) and the step size (the first guess where it is adapted)."""
 BASE_STD = 2.0
 ESS_LIMIT = 100
 FAR = 10.0
@@ -98,8 +95,9 @@ def describe(report: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def _smc(model: Any, n: int, shape: tuple[int, ...], steps: int, step_size: float | None, g: torch.Generator,
-         progress: bool) -> tuple[Tensor, dict[str, Any]]:
+def _smc(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator, progress: bool,
+         annealed: Any = None) -> tuple[Tensor, dict[str, Any]]:
+    n, shape = x0.shape[0], tuple(x0.shape[1:])
     out = smc(model, n, shape, base_std=BASE_STD, n_moves=steps, step_size=step_size,
               adapt_step_size=step_size is None, generator=g, dtype=torch.float32, progress=progress)
     run = out.run
@@ -114,31 +112,82 @@ def _smc(model: Any, n: int, shape: tuple[int, ...], steps: int, step_size: floa
     return final.x, report
 
 
-def _mcmc(name: str, model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator,
-          progress: bool) -> tuple[Tensor, dict[str, Any]]:
-    warmup = max(1, steps // 2)
-    if name == "pt":
-        base = Base(tuple(x0.shape[1:]), 0.0, BASE_STD)
-        betas = default_betas()
-        state, eps = adapt_tempering(model, base, x0, warmup, betas, generator=g)
-        kernel = parallel_tempering(model, base, eps, betas)
-        out = run_chains(kernel, state, steps, generator=g, progress=progress)
-        return out.x, {"step_size": eps.tolist(), "acceptance": out.accept_prob, "rhat": out.rhat, "ess": out.ess,
-                       "pt": {"betas": betas.tolist(), "swap_rate": out.state.swap_rate.tolist()}}
-    make = {"mala": lambda e: mala(model, e), "hmc": lambda e: hmc(model, e, 10),
-            "langevin": lambda e: langevin(model, e)}[name]
-    start: Any = x0
-    if step_size is None and name != "langevin":
-        adapted = adapt_step_size(make, x0, warmup, step_size=SAMPLER_DEFAULTS[name]["step_size"],
-                                  target_accept=0.57 if name == "mala" else 0.75, generator=g)
-        start, step_size = adapted.state, adapted.step_size
-    eps = step_size or SAMPLER_DEFAULTS[name]["step_size"]
-    out = run_chains(make(eps), start, steps, generator=g, progress=progress)
-    report = {"step_size": eps, "acceptance": out.accept_prob if name != "langevin" else None, "rhat": out.rhat,
-              "ess": out.ess}
-    if name == "langevin":
-        report["notes"] = [LANGEVIN_NOTE]
-    return out.x, report
+def _pt(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator, progress: bool,
+        annealed: Any = None) -> tuple[Tensor, dict[str, Any]]:
+    base = Base(tuple(x0.shape[1:]), 0.0, BASE_STD)
+    betas = default_betas()
+    state, eps = adapt_tempering(model, base, x0, max(1, steps // 2), betas, generator=g)
+    kernel = parallel_tempering(model, base, eps, betas)
+    out = run_chains(kernel, state, steps, generator=g, progress=progress)
+    return out.x, {"step_size": eps.tolist(), "acceptance": out.accept_prob, "rhat": out.rhat, "ess": out.ess,
+                   "pt": {"betas": betas.tolist(), "swap_rate": out.state.swap_rate.tolist()}}
+
+
+def _chains(make: Callable[[Any, float], Any], first_step: float, target_accept: float | None
+            ) -> Callable[..., tuple[Tensor, dict[str, Any]]]:
+    """The driver of a kernel ``make(model, ε)``: ε adapted towards ``target_accept`` during ``steps // 2`` warm-up
+    steps (unless given, or ``target_accept`` is ``None``), then ``steps`` steps over the chains."""
+
+    def run(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator, progress: bool,
+            annealed: Any = None) -> tuple[Tensor, dict[str, Any]]:
+        start: Any = x0
+        if step_size is None and target_accept is not None:
+            adapted = adapt_step_size(lambda e: make(model, e), x0, max(1, steps // 2), step_size=first_step,
+                                      target_accept=target_accept, generator=g)
+            start, step_size = adapted.state, adapted.step_size
+        eps = step_size or first_step
+        out = run_chains(make(model, eps), start, steps, generator=g, progress=progress)
+        report = {"step_size": eps, "acceptance": out.accept_prob if target_accept is not None else None,
+                  "rhat": out.rhat, "ess": out.ess}
+        if target_accept is None:
+            report["notes"] = [LANGEVIN_NOTE]
+        return out.x, report
+
+    return run
+
+
+def _annealed(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator, progress: bool,
+              annealed: Any = None) -> tuple[Tensor, dict[str, Any]]:
+    if annealed is None:
+        raise ValueError("the annealed sampler needs the run's σ ladder (draw it through a run)")
+    eps = step_size or SAMPLERS["annealed"].step_size
+    return annealed(x0, g, steps, eps), {
+        "step_size": eps, "acceptance": None, "rhat": None, "ess": None,
+        "notes": ["annealed Langevin ends after its last noise level: no chains to compare"]}
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """A command-line sampler: ``run(model, x0, steps, step_size, generator, progress, annealed) -> (x, report)``,
+    its default ``steps`` and ``step_size`` (the first guess where it is adapted), whether it needs an energy, and
+    whether it needs a noise-conditional model's σ ladder; ``trusted`` is false for a sampler that cannot say
+    whether it converged."""
+
+    name: str
+    help: str
+    run: Callable[..., tuple[Tensor, dict[str, Any]]]
+    steps: int
+    step_size: float
+    needs_energy: bool = False
+    needs_ladder: bool = False
+    judged: bool = True
+
+
+SAMPLERS: Table[Sampler] = Table("sampler")
+for _sampler in (
+    Sampler("smc", "sequential Monte Carlo (energies): the right weights between modes, and log Z", _smc, 10, 0.5,
+            needs_energy=True),
+    Sampler("pt", "parallel tempering (energies), 12 temperatures", _pt, 1000, 0.1, needs_energy=True),
+    Sampler("mala", "MALA (energies); chains from N(0, I) stay in the mode they find",
+            _chains(lambda m, e: mala(m, e), 0.01, 0.57), 1000, 0.01, needs_energy=True),
+    Sampler("hmc", "HMC, 10 leapfrog steps (energies)", _chains(lambda m, e: hmc(m, e, 10), 0.1, 0.75), 200, 0.1,
+            needs_energy=True),
+    Sampler("langevin", "unadjusted Langevin (any model)", _chains(lambda m, e: langevin(m, e), 2e-3, None), 1000,
+            2e-3, judged=False),
+    Sampler("annealed", "annealed Langevin over the σ ladder (noise-conditional models)", _annealed, 1000, 0.05,
+            needs_ladder=True),
+):
+    SAMPLERS.register(_sampler)
 
 
 def draw(name: str, model: Any, n: int, event_shape: tuple[int, ...], *, steps: int | None = None,
@@ -149,27 +198,19 @@ def draw(name: str, model: Any, n: int, event_shape: tuple[int, ...], *, steps: 
     ``step_size`` fixes ε (no adaptation); ``None`` adapts it where the sampler can. ``annealed`` is
     ``(x0, generator, steps) -> samples`` for the annealed sampler (it needs the run's σ ladder).
     """
-    if name not in SAMPLER_DEFAULTS:
-        raise ValueError(f"unknown sampler {name!r}; choose one of: {', '.join(SAMPLER_DEFAULTS)}")
-    if name in ENERGY_SAMPLERS and not has_energy(model):
+    entry = SAMPLERS[name]
+    if entry.needs_energy and not has_energy(model):
         raise ValueError(f"the {name} sampler needs an energy model (train with --model energy)")
     if step_size is not None and not (math.isfinite(step_size) and step_size > 0):
         raise ValueError(f"--step-size must be a finite number > 0, got {step_size}")
-    steps = int(steps or SAMPLER_DEFAULTS[name]["steps"])
+    steps = int(steps or entry.steps)
     g = torch.Generator().manual_seed(seed)
     t0 = time.perf_counter()
     x0 = torch.randn(n, *event_shape, generator=g, dtype=torch.float32)
-    if name == "smc":
-        x, report = _smc(model, n, tuple(event_shape), steps, step_size, g, progress)
-    elif name == "annealed":
-        x = annealed(x0, g, steps, step_size or SAMPLER_DEFAULTS[name]["step_size"])
-        report = {"step_size": step_size or SAMPLER_DEFAULTS[name]["step_size"], "acceptance": None, "rhat": None,
-                  "ess": None, "notes": ["annealed Langevin ends after its last noise level: no chains to compare"]}
-    else:
-        x, report = _mcmc(name, model, x0, steps, step_size, g, progress)
+    x, report = entry.run(model, x0, steps, step_size, g, progress, annealed)
     report = {"sampler": name, "n": n, "steps": steps, "seconds": time.perf_counter() - t0,
               "nonfinite": int((~torch.isfinite(x.flatten(1)).all(1)).sum()),
               "far": int((x.flatten(1).abs().amax(1) > FAR).sum()), **report}
     report["warnings"] = warnings_of(report)
-    report["trusted"] = not report["warnings"] and name != "langevin"
+    report["trusted"] = not report["warnings"] and entry.judged
     return x, report

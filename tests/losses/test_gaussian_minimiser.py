@@ -27,7 +27,7 @@ OBJECTIVES = {
     "esm": (lambda f, x, g: explicit(f, x), {}),
     "ssm": (lambda f, x, g: sliced(f, x, generator=g), {}),
     "ssm-vr": (lambda f, x, g: sliced(f, x, variance_reduction=True, generator=g), {}),
-    "fd-ssm": (lambda f, x, g: finite_difference_sliced(f, x, eps=0.05, generator=g), {}),
+    "fd-ssm": (lambda f, x, g: finite_difference_sliced(f, x, fd_step=0.05, generator=g), {}),
     "dsm": (lambda f, x, g: denoising(f, x.repeat(REPEATS, 1), sigma=0.3, generator=g),
             dict(noise_aware=True, sigma=0.3)),
     "ncsn": (lambda f, x, g: multiscale_denoising(f, x.repeat(REPEATS, 1), sigmas=[1.0, 0.5, 0.25], generator=g),

@@ -45,7 +45,7 @@ def test_fd_ssm_mean_equals_explicit_at_small_eps(kind, event):
     field = _field(kind, event)
     x = torch.randn(4, *event, generator=torch.Generator().manual_seed(1))
     g = torch.Generator().manual_seed(3)
-    z = _z_score(lambda f, xs: finite_difference_sliced(f, xs, eps=1e-3, generator=g), field, x)
+    z = _z_score(lambda f, xs: finite_difference_sliced(f, xs, fd_step=1e-3, generator=g), field, x)
     assert abs(z) < 3, z
 
 
@@ -56,7 +56,7 @@ def test_fd_ssm_tends_to_sliced_with_the_same_probes_as_eps_squared(kind, event)
     x = torch.randn(5, *event, generator=torch.Generator().manual_seed(4))
     v = draw_probes(x, 3, "sphere", generator=torch.Generator().manual_seed(5))
     target = sliced(field, x, probes=v)
-    errors = [(finite_difference_sliced(field, x, eps=e, probes=v) - target).abs().max().item()
+    errors = [(finite_difference_sliced(field, x, fd_step=e, probes=v) - target).abs().max().item()
               for e in (1e-1, 1e-2, 1e-3)]
     # central differences: error ∝ ε², so a 10× smaller ε gives ~100× smaller error
     assert errors[0] / errors[1] > 50 and errors[1] / errors[2] > 50, errors
@@ -77,8 +77,8 @@ def test_sliced_with_all_rademacher_signs_is_explicit():
     [
         (lambda f, x: sliced(f, x, n_probes=0), "n_probes must be an integer >= 1"),
         (lambda f, x: sliced(f, x, probe="uniform"), "unknown probe kind 'uniform'"),
-        (lambda f, x: finite_difference_sliced(f, x, eps=0.0), "eps must be a finite number > 0"),
-        (lambda f, x: finite_difference_sliced(f, x, eps=-1e-3), "eps must be a finite number > 0"),
+        (lambda f, x: finite_difference_sliced(f, x, fd_step=0.0), "fd_step must be a finite number > 0"),
+        (lambda f, x: finite_difference_sliced(f, x, fd_step=-1e-3), "fd_step must be a finite number > 0"),
         (lambda f, x: finite_difference_sliced(f, x, n_probes=0), "n_probes"),
         (lambda f, x: finite_difference_sliced(f, x, probe="x"), "unknown probe kind"),
     ],

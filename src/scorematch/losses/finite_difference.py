@@ -40,7 +40,7 @@ def finite_difference_sliced(
     model: Field,
     x: Tensor,
     *,
-    eps: float = 1e-2,
+    fd_step: float = 1e-2,
     n_probes: int = 1,
     probe: ProbeKind = "sphere",
     generator: torch.Generator | None = None,
@@ -52,7 +52,7 @@ def finite_difference_sliced(
         model: ``Energy(net)`` (3 network evaluations per probe-sample, counting x once) or ``Score(net)``
             (2 per probe-sample).
         x: data, shape ``(B, *event)``.
-        eps: finite-difference step ε > 0; the shifted points lie at distance ε‖v‖ (ε√D for sphere probes).
+        fd_step: the finite-difference step ε > 0; the shifted points lie at distance ε‖v‖ (ε√D for sphere probes).
         n_probes: projections per sample ``M`` (≥ 1).
         probe: ``"sphere"`` (as Pang et al.), ``"gaussian"`` or ``"rademacher"``.
         generator: source of randomness for the probes.
@@ -64,11 +64,11 @@ def finite_difference_sliced(
     >>> from scorematch import Energy
     >>> x, v = torch.tensor([[1.0, 2.0]]), torch.tensor([[[1.0, 0.0]]])
     >>> # quadratic energy: central differences are exact, ½(vᵀs)² + vᵀ∇s v = ½·1 − 1
-    >>> finite_difference_sliced(Energy(lambda z: 0.5 * (z**2).sum(-1)), x, probes=v, eps=0.5)
+    >>> finite_difference_sliced(Energy(lambda z: 0.5 * (z**2).sum(-1)), x, probes=v, fd_step=0.5)
     tensor([-0.5000])
     """
     field = require_field(model)
-    eps = check_positive("eps", eps)
+    eps = check_positive("fd_step", fd_step)
     if probes is None:
         probes = draw_probes(x, n_probes, probe, generator=generator)
     elif probes.ndim != x.ndim + 1 or probes.shape[1:] != x.shape:
