@@ -4,6 +4,7 @@
 import pytest
 import torch
 
+from scorematch import Score
 from scorematch.models.analytic import ncsn_toy
 from scorematch.models.smoothed import SmoothedMixture
 from scorematch.samplers import annealed_langevin, langevin, sample
@@ -69,3 +70,19 @@ def test_bad_options_raise_value_error(kwargs, message):
     sigmas = options.pop("sigmas")
     with pytest.raises(ValueError, match=message):
         annealed_langevin(TOY, torch.zeros(3, 2), sigmas, **options)
+
+
+def test_the_annealed_kernel_runs_in_every_driver_and_is_annealed_langevin_step_for_step():
+    from scorematch.samplers import annealed_langevin_kernel, diagnose, sample, trajectory
+
+    model = Score(lambda x, sigma: -x / (1 + sigma[:, None] ** 2))
+    ladder, x0 = [2.0, 0.7, 0.2], torch.randn(64, 2, generator=torch.Generator().manual_seed(1))
+    kernel = annealed_langevin_kernel(model, ladder, step_size=0.05, n_steps_each=7)
+    by_kernel = sample(kernel, x0, 21, generator=torch.Generator().manual_seed(2))
+    whole = annealed_langevin(model, x0, ladder, step_size=0.05, n_steps_each=7, final_denoise=False,
+                              generator=torch.Generator().manual_seed(2))
+    assert torch.equal(by_kernel, whole)
+    path = trajectory(kernel, x0, 21, generator=torch.Generator().manual_seed(2))
+    assert path.shape == (22, 64, 2) and torch.equal(path[-1], whole)
+    info = diagnose(kernel, x0, 30, generator=torch.Generator().manual_seed(2))  # past the ladder: stays at σ_L
+    assert torch.isfinite(info.x).all() and bool((info.mean_accept_prob == 1).all())

@@ -1,34 +1,41 @@
 """Samplers: a functional core (``*_init``, ``*_step(state, …) -> (state, info)``), kernels that bind a model
 and settings, and drivers that run a kernel.
 
-Convention (every Langevin-type sampler): :math:`x \\leftarrow x + (\\varepsilon/2)\\,s(x) + \\sqrt{\\varepsilon}\\,z`.
+Convention (every Langevin-type sampler): :math:`x \\leftarrow x + (\\varepsilon/2)\\,s(x) + \\sqrt{\\varepsilon}\\,z`;
+``step_size`` is that ε; for HMC it is the leapfrog step (a different quantity, documented there). Kernels report
+nothing while they run: progress is the drivers' (``progress=True``).
 
 =========================  ================================================================
 ``langevin``               unadjusted Langevin (ULA), bias O(ε)
 ``mala``                   Metropolis-adjusted Langevin: exact at any ε, needs an energy
 ``hmc``                    Hamiltonian Monte Carlo, leapfrog, needs an energy
-``annealed_langevin``      NCSN's annealed Langevin over a σ ladder, step ε σ_i²/σ_L²
+``annealed_langevin``      NCSN's annealed Langevin over a σ ladder, step ε σ_i²/σ_L² (a kernel:
+                           ``annealed_langevin_kernel``)
+``metropolis_select``      the accept/reject step MALA, HMC and parallel tempering share
 ``sample`` / ``trajectory`` / ``diagnose``   run a kernel: final samples / path / acceptance
 ``adapt_step_size``        dual averaging of ε during warm-up towards a target acceptance, then frozen
 =========================  ================================================================
 """
 
 from .adapt import AdaptResult, adapt_step_size
-from .annealed import annealed_langevin
+from .annealed import AnnealedState, annealed_langevin, annealed_langevin_kernel
 from .driver import Diagnostics, diagnose, sample, trajectory
 from .hmc import hmc, hmc_init, hmc_step
 from .langevin import langevin, langevin_init, langevin_step
 from .mala import mala, mala_init, mala_step
+from .metropolis import metropolis_select
 from .state import Info, Kernel, State
 
 __all__ = [
     "AdaptResult",
+    "AnnealedState",
     "Diagnostics",
     "Info",
     "Kernel",
     "State",
     "adapt_step_size",
     "annealed_langevin",
+    "annealed_langevin_kernel",
     "diagnose",
     "hmc",
     "hmc_init",
@@ -39,6 +46,7 @@ __all__ = [
     "mala",
     "mala_init",
     "mala_step",
+    "metropolis_select",
     "sample",
     "trajectory",
 ]

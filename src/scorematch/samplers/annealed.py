@@ -16,17 +16,83 @@ The model is called as ``model.score(x, sigma)`` with ``sigma`` of shape ``(B,)`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
 from .._checks import check_count, check_positive
-from .driver import progress_bar
-from .langevin import langevin_init, langevin_step
-from .state import evaluate
+from .driver import sample
+from .langevin import langevin_step
+from .state import Info, Kernel, State, evaluate
 
-__all__ = ["annealed_langevin"]
+__all__ = ["AnnealedState", "annealed_langevin", "annealed_langevin_kernel"]
+
+
+class AnnealedState(NamedTuple):
+    """Positions ``x``, the score there at the current level's σ, no energy, and the steps taken so far
+    (the level is ``n_steps // n_steps_each``)."""
+
+    x: Tensor
+    score: Tensor
+    energy: Tensor | None
+    n_steps: int
+
+
+def _ladder(sigmas: Tensor | Sequence[float], like: Tensor) -> Tensor:
+    ladder = torch.as_tensor(sigmas, dtype=like.dtype, device=like.device).reshape(-1)
+    if ladder.numel() == 0 or not (torch.isfinite(ladder).all() and (ladder > 0).all()):
+        raise ValueError(f"sigmas must be a non-empty ladder of finite values > 0; got {ladder.tolist()}")
+    if (ladder[1:] > ladder[:-1]).any():
+        raise ValueError(f"sigmas must be in descending order (σ₁ > … > σ_L); got {ladder.tolist()}")
+    return ladder
+
+
+def annealed_langevin_kernel(model: Any, sigmas: Tensor | Sequence[float], *, step_size: float,
+                             n_steps_each: int = 100) -> Kernel:
+    r"""Annealed Langevin dynamics as a :class:`~scorematch.samplers.state.Kernel` over a σ ladder: step ``t``
+    is a Langevin move :math:`x + (\alpha_i/2)\,s(x, \sigma_i) + \sqrt{\alpha_i}\,z` at level
+    :math:`i = \lfloor t / T \rfloor` (``T = n_steps_each``), :math:`\alpha_i = \varepsilon\,\sigma_i^2/\sigma_L^2`;
+    steps past the last level stay at σ_L. So :func:`~scorematch.samplers.sample`,
+    :func:`~scorematch.samplers.trajectory` and :func:`~scorematch.samplers.diagnose` run it like any kernel;
+    :func:`annealed_langevin` is ``sample`` for ``L·T`` steps plus the final denoising step.
+
+    >>> import torch
+    >>> from scorematch import Score
+    >>> from scorematch.samplers import trajectory
+    >>> model = Score(lambda x, sigma: -x / (1 + sigma[:, None] ** 2))
+    >>> path = trajectory(annealed_langevin_kernel(model, [3.0, 1.0], step_size=0.05, n_steps_each=5),
+    ...                   torch.zeros(4, 2), 10)
+    >>> path.shape
+    torch.Size([11, 4, 2])
+    """
+    eps = check_positive("step_size", step_size)
+    check_count("n_steps_each", n_steps_each)
+    ladders: dict[tuple[torch.dtype, torch.device], Tensor] = {}
+
+    def ladder_for(x: Tensor) -> Tensor:
+        key = (x.dtype, x.device)
+        if key not in ladders:
+            ladders[key] = _ladder(sigmas, x)
+        return ladders[key]
+
+    def init(x: Tensor) -> AnnealedState:
+        ladder = ladder_for(x)
+        st = evaluate(model, x, (ladder[0].expand(x.shape[0]),))
+        return AnnealedState(st.x, st.score, None, 0)
+
+    def step(state: AnnealedState, generator: torch.Generator | None) -> tuple[AnnealedState, Info]:
+        ladder = ladder_for(state.x)
+        level = min(state.n_steps // n_steps_each, ladder.numel() - 1)
+        sigma = ladder[level]
+        cond = (sigma.expand(state.x.shape[0]),)
+        here = State(state.x, state.score)
+        if 0 < state.n_steps and state.n_steps % n_steps_each == 0 and state.n_steps // n_steps_each == level:
+            here = evaluate(model, state.x, cond)  # a new level: the score at its σ
+        new, info = langevin_step(here, model, eps * float(sigma / ladder[-1]) ** 2, cond=cond, generator=generator)
+        return AnnealedState(new.x, new.score, None, state.n_steps + 1), info
+
+    return Kernel(init, step)
 
 
 def annealed_langevin(
@@ -51,7 +117,7 @@ def annealed_langevin(
         n_steps_each: Langevin moves per level (T).
         final_denoise: finish with :math:`x + \sigma_L^2 s(x, \sigma_L)`.
         generator: source of randomness.
-        progress: show a progress bar.
+        progress: show a progress bar (the driver's).
 
     >>> import torch
     >>> from scorematch import Score
@@ -61,24 +127,10 @@ def annealed_langevin(
     >>> bool(abs(x.var() - 1) < 0.15)
     True
     """
-    ladder = torch.as_tensor(sigmas, dtype=x0.dtype, device=x0.device).reshape(-1)
-    if ladder.numel() == 0 or not (torch.isfinite(ladder).all() and (ladder > 0).all()):
-        raise ValueError(f"sigmas must be a non-empty ladder of finite values > 0; got {ladder.tolist()}")
-    if (ladder[1:] > ladder[:-1]).any():
-        raise ValueError(f"sigmas must be in descending order (σ₁ > … > σ_L); got {ladder.tolist()}")
-    eps = check_positive("step_size", step_size)
-    check_count("n_steps_each", n_steps_each)
-    b, last = x0.shape[0], ladder[-1]
-    x = x0.detach()
-    with progress_bar(ladder.numel() * n_steps_each, progress, "annealed Langevin") as bar:
-        for sigma in ladder:
-            cond = (sigma.expand(b),)
-            alpha = eps * float(sigma / last) ** 2
-            state = langevin_init(x, model, cond)
-            for _ in range(n_steps_each):
-                state, _ = langevin_step(state, model, alpha, cond=cond, generator=generator)
-                bar.update(1)
-            x = state.x
+    ladder = _ladder(sigmas, x0)
+    kernel = annealed_langevin_kernel(model, ladder, step_size=step_size, n_steps_each=n_steps_each)
+    x = sample(kernel, x0.detach(), ladder.numel() * n_steps_each, generator=generator, progress=progress)
     if final_denoise:
-        x = x + last**2 * evaluate(model, x, (last.expand(b),)).score
+        last = ladder[-1]
+        x = x + last**2 * evaluate(model, x, (last.expand(x0.shape[0]),)).score
     return x

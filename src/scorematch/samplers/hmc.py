@@ -21,7 +21,8 @@ from torch import Tensor
 
 from .._checks import check_count, check_positive
 from ..shapes import sum_event
-from .mala import mala_init, metropolis_select
+from .mala import mala_init
+from .metropolis import metropolis_select
 from .state import Info, Kernel, State, evaluate
 
 __all__ = ["hmc", "hmc_init", "hmc_step"]

@@ -20,28 +20,16 @@ import torch
 from torch import Tensor
 
 from .._checks import check_positive
-from ..shapes import per_sample_view, sum_event
+from ..shapes import sum_event
+from .metropolis import metropolis_select
 from .state import Info, Kernel, State, evaluate
 
-__all__ = ["mala", "mala_init", "mala_step", "metropolis_select"]
+__all__ = ["mala", "mala_init", "mala_step"]
 
 
 def mala_init(x: Tensor, model: Any, cond: tuple[Tensor, ...] = ()) -> State:
     """The state at ``x``: positions, score and energy."""
     return evaluate(model, x, cond, need_energy=True)
-
-
-def metropolis_select(state: State, proposal: State, log_alpha: Tensor,
-                      generator: torch.Generator | None) -> tuple[State, Info]:
-    """Accept each chain's proposal with probability ``min(1, exp(log_alpha))``; shared by MALA and HMC."""
-    x = state.x
-    u = torch.rand(x.shape[0], dtype=x.dtype, device=x.device, generator=generator)
-    log_alpha = torch.nan_to_num(log_alpha, nan=-math.inf)  # a non-finite proposal is rejected
-    accepted = u.log() < log_alpha
-    keep = per_sample_view(accepted, x).bool()
-    new = State(torch.where(keep, proposal.x, x), torch.where(keep, proposal.score, state.score),
-                torch.where(accepted, proposal.energy, state.energy))
-    return new, Info(log_alpha.clamp(max=0).exp(), accepted)
 
 
 def mala_step(

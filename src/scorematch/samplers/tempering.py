@@ -27,7 +27,7 @@ from torch import Tensor
 
 from .._checks import check_count
 from ..shapes import per_sample_view, sum_event
-from .mala import metropolis_select
+from .metropolis import metropolis_select
 from .state import Info, Kernel, State, evaluate
 from .tempered import Base
 
