@@ -116,10 +116,10 @@ def test_an_unknown_objective_name_is_refused_not_replaced():
 
 
 def test_a_value_that_could_not_be_measured_is_shown_missing_with_its_reason():
-    from scorematch.report import _markdown
+    from scorematch.report.markdown import markdown
 
     row = {"objective": "esm", "mmd2": None, "c2st": None, "sampler": "smc", "sampler_trusted": False,
            "missing": "MMD²/C2ST not measured: only 3 of 300 samples are finite"}
-    text = _markdown("moons", 10, "energy", 0, [row], {"mmd2": 0.0, "c2st": 0.5}, False, 300, False)
+    text = markdown("moons", 10, "energy", 0, [row], {"mmd2": 0.0, "c2st": 0.5}, False, 300, False)
     assert "| esm |" in text and "| — | — |" in text and "only 3 of 300 samples are finite" in text
     assert "| **no** |" in text

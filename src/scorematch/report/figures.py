@@ -1,0 +1,79 @@
+"""``plot``: the figures of one run — density, score field, samples over the data (with the sampler's verdict and
+the mode check), and the loss curve."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..fields import Energy
+from ..metrics.modes import kmeans_regions, mode_check
+from ..models.analytic import ANALYTIC
+from ..runs import Run, prepare_data
+from .console import say
+
+__all__ = ["box_of", "plot_run", "regions_of"]
+
+
+def box_of(x: Tensor) -> tuple[tuple[float, float], tuple[float, float]]:
+    lo, hi = torch.quantile(x, 0.002, dim=0), torch.quantile(x, 0.998, dim=0)
+    centre, half = (lo + hi) / 2, 0.6 * (hi - lo).max()
+    return ((float(centre[0] - half), float(centre[0] + half)), (float(centre[1] - half), float(centre[1] + half)))
+
+
+def _history(run: Run) -> list[dict[str, float]]:
+    path = run.path / "metrics.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+
+def regions_of(truth: Any, data: Tensor):
+    """The regions whose masses :func:`~scorematch.metrics.mode_check` compares: an exact mixture's components,
+    else 8 k-means cells of the data."""
+    return truth.component if truth is not None else kmeans_regions(data)
+
+
+def plot_run(run: Run, out: Path, *, n_samples: int = 2000, steps: int | None = None, sampler: str | None = None,
+             log: bool = False, progress: bool = False) -> list[Path]:
+    """Draw a run's figures into ``out``; returns the files written. 2-D runs get the density (or score
+    magnitude; ``log``: log-density), the score field and ``n_samples`` samples over the data, drawn by the run's
+    default sampler (or ``sampler``), with the sampler's verdict and, for energies, a check of the samples'
+    mass per mode against the density's; every run gets its loss curve. ``progress`` prints a line per stage."""
+    from ..plot import energy_landscape, loss_curves, samples_over_data, score_field
+
+    if run.dim == 2:
+        data = prepare_data(run.config)
+        box, view = box_of(data), run.view
+        say(f"sampling {n_samples} points ({sampler or run.default_sampler()})…", progress)
+        samples, report = run.draw(n_samples, sampler=sampler, steps=steps)
+        verdict = "converged" if report["trusted"] else "NOT converged"
+        if report["warnings"]:
+            for w in report["warnings"]:
+                say(f"warning: {w}", True)
+        title = f"samples ({report['sampler']}: {verdict})"
+        if isinstance(run.model, Energy):
+            truth = ANALYTIC[run.config.data]() if run.config.data in ANALYTIC else None
+            check = mode_check(run.energy, samples, regions_of(truth, data), box=box)
+            if not check.agree:
+                say(f"warning: the samples' mass per mode differs from the density's (total variation "
+                     f"{check.tv:.2f} > {check.limit:.2f})", True)
+                title += f"\nmass per mode ≠ density's (TV {check.tv:.2f})"
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / "loss.png"]
+    loss_curves({run.config.objective: _history(run)}, path=written[0])
+    if run.dim == 2:
+        figures = {
+            "density.png": lambda p: energy_landscape(view, box=box, data=data, log=log, path=p),
+            "score_field.png": lambda p: score_field(view, box=box, data=data, path=p),
+            "samples.png": lambda p: samples_over_data(samples, data, box=box, path=p, title=title),
+        }
+        for name, draw in figures.items():
+            say(f"drawing {name}…", progress)
+            draw(out / name)
+            written.append(out / name)
+    return written
+
+
