@@ -234,6 +234,7 @@ def test_plot_writes_every_figure(tmp_path, trained):
         assert image.shape[0] > 200 and image.shape[1] > 200, name
 
 
+@pytest.mark.slow  # fast twin: test_sampling_cli.py::test_compare_reports_the_sampler_and_the_mode_check
 def test_compare_writes_the_report(tmp_path):
     from scorematch.report import compare
 

@@ -40,9 +40,18 @@ def test_builtin_set_shape_range_and_reproducibility(name):
 
 @pytest.mark.parametrize("name", sorted(ANALYTIC))
 def test_sets_with_a_density_are_drawn_from_their_target(name):
+    # Stein's identity E_p[s(x) xᵀ] = −I and E_p[s(x)] = 0 hold for the exact score s of p and no other law:
+    # samples from another density (a wrong sampler, a wrong scale) fail it
     target = ANALYTIC[name](dtype=torch.float64)
-    x = make_dataset(name, 1000, generator=_seed(3), dtype=torch.float64)
-    assert torch.equal(x, target.sample(1000, generator=_seed(3)))
+    x = make_dataset(name, 40_000, generator=_seed(3), dtype=torch.float64)
+    s = target.score(x)
+    outer = s[:, :, None] * x[:, None, :]
+    for values, expected in ((outer, -torch.eye(2, dtype=torch.float64)), (s, torch.zeros(2, dtype=torch.float64))):
+        se = values.std(0) / math.sqrt(len(x))
+        assert ((values.mean(0) - expected).abs() < 5 * se).all(), (name, values.mean(0), se)
+    wrong = 1.3 * x   # the same set, stretched: the identity fails
+    outer = target.score(wrong)[:, :, None] * wrong[:, None, :]
+    assert ((outer.mean(0) + torch.eye(2, dtype=torch.float64)).abs() > 5 * outer.std(0) / math.sqrt(len(x))).any()
 
 
 @pytest.mark.parametrize("name", ["8gaussians", "pinwheel", "2spirals", "rings", "circles"])

@@ -90,7 +90,12 @@ def test_compare_reports_the_sampler_and_the_mode_check(tmp_path, capsys):
     assert row["sampler"] == "smc" and isinstance(row["sampler_trusted"], bool)
     assert len(row["mode_mass_density"]) == 8 and math.isclose(sum(row["mode_mass_density"]), 1, abs_tol=1e-6)
     assert 0 <= row["mode_tv"] <= 1 and row["modes_agree"] == (row["mode_tv"] <= row["mode_tv_limit"])
+    for key in ("ms_per_step", "train_seconds", "final_loss", "mmd2", "c2st", "rel_fisher", "kl_grid"):
+        assert isinstance(row[key], float), key
+    assert 0 <= row["c2st"] <= 1 and row["rel_fisher"] >= 0 and row["kl_grid"] >= -1e-6
     assert "| converged |" in (tmp_path / "c" / "report.md").read_text()
+    for name in ("comparison.png", "losses.png", "runs/esm/model.safetensors", "runs/esm/config.json"):
+        assert (tmp_path / "c" / name).is_file(), name
     out = capsys.readouterr().out
     assert "[1/1] esm: training (100 steps)" in out and "[1/1] esm: sampling and measuring (smc" in out
 
