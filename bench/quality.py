@@ -126,7 +126,7 @@ def _measure(energy: Energy, stats: Standardizer, target: AnalyticTarget, test: 
     x0 = torch.randn(N_SAMPLES, test.shape[1], generator=g)
     samples = stats.inverse(sample(mala(energy, STEP_SIZE), x0, SAMPLE_STEPS, generator=g).double())
     finite = torch.isfinite(samples).all(1)
-    acc = (c2st(samples[finite].float(), test[:N_SAMPLES].float(), generator=torch.Generator().manual_seed(0))
+    acc = (float(c2st(samples[finite].float(), test[:N_SAMPLES].float(), generator=torch.Generator().manual_seed(0)))
            if finite.sum() >= 100 else 1.0)
     return {"rel_fisher": rel, "c2st": acc}
 

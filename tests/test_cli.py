@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from scorematch.cli import main
+from scorematch.registry import OBJECTIVES
 
 TINY = ["--steps", "30", "--hidden", "16", "--depth", "2", "--quiet"]
 
@@ -28,7 +29,7 @@ def scaled_data(tmp_path_factory):
     return folder / "x.npy"
 
 
-@pytest.mark.parametrize("objective", ["esm", "ssm", "ssm-vr", "dsm", "fd-ssm", "ncsn"])
+@pytest.mark.parametrize("objective", OBJECTIVES.names())
 def test_train_sample_eval_for_every_objective(tmp_path, scaled_data, objective):
     run = tmp_path / "run"
     assert run_cli("train", scaled_data, "--objective", objective, "--out", run, *TINY) == 0

@@ -84,6 +84,7 @@ def _choices_help(entries: list[Any]) -> str:
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from .data import DATASETS, FILE_TYPES
     from .defaults import DEFAULTS as D
     from .registry import MODELS, OBJECTIVES, SAMPLERS, SETTINGS
 
@@ -102,8 +103,8 @@ def _build_parser() -> argparse.ArgumentParser:
                                    "write a run folder: config.json, data_stats.json, model.safetensors, "
                                    "metrics.jsonl, checkpoint/. Data are standardized first; σ and the FD step "
                                    "are in standardized units.")
-    t.add_argument("data", metavar="DATA", help="a built-in set (8gaussians, checkerboard, swissroll, pinwheel, "
-                   "2spirals, rings, moons, circles) or a .npy/.npz/.csv file of shape (n, d)")
+    t.add_argument("data", metavar="DATA", help=f"a built-in set ({', '.join(DATASETS)}) or a "
+                   f"{'/'.join(FILE_TYPES)} file of shape (n, d)")
     t.add_argument("--objective", choices=OBJECTIVES.names(), default=S,
                    help=_choices_help(OBJECTIVES.entries()) + " (default: esm)")
     t.add_argument("--out", required=True, metavar="RUN", help="the run folder to create (or continue, --resume)")

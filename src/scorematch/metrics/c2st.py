@@ -67,8 +67,9 @@ def _fold_accuracy(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Ten
 def c2st(
     x: Tensor, y: Tensor, *, n_folds: int = 5, hidden: int = 32, n_steps: int = 200, lr: float = 1e-2,
     generator: torch.Generator | None = None,
-) -> float:
-    r"""Mean held-out accuracy of a classifier telling ``x`` from ``y``; procedure in the module docstring.
+) -> Tensor:
+    r"""Mean held-out accuracy of a classifier telling ``x`` from ``y``, a 0-d tensor (as every scalar metric);
+    procedure in the module docstring.
 
     Args:
         x: samples ``(n, *event)``.
@@ -84,7 +85,7 @@ def c2st(
 
     >>> g = torch.Generator().manual_seed(0)
     >>> x, y = torch.randn(200, 2, generator=g), torch.randn(200, 2, generator=g) + 4.0
-    >>> c2st(x, y, n_folds=2, n_steps=50, generator=g) > 0.95
+    >>> bool(c2st(x, y, n_folds=2, n_steps=50, generator=g) > 0.95)
     True
     """
     check_count("n_folds", n_folds)
@@ -111,4 +112,4 @@ def c2st(
         test = folds == j
         accuracies.append(_fold_accuracy(z[~test], labels[~test], z[test], labels[test], hidden=hidden,
                                          n_steps=n_steps, lr=lr, generator=generator))
-    return sum(accuracies) / n_folds
+    return torch.tensor(sum(accuracies) / n_folds, dtype=torch.float64)

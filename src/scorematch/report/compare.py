@@ -55,7 +55,8 @@ def _measure(run: Run, seconds: float, history: list[dict[str, float]], test: Te
         "train_seconds": seconds,
         "sample_seconds": sample_seconds, "final_loss": sum(tail) / len(tail),
         "mmd2": float(mmd2(samples[finite], test)) if finite.sum() > 1 else None,
-        "c2st": c2st(samples[finite], test, generator=torch.Generator().manual_seed(0)) if finite.sum() > 10 else None,
+        "c2st": (float(c2st(samples[finite], test, generator=torch.Generator().manual_seed(0)))
+                 if finite.sum() > 10 else None),
         "nonfinite_samples": int((~finite).sum()),
         "sampler": draw_report["sampler"], "sampler_summary": describe(draw_report),
         "sampler_trusted": draw_report["trusted"], "sampler_warnings": draw_report["warnings"],
@@ -120,7 +121,7 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
         for w in row["sampler_warnings"]:
             say(f"{tag}: warning: {w}", progress)
     reference = {"mmd2": float(mmd2(train[: test.shape[0]], test)),
-                 "c2st": c2st(train[: test.shape[0]], test, generator=torch.Generator().manual_seed(0))}
+                 "c2st": float(c2st(train[: test.shape[0]], test, generator=torch.Generator().manual_seed(0)))}
     if box is not None:
         comparison_grid(columns, train, box=box, truth=truth, log=log, title=f"{data}: {steps} steps per objective",
                         path=out / "comparison.png")
