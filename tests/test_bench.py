@@ -40,23 +40,16 @@ def quality(*args: str) -> subprocess.CompletedProcess:
                           cwd=ROOT, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
-@pytest.mark.slow  # fast twin: test_quality_quick_run_of_one_objective
-def test_quality_quick_run_writes_the_report(tmp_path):
+@pytest.mark.parametrize("objectives", ["esm", pytest.param("esm,dsm auto", marks=pytest.mark.slow)])  # esm: fast twin
+def test_quality_quick_run_writes_the_report(tmp_path, objectives):
     """``make quality``'s quick run: one target, short runs, no peers (not installed in the test environment)."""
     out = tmp_path / "Q.md"
-    done = quality("--quick", "--peers", "", "--objectives", "esm,dsm auto", "--out", str(out))
+    done = quality("--quick", "--peers", "", "--objectives", objectives, "--out", str(out))
     assert done.returncode == 0, done.stderr
     text = out.read_text()
-    assert "## banana (2)" in text and "| scorematch esm |" in text and "| scorematch dsm auto |" in text
-    assert "## Summary" in text
-
-
-def test_quality_quick_run_of_one_objective(tmp_path):
-    out = tmp_path / "Q.md"
-    done = quality("--quick", "--peers", "", "--objectives", "esm", "--out", str(out))
-    assert done.returncode == 0, done.stderr
-    text = out.read_text()
-    assert "## banana (2)" in text and "| scorematch esm |" in text and "## Summary" in text
+    assert "## banana (2)" in text and "## Summary" in text
+    for name in objectives.split(","):
+        assert f"| scorematch {name} |" in text
 
 
 def test_quality_refuses_an_unknown_peer_in_one_line(tmp_path):

@@ -55,11 +55,22 @@ class EnergyModel(ScoreModel, Protocol):
     def energy_and_score(self, x: Tensor, *cond: Tensor) -> tuple[Tensor, Tensor]: ...
 
 
-class _EnergyOf:
-    """An object with an ``energy`` method (an analytic target, a view) as an :class:`EnergyModel`."""
+class _Adapted:
+    """An object read as a model: it keeps the object, and its parameters give the model's dtype and device."""
 
     def __init__(self, obj: Any):
         self.obj = obj
+
+    def parameters(self):
+        params = getattr(self.obj, "parameters", None)
+        return params() if callable(params) else iter(())
+
+
+class _EnergyOf(_Adapted):
+    """An object with an ``energy`` method (an analytic target, a view) as an :class:`EnergyModel`."""
+
+    def __init__(self, obj: Any):
+        super().__init__(obj)
         self._score = getattr(obj, "score", None) if callable(getattr(obj, "score", None)) else None
 
     def energy(self, x: Tensor, *cond: Tensor) -> Tensor:
@@ -75,23 +86,12 @@ class _EnergyOf:
             return energy_and_score(lambda z: self.energy(z, *cond), x)
         return self.energy(x, *cond), self.score(x, *cond)
 
-    def parameters(self):  # the dtype and device of the object's own parameters, if it has any
-        params = getattr(self.obj, "parameters", None)
-        return params() if callable(params) else iter(())
 
-
-class _ScoreOf:
+class _ScoreOf(_Adapted):
     """An object with a ``score`` method only, as a :class:`ScoreModel` (its output's shape checked)."""
-
-    def __init__(self, obj: Any):
-        self.obj = obj
 
     def score(self, x: Tensor, *cond: Tensor) -> Tensor:
         return _checked_score(self.obj.score(x, *cond), x)
-
-    def parameters(self):
-        params = getattr(self.obj, "parameters", None)
-        return params() if callable(params) else iter(())
 
 
 def _checked_score(s: Tensor, x: Tensor) -> Tensor:
