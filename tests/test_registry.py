@@ -65,7 +65,7 @@ def test_every_objective_builds_a_loss_that_runs():
     x = torch.randn(8, 2, dtype=torch.float32)
     for name in OBJECTIVES:
         cfg = TrainConfig(data="moons", objective=name, hidden=8)
-        loss = build_objective(cfg)(build_model(cfg, 2), x, generator=torch.Generator().manual_seed(0))
+        loss = build_objective(cfg, x)(build_model(cfg, 2), x, generator=torch.Generator().manual_seed(0))
         assert loss.shape == (8,) and torch.isfinite(loss).all(), name
 
 

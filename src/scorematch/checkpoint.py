@@ -8,6 +8,7 @@ Layout of a checkpoint folder::
         model.safetensors         the raw (trained) weights
         ema.safetensors           the exponential moving average of the weights, when used
         best.safetensors          the weights with the best held-out criterion so far, when monitored
+        objective.safetensors     the objective's own state (a persistent-CD replay buffer), when it has one
         optimizer.safetensors     every tensor of the optimizer's state
         rng.safetensors           the torch.Generator state
         state.json                step, history, optimizer hyper-parameters, scalar state, the monitor's state
@@ -76,6 +77,7 @@ class Checkpoint:
     history: list[dict[str, float]]
     best: dict[str, Tensor] | None = None
     monitor: dict[str, Any] | None = None
+    objective: dict[str, Tensor] | None = None
 
 
 def _split_optimizer_state(state: dict[str, Any]) -> tuple[dict[str, Tensor], dict[str, Any]]:
@@ -101,10 +103,12 @@ def _join_optimizer_state(tensors: dict[str, Tensor], meta: dict[str, Any]) -> d
 
 def save_checkpoint(folder: str | Path, *, step: int, model: dict[str, Tensor], optimizer: dict[str, Any],
                     rng_state: Tensor, history: list[dict[str, float]], ema: dict[str, Tensor] | None = None,
-                    best: dict[str, Tensor] | None = None, monitor: dict[str, Any] | None = None) -> Path:
+                    best: dict[str, Tensor] | None = None, monitor: dict[str, Any] | None = None,
+                    objective: dict[str, Tensor] | None = None) -> Path:
     """Write a complete checkpoint for ``step`` and make it the latest; returns its step folder.
 
-    ``best`` and ``monitor`` are the early-stopping monitor's best weights and its JSON-able state."""
+    ``best`` and ``monitor`` are the early-stopping monitor's best weights and its JSON-able state; ``objective``
+    the tensors of a stateful objective (e.g. a replay buffer)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"step-{step:08d}"
@@ -117,11 +121,13 @@ def save_checkpoint(folder: str | Path, *, step: int, model: dict[str, Tensor], 
             save_file({k: v.detach().contiguous().cpu() for k, v in ema.items()}, tmp / "ema.safetensors")
         if best is not None:
             save_file({k: v.detach().contiguous().cpu() for k, v in best.items()}, tmp / "best.safetensors")
+        if objective is not None:
+            save_file({k: v.detach().contiguous().cpu() for k, v in objective.items()}, tmp / "objective.safetensors")
         opt_tensors, opt_meta = _split_optimizer_state(optimizer)
         save_file({k: v.detach().contiguous().cpu() for k, v in opt_tensors.items()}, tmp / "optimizer.safetensors")
         save_file({"generator": rng_state.contiguous()}, tmp / "rng.safetensors")
         meta = {"step": step, "history": history, "optimizer": opt_meta, "ema": ema is not None,
-                "best": best is not None, "monitor": monitor}
+                "best": best is not None, "monitor": monitor, "objective": objective is not None}
         (tmp / "state.json").write_text(json.dumps(meta))
         for f in tmp.iterdir():  # make the contents durable before the rename publishes them
             with open(f, "rb") as fh:
@@ -166,7 +172,9 @@ def load_checkpoint(folder: str | Path, device: torch.device | str | None = None
     meta = json.loads((where / "state.json").read_text())
     ema = load_file(where / "ema.safetensors", device=dev) if meta["ema"] else None
     best = load_file(where / "best.safetensors", device=dev) if meta.get("best") else None
+    objective = load_file(where / "objective.safetensors", device=dev) if meta.get("objective") else None
     optimizer = _join_optimizer_state(load_file(where / "optimizer.safetensors", device=dev), meta["optimizer"])
     return Checkpoint(step=meta["step"], model=load_file(where / "model.safetensors", device=dev), ema=ema,
                       optimizer=optimizer, rng_state=load_file(where / "rng.safetensors")["generator"],
-                      history=meta["history"], best=best, monitor=meta.get("monitor"))
+                      history=meta["history"], best=best, monitor=meta.get("monitor"),
+                      objective=objective)

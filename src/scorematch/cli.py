@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 __all__ = ["main"]
 
 EXAMPLES = """examples:
-  scorematch demo                                        every objective on 8gaussians; report in demo/
+  scorematch demo                                        every score-matching objective on 8gaussians; report in demo/
   scorematch train moons --objective dsm --out runs/moons
   scorematch sample runs/moons --n 2000 --out samples.npy
   scorematch eval runs/moons --points x.npy --out scores.npz
@@ -76,7 +76,12 @@ def _off_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
     return read
 
 
-_SETTING_TYPES: dict[str, Callable[[str], Any]] = {"int": _positive_int, "float": _number, "float | str": _sigma}
+_SETTING_TYPES: dict[str, Callable[[str], Any]] = {"int": _positive_int, "float": _number, "float | str": _sigma,
+                                                   "float | None": _off_or(_number), "str": str}
+
+
+def _default_text(value: Any) -> str:
+    return "off" if value is None else format(value, "g") if isinstance(value, (int, float)) else str(value)
 
 
 def _choices_help(entries: list[Any]) -> str:
@@ -86,7 +91,7 @@ def _choices_help(entries: list[Any]) -> str:
 def _build_parser() -> argparse.ArgumentParser:
     from .data import DATASETS, FILE_TYPES
     from .defaults import DEFAULTS as D
-    from .registry import MODELS, OBJECTIVES, SAMPLERS, SETTINGS
+    from .registry import ESTIMATORS, MODELS, OBJECTIVES, SAMPLERS, SETTINGS
 
     root = _Parser(
         prog="scorematch",
@@ -122,7 +127,7 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("--depth", type=_positive_int, default=S, metavar="K", help=f"hidden layers (default: {D.depth})")
     for setting in SETTINGS.entries():  # the objectives' own settings, from the table
         t.add_argument("--" + setting.name.replace("_", "-"), type=_SETTING_TYPES[setting.type], default=S,
-                       metavar=setting.name.upper(), help=f"{setting.help} (default: {setting.default:g})")
+                       metavar=setting.name.upper(), help=f"{setting.help} (default: {_default_text(setting.default)})")
     t.add_argument("--clip-grad-norm", type=_off_or(_number), default=S, metavar="C",
                    help=f"clip the global gradient norm to C; off: no clipping (default: {D.clip_grad_norm:g})")
     t.add_argument("--ema-decay", type=_off_or(_number), default=S, metavar="D",
@@ -192,16 +197,19 @@ def _build_parser() -> argparse.ArgumentParser:
                                    "against held-out data, relative Fisher divergence and 2-D KL where the truth is "
                                    "known, and the figures.")
     c.add_argument("data", metavar="DATA")
-    c.add_argument("--objectives", default=",".join(OBJECTIVES), help="comma-separated, from: "
-                   f"{', '.join(OBJECTIVES)} (default: all)")
+    c.add_argument("--objectives", default=",".join(OBJECTIVES), metavar="NAMES",
+                   help="comma-separated objectives, from: " f"{', '.join(OBJECTIVES)} (default: all); and score "
+                   "estimators with no network, from: " + _choices_help(ESTIMATORS.entries()))
     c.add_argument("--out", required=True, metavar="DIR")
     c.add_argument("--steps", type=_positive_int, default=2000, metavar="N", help="steps per objective (default: 2000)")
     c.add_argument("--model", choices=MODELS.names(), default="energy")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--quiet", action="store_true", help="no progress lines")
     c.add_argument("--log", action="store_true", help="draw log-densities (tails and spurious modes show)")
+    c.add_argument("--eval-seconds", type=_number, default=1.0, metavar="S",
+                   help="measure each method's held-out quality every S seconds of training (default: 1)")
 
-    d = sub.add_parser("demo", help="compare every objective on 8gaussians (a few minutes on 2 cores)",
+    d = sub.add_parser("demo", help="compare every score-matching objective on 8gaussians (about a minute)",
                        description="compare on the built-in 8gaussians set, whose exact score is known.")
     d.add_argument("--out", default="demo", metavar="DIR", help="report folder (default: demo)")
     return root
@@ -323,19 +331,22 @@ def _plot(args: argparse.Namespace) -> None:
 
 
 def _compare(args: argparse.Namespace, *, demo: bool = False) -> None:
-    from .registry import OBJECTIVES
+    from .registry import ESTIMATORS, OBJECTIVES
     from .report import compare
 
     if demo:
-        report = compare("8gaussians", OBJECTIVES.names(), Path(args.out), steps=3000, hidden=64, n_test=1000)
+        names = [o.name for o in OBJECTIVES.entries() if o.family == "score matching"]
+        report = compare("8gaussians", names, Path(args.out), steps=3000, hidden=64, n_test=1000)
     else:
         names = [n.strip() for n in args.objectives.split(",") if n.strip()]
-        unknown = [n for n in names if n not in OBJECTIVES]
+        unknown = [n for n in names if n not in OBJECTIVES and n not in ESTIMATORS]
         if unknown or not names:
             raise ValueError(f"unknown objective(s) {', '.join(unknown) or '(none given)'}; choose from "
-                             f"{', '.join(OBJECTIVES)}")
+                             f"{', '.join(OBJECTIVES)}, or the estimators {', '.join(ESTIMATORS)}")
+        if not args.eval_seconds > 0:
+            raise ValueError(f"--eval-seconds must be > 0, got {args.eval_seconds}")
         report = compare(args.data, names, Path(args.out), steps=args.steps, model=args.model, seed=args.seed,
-                         progress=not args.quiet, log=args.log)
+                         progress=not args.quiet, log=args.log, eval_seconds=args.eval_seconds)
     print(f"report -> {report}")
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import Tensor, nn
 
 from .derivatives import energy_and_score
@@ -35,12 +36,16 @@ class Energy(nn.Module):
 
     ``analytic=False`` makes the score come from autograd even where the analytic MLP sweeps apply (they agree
     to round-off; the switch exists for comparisons and for nets with hooks the sweeps would not run).
+    ``learn_log_z=True`` adds a trainable scalar ``log_z`` (initially 0), the log-normalizer an objective that
+    learns one fits (noise-contrastive estimation): log p(x) = −E(x) − log_z.
+    It does not enter the energy or the score.
     """
 
-    def __init__(self, net: Callable[..., Tensor], *, analytic: bool = True):
+    def __init__(self, net: Callable[..., Tensor], *, analytic: bool = True, learn_log_z: bool = False):
         super().__init__()
         self.net = net
         self.analytic = analytic
+        self.log_z = nn.Parameter(torch.zeros(())) if learn_log_z else None
 
     @property
     def uses_sweeps(self) -> bool:

@@ -26,6 +26,16 @@ import torch
 from torch import Tensor
 
 from . import losses
+from .baselines import (
+    MCMC_SAMPLERS,
+    GaussianNoise,
+    KDEScore,
+    PersistentContrastiveDivergence,
+    SpectralSteinScore,
+    SteinScore,
+    contrastive_divergence,
+    noise_contrastive,
+)
 from .fields import Energy, Score
 from .models import EnergyMLP, NoiseConditionalEnergyMLP, NoiseConditionalScoreMLP, ScoreMLP
 from .protocol import at_sigma
@@ -34,7 +44,8 @@ from .sampling import SAMPLERS, Sampler, draw
 from .schedules import geometric_sigmas
 from .table import Table
 
-__all__ = ["MODELS", "OBJECTIVES", "SAMPLERS", "SETTINGS", "ModelKind", "Objective", "Sampler", "Setting",
+__all__ = ["ESTIMATORS", "MODELS", "OBJECTIVES", "SAMPLERS", "SETTINGS", "Estimator", "ModelKind", "Objective",
+           "Sampler", "Setting",
            "at_smallest_sigma", "build_model", "build_objective", "draw_samples", "sigma_ladder"]
 
 Loss = Callable[..., Tensor]
@@ -42,8 +53,9 @@ Loss = Callable[..., Tensor]
 
 @dataclass(frozen=True)
 class Setting:
-    """A setting an objective reads, by name: ``type`` is ``"int"``, ``"float"`` or ``"float | str"`` (a number or
-    ``"auto"``); ``check(value)`` says why a value is bad (``None``: it is fine)."""
+    """A setting an objective reads, by name: ``type`` is ``"int"``, ``"float"``, ``"float | str"`` (a number or
+    ``"auto"``), ``"float | None"`` (``None``: off) or ``"str"``; ``check(value)`` says why a value is bad
+    (``None``: it is fine)."""
 
     name: str
     help: str
@@ -54,18 +66,36 @@ class Setting:
 
 @dataclass(frozen=True)
 class Objective:
-    """A command-line objective: ``build(cfg) -> loss(model, x, *, generator) -> (B,)``, the settings it reads,
-    whether it trains a noise-conditional model (σ as an input), whether its σ may be ``"auto"`` (chosen on
-    held-out data) and a check across settings (``check(cfg)``: a one-line message naming the setting, or
-    ``None``)."""
+    """A command-line objective: ``build(cfg) -> loss(model, x, *, generator) -> (B,)`` (``build(cfg, data)`` with
+    ``needs_data``: the standardized training data, e.g. to fit a noise law), the settings it reads, whether it
+    trains a noise-conditional model (σ as an input), whether its σ may be ``"auto"`` (chosen on held-out data), a
+    check across settings (``check(cfg)``: a one-line message naming the setting, or ``None``), whether it needs
+    an energy model, whether the model learns its log-normalizer (``Energy(net, learn_log_z=True)``), whether its
+    own loss on held-out points means anything (``heldout_loss``) and whether it is score matching (``family``
+    ``"score matching"``) or a method score matching is compared with (``"baseline"``)."""
 
     name: str
     help: str
-    build: Callable[[Any], Loss]
+    build: Callable[..., Loss]
     settings: tuple[str, ...] = ()
     conditional: bool = False
     auto_sigma: bool = False
     check: Callable[[Any], str | None] | None = None
+    needs_data: bool = False
+    needs_energy: bool = False
+    learns_log_z: bool = False
+    heldout_loss: bool = True
+    family: str = "score matching"
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """A score estimator with no network, for ``compare``: ``build(x) -> score model`` from the standardized
+    training points."""
+
+    name: str
+    help: str
+    build: Callable[[Tensor], Any]
 
 
 @dataclass(frozen=True)
@@ -87,6 +117,14 @@ def _count(value: Any) -> str | None:
     return None if value >= 1 else "must be >= 1"
 
 
+def _fraction(value: Any) -> str | None:
+    return None if 0 <= value <= 1 else "must lie in [0, 1]"
+
+
+def _non_negative(value: Any) -> str | None:
+    return None if math.isfinite(value) and value >= 0 else "must be a finite number >= 0"
+
+
 SETTINGS: Table[Setting] = Table("setting")
 for _setting in (
     Setting("sigma", "dsm: the noise level, or 'auto' to choose it on held-out data; ncsn: the smallest level",
@@ -95,6 +133,19 @@ for _setting in (
     Setting("n_sigmas", "ncsn: noise levels in the geometric ladder", 10, "int", _count),
     Setting("n_probes", "ssm, ssm-vr, fd-ssm: random projections per sample", 1, "int", _count),
     Setting("fd_step", "fd-ssm: the finite-difference step", 0.05, "float", _positive),
+    Setting("mcmc_steps", "cd, pcd: MCMC steps per negative sample", 10, "int", _count),
+    Setting("mcmc_step_size", "cd, pcd: the step ε of the inner sampler x + (ε/2)s + ηz", 0.01, "float", _positive),
+    Setting("mcmc_noise", "cd, pcd: the noise scale η of the inner sampler; off: √ε, unbiased (other values "
+            "decouple noise from step and bias the sampler)", None, "float | None",
+            lambda v: None if v is None else _positive(v)),
+    Setting("mcmc_sampler", f"cd, pcd: the inner sampler, one of {', '.join(MCMC_SAMPLERS)}", "langevin", "str",
+            lambda v: None if v in MCMC_SAMPLERS else f"must be one of {', '.join(MCMC_SAMPLERS)}"),
+    Setting("energy_reg", "cd, pcd: α of the energy-magnitude regularizer α(E(x⁺)² + E(x⁻)²)", 0.001, "float",
+            _non_negative),
+    Setting("buffer_size", "pcd: points in the replay buffer", 10000, "int", _count),
+    Setting("restart_fraction", "pcd: share of chains restarted from N(0, I) at every step", 0.05, "float",
+            _fraction),
+    Setting("noise_ratio", "nce: noise points per data point (ν)", 4, "int", _count),
 ):
     SETTINGS.register(_setting)
 
@@ -104,6 +155,14 @@ def sigma_ladder(cfg: Any, *, dtype: torch.dtype = torch.float32) -> Tensor:
     if cfg.n_sigmas == 1:
         return torch.tensor([cfg.sigma], dtype=dtype)
     return geometric_sigmas(cfg.sigma_max, cfg.sigma, cfg.n_sigmas, dtype=dtype)
+
+
+_MCMC_SETTINGS = ("mcmc_steps", "mcmc_step_size", "mcmc_noise", "mcmc_sampler", "energy_reg")
+
+
+def _mcmc(cfg: Any) -> dict[str, Any]:
+    return {"n_steps": cfg.mcmc_steps, "step_size": cfg.mcmc_step_size, "noise_scale": cfg.mcmc_noise,
+            "sampler": cfg.mcmc_sampler, "alpha": cfg.energy_reg}
 
 
 OBJECTIVES: Table[Objective] = Table("objective")
@@ -125,6 +184,19 @@ for _objective in (
               ("sigma", "sigma_max", "n_sigmas"), conditional=True,
               check=lambda cfg: None if cfg.sigma == "auto" or cfg.sigma_max >= cfg.sigma else
               f"sigma_max must be >= sigma ({cfg.sigma}) for ncsn, got {cfg.sigma_max!r}"),
+    Objective("cd", "contrastive divergence, CD-k: E(x⁺) − E(x⁻) with negatives by k Langevin steps from the data "
+              "(Hinton 2002)", lambda cfg: functools.partial(contrastive_divergence, **_mcmc(cfg)),
+              _MCMC_SETTINGS, needs_energy=True, heldout_loss=False, family="baseline"),
+    Objective("pcd", "persistent contrastive divergence with a replay buffer (Tieleman 2008; Du & Mordatch 2019)",
+              lambda cfg: PersistentContrastiveDivergence(buffer_size=cfg.buffer_size,
+                                                          restart_fraction=cfg.restart_fraction, **_mcmc(cfg)),
+              (*_MCMC_SETTINGS, "buffer_size", "restart_fraction"), needs_energy=True, heldout_loss=False,
+              family="baseline"),
+    Objective("nce", "noise-contrastive estimation against a Gaussian fitted to the data; learns log Z "
+              "(Gutmann & Hyvärinen 2010)",
+              lambda cfg, data: functools.partial(noise_contrastive, noise=GaussianNoise.fit(data),
+                                                  ratio=cfg.noise_ratio),
+              ("noise_ratio",), needs_data=True, needs_energy=True, learns_log_z=True, family="baseline"),
 ):
     OBJECTIVES.register(_objective)
 
@@ -134,7 +206,8 @@ def _mlp(energy: bool) -> Callable[[Any, int, bool], Energy | Score]:
         net_class = {(True, False): EnergyMLP, (False, False): ScoreMLP, (True, True): NoiseConditionalEnergyMLP,
                      (False, True): NoiseConditionalScoreMLP}[(energy, conditional)]
         net = net_class(dim, hidden=cfg.hidden, depth=cfg.depth, activation=cfg.activation, init=cfg.init)
-        return (Energy(net) if energy else Score(net)).float()
+        model = Energy(net, learn_log_z=OBJECTIVES[cfg.objective].learns_log_z) if energy else Score(net)
+        return model.float()
 
     return build
 
@@ -151,11 +224,30 @@ def build_model(cfg: Any, dim: int) -> Energy | Score:
     return MODELS[cfg.model].build(cfg, dim, OBJECTIVES[cfg.objective].conditional)
 
 
-def build_objective(cfg: Any) -> Loss:
-    """``objective(model, x, generator=g) -> (B,)`` for the run's objective name (σ must be a number here)."""
+def build_objective(cfg: Any, data: Tensor | None = None) -> Loss:
+    """``objective(model, x, generator=g) -> (B,)`` for the run's objective name (σ must be a number here);
+    ``data``: the standardized training points, which some objectives need (NCE fits its noise law to them)."""
     if isinstance(cfg.sigma, str):
         raise ValueError(f"sigma={cfg.sigma!r} must be resolved to a number before the objective is built")
-    return OBJECTIVES[cfg.objective].build(cfg)
+    entry = OBJECTIVES[cfg.objective]
+    if entry.needs_data:
+        if data is None:
+            raise ValueError(f"the objective {entry.name} is built from the training data: pass data=")
+        return entry.build(cfg, data)
+    return entry.build(cfg)
+
+
+ESTIMATORS: Table[Estimator] = Table("estimator")
+for _estimator in (
+    Estimator("kde", "the score of a Gaussian KDE of 2000 training points, Scott's bandwidth: what dsm converges to "
+              "on a finite sample", lambda x: KDEScore(x, max_points=2000, generator=torch.Generator().manual_seed(0))),
+    Estimator("stein", "the Stein gradient estimator (Li & Turner 2018) on 1000 training points, median-heuristic "
+              "bandwidth", lambda x: SteinScore(x, max_points=1000, generator=torch.Generator().manual_seed(0))),
+    Estimator("spectral-stein", "the spectral Stein gradient estimator (Shi, Sun & Zhu 2018) on 2000 training "
+              "points, median-heuristic bandwidth",
+              lambda x: SpectralSteinScore(x, max_points=2000, generator=torch.Generator().manual_seed(0))),
+):
+    ESTIMATORS.register(_estimator)
 
 
 def at_smallest_sigma(model: Energy | Score, cfg: Any) -> Energy | Score:

@@ -93,6 +93,14 @@ class Run:
             raise RunError(f"{self.path} holds a score model: it has no energy")
         return self.view.energy(self._check_points(x, "points"))
 
+    @property
+    def learned_log_z(self) -> float | None:
+        """The log-normalizer learned with the weights (runs of an objective that learns one, e.g. ``nce``), so that
+        ``log p(x) = −energy(x) − learned_log_z`` in data units (the energies carry the standardization's Jacobian,
+        so log Z is the same number in both units); ``None`` for other runs."""
+        log_z = getattr(self.model, "log_z", None)
+        return None if log_z is None else float(log_z.detach())
+
     def log_z(self, *, n_particles: int = 4096, seed: int = 0, progress: bool = False) -> tuple[float, float]:
         """``(log Z, its standard error)`` of :meth:`energy` by sequential Monte Carlo
         (:func:`scorematch.samplers.smc.smc`, 16 independent groups, base N(0, 2²I) in standardized units); energy
@@ -154,29 +162,30 @@ def split_data(x: Tensor, val_fraction: float | None, seed: int) -> tuple[Tensor
     return x[perm[n_val:]], x[perm[:n_val]]
 
 
-def _criterion(cfg: TrainConfig, z_val: Tensor | None) -> HeldOutCriterion | None:
+def _criterion(cfg: TrainConfig, z: Tensor, z_val: Tensor | None) -> HeldOutCriterion | None:
     if z_val is None:
         return None
-    return HeldOutCriterion(z_val, objective=build_objective(cfg), view=lambda m: at_smallest_sigma(m, cfg),
-                            seed=cfg.seed)
+    own = build_objective(cfg, z) if OBJECTIVES[cfg.objective].heldout_loss else None
+    return HeldOutCriterion(z_val, objective=own, view=lambda m: at_smallest_sigma(m, cfg), seed=cfg.seed)
 
 
 def _fit(cfg: TrainConfig, model: Energy | Score, z: Tensor, z_val: Tensor | None, *, out: Path | None,
-         resume: bool = False, progress: bool | None = None, eval_fn: Any = None, schedule_steps: int | None = None
-         ) -> tuple[FitResult, HeldOutCriterion | None]:
-    criterion = _criterion(cfg, z_val)
-    result = fit(model, z, build_objective(cfg), steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+         resume: bool = False, progress: bool | None = None, eval_fn: Any = None, schedule_steps: int | None = None,
+         eval_seconds: float | None = None) -> tuple[FitResult, HeldOutCriterion | None]:
+    criterion = _criterion(cfg, z, z_val)
+    result = fit(model, z, build_objective(cfg, z), steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
                  lr_schedule=cfg.lr_schedule, schedule_steps=schedule_steps,
                  weight_decay=cfg.weight_decay, clip_grad_norm=cfg.clip_grad_norm, ema_decay=cfg.ema_decay,
                  generator=torch.Generator().manual_seed(cfg.seed), progress=progress, out_dir=out, val_fraction=None,
                  criterion=criterion, patience=cfg.patience, eval_every=cfg.eval_every,
                  checkpoint_every=cfg.checkpoint_every, resume=resume,
-                 eval_fn=eval_fn)
+                 eval_fn=eval_fn, eval_seconds=eval_seconds)
     return result, criterion
 
 
 def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: bool | None = None,
-              data: Tensor | None = None, eval_fn: Any = None) -> tuple[Run, FitResult]:
+              data: Tensor | None = None, eval_fn: Any = None, eval_seconds: float | None = None
+              ) -> tuple[Run, FitResult]:
     """Train ``cfg`` into the folder ``out`` (or continue it with ``resume``); returns the run and its history.
 
     A random ``val_fraction`` of the data is held out: the held-out Hyvärinen loss (the Fisher divergence up to a
@@ -187,7 +196,8 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     and ``config.json`` holds the σ chosen.
     ``data`` overrides the data the config names (used by ``compare`` to hold out a test split); ``eval_fn``
     (``eval_fn(model, stats) -> dict``) adds its values to every held-out evaluation's record (used by
-    ``make quality`` to follow the exact Fisher divergence).
+    ``make quality`` to follow the exact Fisher divergence); ``eval_seconds`` also calls it at regular training
+    times (see :func:`scorematch.fit`; used by ``compare`` to draw quality against time).
     """
     out = Path(out)
     x = prepare_data(cfg) if data is None else data
@@ -218,7 +228,7 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
         resume = True  # the run continues the winner from where the search left it
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, x.shape[1])
-    check_objective_fits(model, build_objective(cfg))  # before anything is written
+    check_objective_fits(model, build_objective(cfg, z))  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     if workspace is not None:
         shutil.copytree(winner / "checkpoint", out / "checkpoint")
@@ -230,7 +240,8 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
                                               "n_val": 0 if val is None else val.shape[0]})
     if search is not None:
         _write_json(out / "sigma_search.json", search)
-    result, criterion = _fit(cfg, model, z, z_val, out=out, resume=resume, progress=progress, eval_fn=extra)
+    result, criterion = _fit(cfg, model, z, z_val, out=out, resume=resume, progress=progress, eval_fn=extra,
+                             eval_seconds=eval_seconds)
     save_tensors(model.state_dict(), out / "model.safetensors")
     _write_json(out / "summary.json", {
         "steps_done": result.steps, "stop_reason": result.stop_reason, "best_step": result.best_step,

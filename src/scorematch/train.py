@@ -8,7 +8,8 @@ Each step draws a mini-batch, evaluates the per-sample objective, and takes an o
 
 with optional gradient-norm clipping and an exponential moving average (EMA) of the weights,
 :math:`\bar\theta \leftarrow d\,\bar\theta + (1-d)\,\theta`. All randomness (mini-batches and the objective's
-noise/probes) comes from one ``torch.Generator`` whose state is checkpointed, so a run resumed from a checkpoint
+noise/probes/chains) comes from one ``torch.Generator`` whose state is checkpointed — with the state of an objective
+that keeps one (``objective.state_dict()``, e.g. a persistent-CD replay buffer) — so a run resumed from a checkpoint
 continues bit for bit as if it had never stopped (on one machine, with tensor data).
 """
 
@@ -40,12 +41,18 @@ _CONDITIONAL = frozenset({multiscale_denoising})  # objectives of noise-conditio
 
 
 class TrainingDiverged(RuntimeError):
-    """The objective became NaN or infinite; the message says at which step and what was kept."""
+    """The objective became NaN or infinite; the message says at which step and what was kept. ``step`` and
+    ``seconds`` (training time) say when."""
+
+    def __init__(self, message: str, step: int | None = None, seconds: float | None = None):
+        super().__init__(message)
+        self.step, self.seconds = step, seconds
 
 
 @dataclass
 class FitResult:
-    """``history``: one record per logged step ``{"step", "loss", "seconds", ...eval}``; ``steps``: steps done.
+    """``history``: one record per logged step ``{"step", "loss", "seconds", ...eval}``; ``steps``: steps done;
+    ``seconds``: training time, the time spent in evaluations (criterion, ``eval_fn``) left out.
 
     With a held-out criterion: ``best_step`` / ``best_value`` (the weights the model ends with), ``stop_reason``
     (``"steps"``: the budget ran out; ``"patience"``: no new best for ``patience`` steps) and ``overfit_step``
@@ -149,6 +156,7 @@ def fit(
     overfit_tolerance: float | None = None,
     eval_fn: Callable[[nn.Module], dict[str, float]] | None = None,
     eval_every: int | None = None,
+    eval_seconds: float | None = None,
     out_dir: str | Path | None = None,
     checkpoint_every: int = 500,
     resume: bool = False,
@@ -191,6 +199,9 @@ def fit(
             the best value, see :mod:`scorematch.monitor`); by default ``0.01·D`` for ``D`` numbers per sample
             with ``val_data``, 0.01 with a custom ``criterion``.
         eval_fn, eval_every: call ``eval_fn(model)`` every ``eval_every`` steps and add its dict to the record.
+        eval_seconds: also call ``eval_fn`` whenever this much training time has passed since its last call (and
+            at 0.1, 0.2, 0.4, … s before that), so that methods of different cost per step are seen at the same
+            times. The record's ``seconds`` is training time: evaluations are not counted.
         out_dir: if given, write ``metrics.jsonl`` and ``checkpoint/`` there (see :mod:`scorematch.checkpoint`).
         checkpoint_every: steps between checkpoints (and a final one at the end).
         resume: continue from the latest checkpoint in ``out_dir`` (weights, optimizer, EMA, RNG, history,
@@ -236,11 +247,17 @@ def fit(
                          "x_val, view=...) with a view that binds the model to its smallest σ")
     if val_data is None and criterion is None and isinstance(data, Tensor) and val_fraction and not conditional:
         data, val_data = hold_out(data, val_fraction)
-    monitor = build_monitor(objective, val_data, criterion, patience, overfit_tolerance)
+    stateful = callable(getattr(objective, "state_dict", None)) and callable(getattr(objective, "load_state_dict", None))
+    # an objective with state (a replay buffer) must not be run on held-out points: that would change its state
+    monitor = build_monitor(None if stateful else objective, val_data, criterion, patience, overfit_tolerance)
     if monitor is not None and eval_every is None:
         eval_every = DEFAULTS.eval_every
     if eval_every is not None:
         check_count("eval_every", eval_every)
+    if eval_seconds is not None:
+        check_positive("eval_seconds", eval_seconds)
+        if eval_fn is None:
+            raise ValueError("eval_seconds needs eval_fn")
     if generator is None:
         generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,)).item()))
     own_optimizer = optimizer is None
@@ -257,6 +274,8 @@ def fit(
             for group in optimizer.param_groups:
                 group["lr"] = group["initial_lr"] = lr
         generator.set_state(ck.rng_state)
+        if stateful and ck.objective is not None:
+            objective.load_state_dict(ck.objective)
         if ema is not None:
             if ck.ema is None:
                 raise ValueError(f"{out}: the checkpoint has no EMA weights but ema_decay was given")
@@ -278,7 +297,8 @@ def fit(
             save_checkpoint(out / "checkpoint", step=step, model=model.state_dict(), optimizer=optimizer.state_dict(),
                             rng_state=generator.get_state(), history=result.history, ema=ema,
                             best=monitor.best_weights if monitor is not None else None,
-                            monitor=monitor.state() if monitor is not None else None)
+                            monitor=monitor.state() if monitor is not None else None,
+                            objective=objective.state_dict() if stateful else None)
 
     from tqdm.auto import tqdm
 
@@ -287,6 +307,12 @@ def fit(
     base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in optimizer.param_groups]
     model.train()
     t0, seconds0 = time.perf_counter(), result.seconds
+    paused = 0.0  # seconds spent evaluating since t0, left out of the training time
+
+    def clock() -> float:
+        return seconds0 + time.perf_counter() - t0 - paused
+
+    mark = _next_mark(eval_seconds, seconds0)
     step = start
     with tqdm(total=steps, initial=start, disable=not progress, desc="training", dynamic_ncols=True) as bar:
         for step in range(start + 1, steps + 1):
@@ -296,20 +322,27 @@ def fit(
                     group["lr"] = base * factor
             loss, grad_norm = take_step(next(batches), generator)
             if not torch.isfinite(loss):
-                raise TrainingDiverged(_diverged(f"the objective became {loss.item()}", step, out))
+                raise TrainingDiverged(_diverged(f"the objective became {loss.item()}", step, out), step, clock())
             if not torch.isfinite(grad_norm):
-                raise TrainingDiverged(_diverged(f"the gradient norm became {grad_norm.item()}", step, out))
+                raise TrainingDiverged(_diverged(f"the gradient norm became {grad_norm.item()}", step, out), step,
+                                       clock())
             if ema is not None:
                 _ema_update(ema, model, min(ema_decay, step / (step + 10)))
             bar.update(1)
             evaluate = eval_every is not None and (step % eval_every == 0 or step == steps)
+            now = clock()
+            timed = mark is not None and now >= mark
+            if timed:
+                mark = _next_mark(eval_seconds, now)
             stop = False
-            if step % log_every == 0 or step == steps or evaluate:
-                record = {"step": step, "loss": loss.item(), "seconds": seconds0 + time.perf_counter() - t0}
-                if evaluate and eval_fn is not None:
+            if step % log_every == 0 or step == steps or evaluate or timed:
+                record = {"step": step, "loss": loss.item(), "seconds": now}
+                t_eval = time.perf_counter()
+                if (evaluate or timed) and eval_fn is not None:
                     record.update(_evaluate(model, ema, eval_fn))
                 if evaluate and monitor is not None:
                     record.update(_evaluate(model, ema, monitor.criterion))
+                paused += time.perf_counter() - t_eval
                 result.history.append(record)
                 if evaluate and monitor is not None:
                     stop = monitor.update(step, record, result.history, ema if ema is not None else model.state_dict())
@@ -322,7 +355,7 @@ def fit(
             if stop:
                 break
     result.steps = step
-    result.seconds = seconds0 + time.perf_counter() - t0
+    result.seconds = clock()
     if monitor is not None:
         result.stop_reason, result.overfit_step = monitor.stop_reason or "steps", monitor.overfit_step
     if monitor is not None and monitor.best_weights is not None:
@@ -332,6 +365,20 @@ def fit(
         model.load_state_dict(ema)
     model.eval()
     return result
+
+
+def _next_mark(interval: float | None, now: float) -> float | None:
+    """The next training time after ``now`` at which ``eval_seconds`` evaluates: 0.1·2ᵏ s below ``interval``,
+    then every ``interval`` s."""
+    if interval is None:
+        return None
+    if now < interval:
+        mark = 0.1
+        while mark <= now:
+            mark *= 2
+        if mark < interval:
+            return mark
+    return interval * (math.floor(now / interval) + 1)
 
 
 def _diverged(what: str, step: int, out: Path | None) -> str:

@@ -6,6 +6,7 @@ r"""Figures of 2D models: density, score field, samples over data, loss curves, 
 :func:`samples_over_data`  a model's samples over the data, two colours and a legend
 :func:`loss_curves`        loss against step, raw and smoothed, one panel per run
 :func:`comparison_grid`    one column per objective (:class:`ColumnSpec`), one row per picture above
+:func:`quality_curves`     quality against training time, one curve per method, log-log axes
 =========================  ==================================================================================
 
 Every function returns a :class:`matplotlib.figure.Figure`, draws on ``ax=`` where it takes one, and saves a PNG
@@ -18,7 +19,9 @@ model to a σ first (``lambda x: net(x, sigma)``).
 from .comparison import ColumnSpec, comparison_grid
 from .curves import loss_curves, smooth
 from .fields import energy_landscape, score_field
+from .quality import quality_curves
 from .samples import samples_over_data
 
-__all__ = ["ColumnSpec", "comparison_grid", "energy_landscape", "loss_curves", "samples_over_data", "score_field",
+__all__ = ["ColumnSpec", "comparison_grid", "energy_landscape", "loss_curves", "quality_curves", "samples_over_data",
+           "score_field",
            "smooth"]

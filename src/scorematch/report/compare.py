@@ -1,14 +1,16 @@
-"""``compare``: train each objective on one data set with the same budget and seed, sample from each with the
-sampler that suits it, and measure, in the units of the original data: seconds per step, final loss, MMD² and C2ST
+"""``compare``: train each objective on one data set with the same budget and seed — score matching and the methods
+it is compared with (contrastive divergence, NCE) — build each nonparametric score estimator, sample from each with
+the sampler that suits it, and measure, in the units of the original data: seconds per step, final loss, MMD² and C2ST
 of the samples against held-out data, and — where the data set has an exact density — the relative Fisher
-divergence of the learned score and the KL divergence of the learned density (2-D, on a grid)."""
+divergence of the learned score and the KL divergence of the learned density (2-D, on a grid). While each method
+trains, its quality on held-out points is measured at regular wall-clock times (:mod:`.quality`): the report
+gives the time each took to reach a stated quality, whether and when it diverged, and draws quality against
+time."""
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -16,18 +18,22 @@ from torch import Tensor
 from ..checkpoint import atomic_write
 from ..config import TrainConfig
 from ..data import DATASETS
-from ..metrics import c2st, grid_metrics, mmd2, relative_fisher_divergence
-from ..metrics.modes import mode_check
+from ..metrics import c2st, mmd2
 from ..models.analytic import ANALYTIC
-from ..runs import Run, prepare_data, train_run
-from ..sampling import describe
+from ..registry import ESTIMATORS, at_smallest_sigma
+from ..runs import prepare_data
 from .console import fmt, objective_line, say
+from .contestants import build_estimator, train_objective
 from .figures import box_of, regions_of
 from .markdown import markdown
+from .measures import density_quality
+from .quality import QualityProbe, seconds_to
 
-__all__ = ["N_TEST", "compare"]
+__all__ = ["N_TEST", "QUALITY_TARGET", "compare"]
 
 N_TEST = 2000
+QUALITY_TARGET = 0.1
+"""The relative Fisher divergence a method must reach for the report's "seconds to target" (with an exact score)."""
 
 
 def _split(data: str, seed: int, n_data: int, n_test: int) -> tuple[Tensor, Tensor]:
@@ -41,54 +47,24 @@ def _split(data: str, seed: int, n_data: int, n_test: int) -> tuple[Tensor, Tens
     return x[perm[n_test:]], x[perm[:n_test]]
 
 
-def _measure(run: Run, seconds: float, history: list[dict[str, float]], test: Tensor, truth: Any,
-             box: Any, sample_steps: int | None, regions: Any) -> tuple[dict[str, Any], Tensor]:
-    t0 = time.perf_counter()
-    samples, draw_report = run.draw(test.shape[0], seed=run.config.seed, steps=sample_steps)
-    sample_seconds = time.perf_counter() - t0
-    losses = [r["loss"] for r in history]
-    tail = losses[-max(1, len(losses) // 10):]
-    finite = torch.isfinite(samples).all(1)
-    row: dict[str, Any] = {
-        "objective": run.config.objective, "model": run.config.model,
-        "ms_per_step": 1000 * seconds / max(1, history[-1]["step"] if history else run.config.steps),
-        "train_seconds": seconds,
-        "sample_seconds": sample_seconds, "final_loss": sum(tail) / len(tail),
-        "mmd2": float(mmd2(samples[finite], test)) if finite.sum() > 1 else None,
-        "c2st": (float(c2st(samples[finite], test, generator=torch.Generator().manual_seed(0)))
-                 if finite.sum() > 10 else None),
-        "nonfinite_samples": int((~finite).sum()),
-        "sampler": draw_report["sampler"], "sampler_summary": describe(draw_report),
-        "sampler_trusted": draw_report["trusted"], "sampler_warnings": draw_report["warnings"],
-        "sampler_notes": draw_report.get("notes", []),
-    }
-    if row["c2st"] is None:
-        row["missing"] = f"MMD²/C2ST not measured: only {int(finite.sum())} of {samples.shape[0]} samples are finite"
-    if truth is not None:
-        row["rel_fisher"] = float(relative_fisher_divergence(run.score(test), truth.score(test.double()), test))
-    if run.config.model == "energy" and run.dim == 2:
-        grid = grid_metrics(run.energy, box=box, data=test,
-                            target_log_prob=(truth.log_prob if truth is not None else None))
-        row["test_loglik_grid"] = float(grid.log_likelihood)
-        if truth is not None:
-            row["kl_grid"] = float(grid.kl)
-        check = mode_check(run.energy, samples, regions, box=box)
-        row.update(mode_tv=check.tv, mode_tv_limit=check.limit, modes_agree=check.agree,
-                   mode_mass_density=check.density.tolist(), mode_mass_samples=check.samples.tolist())
-    return row, samples
-
-
 def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, steps: int = 2000, model: str = "energy",
             seed: int = 0, hidden: int = 128, n_test: int = N_TEST, sample_steps: int | None = None,
-            progress: bool = True, log: bool = False) -> Path:
-    """Train every objective on ``data`` into ``out/runs/<objective>`` and write ``out/report.md`` and
-    ``out/report.json`` with the figures; returns the path of ``report.md``. ``n_test`` held-out points (built-in
-    sets) and as many samples per model, drawn by each run's default sampler (``sample_steps`` overrides its number of
-    steps); ``progress`` prints a line per objective and stage; ``log`` draws log-densities."""
-    from ..plot import ColumnSpec, comparison_grid, loss_curves
+            progress: bool = True, log: bool = False, eval_seconds: float = 1.0,
+            quality_target: float = QUALITY_TARGET) -> Path:
+    """Train every objective (and build every estimator) named in ``objectives`` on ``data`` into
+    ``out/runs/<name>`` and write ``out/report.md`` and ``out/report.json`` with the figures; returns the path of
+    ``report.md``. ``n_test`` held-out points (built-in sets) and as many samples per model, drawn by each run's
+    default sampler (``sample_steps`` overrides its number of steps; estimators are sampled by Langevin);
+    ``eval_seconds``: the interval of the quality measurements during training; ``quality_target``: the relative
+    Fisher divergence whose first time is reported; ``progress`` prints a line per method and stage; ``log``
+    draws log-densities."""
+    from ..plot import ColumnSpec, comparison_grid, loss_curves, quality_curves
 
     base = TrainConfig(data=data, model=model, steps=steps, seed=seed, hidden=hidden)  # validated before writing
-    objectives = list(dict.fromkeys(objectives))
+    names = list(dict.fromkeys(objectives))
+    for name in names:
+        if name not in ESTIMATORS:
+            base.replace(objective=name)  # unknown names and mismatched models fail here, before any training
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"--out {out} exists and is not empty: choose a new folder")
     train, test = _split(data, seed, base.n_data, n_test)
@@ -99,37 +75,56 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
     regions = regions_of(truth, train) if box is not None else None
     out.mkdir(parents=True, exist_ok=True)
     rows, columns, histories = [], {}, {}
-    for i, objective in enumerate(objectives, start=1):
-        cfg = base.replace(objective=objective)
-        tag = f"[{i}/{len(objectives)}] {objective}"
-        say(f"{tag}: training ({steps} steps)…", progress)
-        run, result = train_run(cfg, out / "runs" / objective, progress=False, data=train)
-        say(f"{tag}: sampling and measuring ({run.default_sampler()}, {test.shape[0]} samples)…", progress)
-        row, samples = _measure(run, result.seconds, result.history, test, truth, box, sample_steps, regions)
-        row.update(steps_done=result.steps, best_step=result.best_step, stop_reason=result.stop_reason,
-                   overfit_step=result.overfit_step)
+    for i, name in enumerate(names, start=1):
+        tag = f"[{i}/{len(names)}] {name}"
+        if name in ESTIMATORS:
+            say(f"{tag}: building the estimator, sampling by Langevin and measuring…", progress)
+            row, samples, view = build_estimator(name, train, test, QualityProbe(test, truth), seed, sample_steps)
+        else:
+            cfg = base.replace(objective=name)
+            say(f"{tag}: training ({steps} steps)…", progress)
+            probe = QualityProbe(test, truth, view=lambda m, c=cfg: at_smallest_sigma(m, c))
+            row, samples, view, history = train_objective(cfg, out / "runs" / name, train, test, probe, sample_steps,
+                                                         eval_seconds, say=lambda m, t=tag: say(f"{t}: {m}", progress))
+            histories[name] = history
+        if samples is not None and box is not None and row.get("model") == "energy" and view is not None:
+            row.update(density_quality(view, samples, test, truth, box, regions))
+        row["seconds_to_target"] = seconds_to(row["quality_curve"], quality_target) if truth is not None else None
         rows.append(row)
-        histories[objective] = result.history
-        note = f"MMD² {fmt(row['mmd2'], '.1e')} · C2ST {fmt(row['c2st'], '.2f')}"
-        if "kl_grid" in row:
-            note = f"KL {row['kl_grid']:.2f} · " + note
-        note += f" · {row['sampler']} " + ("✓" if row["sampler_trusted"] else "✗ not converged")
-        if row.get("modes_agree") is False:
-            note += " · samples ≠ density"
-        columns[objective] = ColumnSpec(model=run.view if box else None, samples=samples, note=note)
-        say(objective_line(tag, row), progress)
-        for w in row["sampler_warnings"]:
+        if samples is not None:
+            note = f"MMD² {fmt(row['mmd2'], '.1e')} · C2ST {fmt(row['c2st'], '.2f')}"
+            if "kl_grid" in row:
+                note = f"KL {row['kl_grid']:.2f} · " + note
+            note += f" · {row['sampler']} " + ("✓" if row["sampler_trusted"] else "✗ not converged")
+            if row.get("modes_agree") is False:
+                note += " · samples ≠ density"
+            columns[name] = ColumnSpec(model=view if box else None, samples=samples, note=note)
+            say(objective_line(tag, row), progress)
+        for w in row.get("sampler_warnings", []):
             say(f"{tag}: warning: {w}", progress)
+    if truth is None:  # the held-out Hyvärinen loss: report the excess over the best any method reached
+        best = min((q for r in rows for _, q in r["quality_curve"] if q is not None), default=None)
+        for r in rows:
+            r["quality_curve"] = [[t, q - best + 1e-3 * max(1.0, abs(best))] for t, q in r["quality_curve"]]
     reference = {"mmd2": float(mmd2(train[: test.shape[0]], test)),
                  "c2st": float(c2st(train[: test.shape[0]], test, generator=torch.Generator().manual_seed(0)))}
-    if box is not None:
+    say("drawing the figures…", progress)
+    if box is not None and columns:
         comparison_grid(columns, train, box=box, truth=truth, log=log, title=f"{data}: {steps} steps per objective",
                         path=out / "comparison.png")
-    say("drawing the figures…", progress)
-    loss_curves(histories, path=out / "losses.png")
+    if histories:
+        loss_curves(histories, path=out / "losses.png")
+    quality_curves({r["objective"]: r["quality_curve"] for r in rows},
+                   ylabel="relative Fisher divergence (held-out)" if truth is not None else
+                   "held-out Hyvärinen loss − best reached", target=quality_target if truth is not None else None,
+                   diverged={r["objective"]: 0.0 for r in rows if r.get("diverged")},
+                   title=f"{data}: quality against training time", path=out / "quality.png")
     report = {"data": data, "steps": steps, "model": model, "seed": seed, "n_test": int(test.shape[0]),
-              "reference": reference, "objectives": rows}
+              "quality_target": quality_target if truth is not None else None, "reference": reference,
+              "objectives": rows}
     atomic_write(out / "report.json", json.dumps(report, indent=2) + "\n")
     atomic_write(out / "report.md", markdown(data, steps, model, seed, rows, reference, truth is not None,
-                                              int(test.shape[0]), box is not None))
+                                              int(test.shape[0]), box is not None and bool(columns),
+                                              quality_target, bool(histories)))
     return out / "report.md"
+

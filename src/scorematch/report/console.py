@@ -25,7 +25,10 @@ def fmt(value: Any, spec: str) -> str:
 
 def objective_line(tag: str, row: dict[str, Any]) -> str:
     """The summary of one measured objective (a row of ``compare``)."""
-    return (f"{tag}: {row['ms_per_step']:.1f} ms/step  MMD² {fmt(row['mmd2'], '.2e')}  C2ST {fmt(row['c2st'], '.3f')}"
+    cost = f"{row['ms_per_step']:.1f} ms/step" if row.get("ms_per_step") is not None else \
+        f"built in {row['train_seconds']:.2f} s"
+    return (f"{tag}: {cost}  MMD² {fmt(row['mmd2'], '.2e')}  C2ST {fmt(row['c2st'], '.3f')}"
+            + (f"  rel. Fisher {row['rel_fisher']:.3f}" if row.get("rel_fisher") is not None else "")
             + (f"  KL {row['kl_grid']:.3f}" if "kl_grid" in row else "")
             + f"  sampler {row['sampler_summary']}"
             + (f"  mode TV {row['mode_tv']:.3f}" if "mode_tv" in row else ""))

@@ -1,5 +1,5 @@
-"""``report.md`` of a comparison: the table, the reference, what each column means, and per objective what could
-not be measured (with why), the sampler's warnings and the mode check."""
+"""``report.md`` of a comparison: the table, quality against time, the reference, what each column means, and per
+method what could not be measured (with why), divergence, the sampler's warnings and the mode check."""
 
 from __future__ import annotations
 
@@ -11,9 +11,35 @@ from .console import fmt
 __all__ = ["markdown"]
 
 
+def _table(cols: list[tuple[str, str, str]], rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["| " + " | ".join(c[0] for c in cols) + " |", "|" + "---|" * len(cols)]
+    return lines + ["| " + " | ".join(fmt(r.get(key), spec) for _, key, spec in cols) + " |" for r in rows]
+
+
+def _time_table(rows: list[dict[str, Any]], truth: bool, target: float | None) -> list[str]:
+    for r in rows:
+        r["_diverged"] = r.get("diverged") or r.get("energy_runaway") or "no"
+        r["_reached"] = (f"{r['seconds_to_target']:.2f}" if r.get("seconds_to_target") is not None
+                         else "not reached") if truth else None
+    cols = [("method", "objective", "s"), ("family", "family", "s"), ("ms/step", "ms_per_step", ".2f"),
+            ("train s", "train_seconds", ".1f")]
+    if truth:
+        cols += [(f"s to rel. Fisher ≤ {target:g}", "_reached", "s"), ("final rel. Fisher", "final_quality", ".3f")]
+    else:
+        cols += [("final held-out Hyvärinen", "final_quality", ".4g")]
+    cols += [("diverged", "_diverged", "s"), ("MMD²", "mmd2", ".2e"), ("C2ST acc", "c2st", ".3f")]
+    if truth:
+        cols += [("KL grid", "kl_grid", ".3f")]
+    cols += [("mode TV", "mode_tv", ".3f")]
+    out = _table(cols, rows)
+    for r in rows:
+        del r["_diverged"], r["_reached"]
+    return out
+
+
 def markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str, Any]], reference: dict[str, float],
-              truth: bool, n_test: int, figure: bool) -> str:
-    cols = [("objective", "objective", "s"), ("steps", "steps_done", "d"), ("kept step", "best_step", "d"),
+             truth: bool, n_test: int, figure: bool, target: float | None = None, losses: bool = True) -> str:
+    cols = [("method", "objective", "s"), ("steps", "steps_done", "d"), ("kept step", "best_step", "d"),
             ("ms/step", "ms_per_step", ".1f"), ("train s", "train_seconds", ".1f"),
             ("sample s", "sample_seconds", ".1f"), ("final loss", "final_loss", ".4g"), ("MMD²", "mmd2", ".2e"),
             ("C2ST acc", "c2st", ".3f")]
@@ -22,17 +48,15 @@ def markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str, 
     cols += [("test log-lik (grid)", "test_loglik_grid", ".3f"), ("sampler", "sampler", "s"),
              ("converged", "sampler_trusted", "s"), ("mode TV", "mode_tv", ".3f")]
     lines = [f"# scorematch compare: {data}", "",
-             f"{len(rows)} objectives, {model} models, {steps} steps each, seed {seed}; samples from each model's "
-             f"default sampler, measured against {n_test} held-out points, in data units.", "",
-             "| " + " | ".join(c[0] for c in cols) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        lines.append("| " + " | ".join(fmt(r.get(key), spec) for _, key, spec in cols) + " |")
-    lines += ["", f"Reference (training data against held-out data): MMD² {reference['mmd2']:.2e}, "
-              f"C2ST accuracy {reference['c2st']:.3f} — the best a model's samples can do.",
-              "", "MMD²: unbiased, Gaussian kernel, median bandwidth (≈ 0 when the laws agree). C2ST: held-out accuracy "
-              "of a classifier telling samples from data (0.5 = indistinguishable). Steps: done (fewer than the "
-              "budget when the held-out criterion stopped improving); kept step: the weights kept, the best by the "
-              "held-out Hyvärinen loss on 10% of the training data."]
+             f"{len(rows)} methods, {model} models, {steps} steps each, seed {seed}; samples from each model's "
+             f"default sampler (Langevin for the estimators), measured against {n_test} held-out points, in data "
+             "units.", "", *_table(cols, rows),
+             "", f"Reference (training data against held-out data): MMD² {reference['mmd2']:.2e}, "
+             f"C2ST accuracy {reference['c2st']:.3f} — the best a model's samples can do.",
+             "", "MMD²: unbiased, Gaussian kernel, median bandwidth (≈ 0 when the laws agree). C2ST: held-out accuracy "
+             "of a classifier telling samples from data (0.5 = indistinguishable). Steps: done (fewer than the "
+             "budget when the held-out criterion stopped improving); kept step: the weights kept, the best by the "
+             "held-out Hyvärinen loss on 10% of the training data."]
     overfit = [f"{r['objective']} (from step {r['overfit_step']})" for r in rows if r.get("overfit_step")]
     if overfit:
         lines += [f"Overfitting was seen — the held-out loss rose while the training loss fell — for "
@@ -40,6 +64,23 @@ def markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str, 
     if truth:
         lines += ["Rel. Fisher: E‖s − s*‖² / E‖s*‖² at held-out points against the exact score. KL(p‖q): exact "
                   "density p against the model's density normalised on the plotting box (energy models)."]
+    lines += ["", "## Quality against time", "",
+              "Each method's quality on the held-out points, measured at regular training times (evaluations not "
+              "counted): " + ("the relative Fisher divergence against the exact score; the time to reach "
+                              f"{target:g} is the first measurement at or below it." if truth else
+                              "the held-out Hyvärinen loss (the Fisher divergence up to a constant, no truth needed)."
+                              ) + " Estimators have no training: their time is the time to build them. "
+              "Diverged: a non-finite loss or gradient (training stops), or energies spreading over more than "
+              "10³ nats on the test points.", "", *_time_table(rows, truth, target), "",
+              "![quality against time](quality.png)"]
+    nce = [r for r in rows if r.get("log_z_learned") is not None]
+    if nce:
+        lines += ["", "Learned log-normalizer against annealed importance sampling (AIS, 512 chains, 300 temperatures) "
+                  "of the same energy, and the test log-likelihood each gives:", "",
+                  *_table([("method", "objective", "s"), ("learned log Z", "log_z_learned", ".3f"),
+                           ("AIS log Z", "log_z_ais", ".3f"), ("± se", "log_z_ais_se", ".3f"),
+                           ("test log-lik (learned)", "test_loglik_nce", ".3f"),
+                           ("test log-lik (AIS)", "test_loglik_ais", ".3f")], nce)]
     lines += ["", "Sampler: each model's default (SMC for energies: the right weights between modes; Langevin for "
               "score models). Converged: no warning from its diagnostics (acceptance, R̂ and ESS over chains, SMC's "
               "weights). Mode TV: total variation between the model's density mass per mode"
@@ -48,6 +89,8 @@ def markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str, 
     for r in rows:
         if r.get("missing"):
             lines.append(f"- {r['objective']}: {r['missing']}")
+        if r.get("energy_runaway"):
+            lines.append(f"- {r['objective']}: {r['energy_runaway']}")
         for w in r.get("sampler_warnings", []):
             lines.append(f"- {r['objective']}: sampler warning: {w}")
         if r.get("modes_agree") is False:
@@ -56,8 +99,7 @@ def markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str, 
         if r.get("sampler") in SAMPLERS and not SAMPLERS[r["sampler"]].judged:
             lines.append(f"- {r['objective']}: {r['sampler_notes'][0]}")
     if figure:
-        lines += ["", "![comparison of objectives](comparison.png)"]
-    lines += ["", "![training losses](losses.png)", ""]
-    return "\n".join(lines)
-
-
+        lines += ["", "![comparison of methods](comparison.png)"]
+    if losses:
+        lines += ["", "![training losses](losses.png)"]
+    return "\n".join([*lines, ""])
