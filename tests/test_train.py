@@ -92,6 +92,10 @@ def test_non_finite_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoin
             out_dir=tmp_path, checkpoint_every=10, progress=False)
     ck = load_checkpoint(tmp_path / "checkpoint")
     assert ck.step == 10 and all(torch.isfinite(v).all() for v in ck.model.values())
+    with pytest.raises(TrainingDiverged) as info:
+        exploding.calls = 0
+        fit(_model(), _data(), exploding, steps=40, batch_size=64, progress=False, val_fraction=None)
+    assert info.value.step == 15 and info.value.seconds > 0  # when, for compare's report
 
 
 def test_a_finite_loss_with_non_finite_gradients_never_reaches_the_weights(tmp_path):
@@ -198,3 +202,35 @@ def test_a_run_in_stages_follows_the_schedule_of_its_total():
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     fit(model, _data(), DSM, steps=10, schedule_steps=20, optimizer=opt, lr_schedule="cosine", progress=False)
     assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi * 9 / 20)), rel=1e-12)
+
+
+def test_timed_evaluations_come_at_the_stated_training_times_and_are_not_counted():
+    """``eval_seconds``: an evaluation whenever the training clock passes 0.1, 0.2, 0.4, … s and then every
+    interval; the evaluation's own time (here 0.05 s each) is left out of the clock."""
+    from scorematch.train import _next_mark
+
+    assert [_next_mark(1.0, t) for t in (0.0, 0.1, 0.25, 0.85, 1.0, 3.4)] == [0.1, 0.2, 0.4, 1.0, 2.0, 4.0]
+    import time
+
+    def slow_probe(model):
+        time.sleep(0.05)
+        return {"probe": 1.0}
+
+    def slow_objective(model, x, generator):
+        time.sleep(0.004)
+        return DSM(model, x, generator=generator)
+
+    t0 = time.perf_counter()
+    result = fit(_model(), _data(), slow_objective, steps=80, batch_size=32, eval_fn=slow_probe, eval_seconds=0.25,
+                 generator=torch.Generator().manual_seed(0), progress=False, val_fraction=None, log_every=1)
+    wall = time.perf_counter() - t0
+    expected, mark = [], 0.1  # the first step at or past each mark: 0.1, 0.2, then every 0.25 s
+    for r in result.history:
+        if r["seconds"] >= mark:
+            expected.append(r["step"])
+            mark = _next_mark(0.25, r["seconds"])
+    timed = [r["step"] for r in result.history if "probe" in r]
+    assert timed == expected and len(timed) >= 3
+    assert wall - result.seconds >= 0.9 * 0.05 * len(timed)  # the evaluations' time is not training time
+    with pytest.raises(ValueError, match="eval_seconds needs eval_fn"):
+        fit(_model(), _data(), DSM, steps=2, eval_seconds=1.0, progress=False)

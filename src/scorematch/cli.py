@@ -310,12 +310,17 @@ def _eval(args: argparse.Namespace) -> None:
     if run.config.model == "energy":
         arrays["energy"] = run.energy(points).numpy()
     extra = ""
+    if run.learned_log_z is not None:  # a run that learned its log-normalizer (nce): log p with no sampling
+        arrays.update(log_z_learned=np.float64(run.learned_log_z),
+                      log_prob_learned=(-arrays["energy"] - run.learned_log_z))
+        extra = f"; learned log Z {run.learned_log_z:.4f}"
     if args.log_prob:
         log_p, log_z, se = run.log_prob(points, n_particles=args.particles, seed=args.seed)
         arrays.update(log_prob=log_p.numpy(), log_z=np.float64(log_z), log_z_se=np.float64(se))
-        extra = f"; log Z {log_z:.4f} ± {se:.4f} (SMC, {args.particles} particles)"
+        extra += f"; log Z {log_z:.4f} ± {se:.4f} (SMC, {args.particles} particles)"
     save_array(out, arrays)
-    print(f"{', '.join(k for k in arrays if k not in ('log_z', 'log_z_se'))} at {points.shape[0]} points -> {out}"
+    print(f"{', '.join(k for k in arrays if k not in ('log_z', 'log_z_se', 'log_z_learned'))} at {points.shape[0]} "
+          f"points -> {out}"
           + extra)
 
 
