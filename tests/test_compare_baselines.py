@@ -1,32 +1,32 @@
 """``compare`` with the methods score matching is compared with and the network-free estimators: every row filled,
 quality against time measured and drawn, NCE's log Z next to AIS, and a diverged method reported, not fatal."""
 
+import itertools
 import json
 
 import pytest
 
 from scorematch.report import compare
 
-
 ALL = ["esm", "cd", "pcd", "nce", "kde", "stein", "spectral-stein"]
 
 
 def _compare(out, names):
-    compare("8gaussians", names, out, steps=40, hidden=16, n_test=300, sample_steps=30, eval_seconds=0.05,
+    compare("8gaussians", names, out, steps=40, hidden=16, n_test=200, sample_steps=20, eval_seconds=0.05,
             progress=False)
     return out, json.loads((out / "report.json").read_text())
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    return _compare(tmp_path_factory.mktemp("cmp") / "c", ["cd", "nce", "kde"])
+    return _compare(tmp_path_factory.mktemp("cmp") / "c", ["nce", "kde"])
 
 
 def test_every_row_is_filled(report):
-    _check_rows(report[1], ["cd", "nce", "kde"])
+    _check_rows(report[1], ["nce", "kde"])
 
 
-@pytest.mark.slow  # fast twin: test_every_row_is_filled (three of the seven)
+@pytest.mark.slow  # fast twin: test_every_row_is_filled (two of the seven)
 def test_every_method_fills_its_row_in_one_report(tmp_path):
     _check_rows(_compare(tmp_path / "c", ALL)[1], ALL)
 
@@ -42,7 +42,7 @@ def _check_rows(rep, names):
                                  "spectral-stein": "estimator"}.get(name, "baseline")
     for name in {"esm", "cd", "pcd", "nce"} & set(names):
         curve = rows[name]["quality_curve"]
-        assert len(curve) >= 2 and all(b[0] > a[0] for a, b in zip(curve, curve[1:], strict=False)), name
+        assert len(curve) >= 2 and all(b[0] > a[0] for a, b in itertools.pairwise(curve)), name
         assert isinstance(rows[name]["kl_grid"], float) and isinstance(rows[name]["mode_tv"], float)
         assert isinstance(rows[name]["ms_per_step"], float)
     for name in {"kde", "stein", "spectral-stein"} & set(names):

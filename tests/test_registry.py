@@ -83,3 +83,34 @@ def test_none_turns_a_feature_off_and_zero_is_refused():
     for key in ("clip_grad_norm", "ema_decay", "patience", "val_fraction"):
         with pytest.raises(ValueError, match=rf"^{key} .*None"):
             TrainConfig(data="moons", **{key: 0})
+
+
+def test_baseline_settings_are_checked_and_need_an_energy(capsys):
+    from scorematch.cli import main
+
+    for args, message in ((["--objective", "cd", "--model", "score"], "model must be 'energy' for the objective cd"),
+                          (["--objective", "pcd", "--mcmc-sampler", "hmc"], "mcmc_sampler must be one of langevin, mala"),
+                          (["--objective", "pcd", "--restart-fraction", "1.5"], "restart_fraction must lie in [0, 1]"),
+                          (["--objective", "cd", "--energy-reg", "-1"], "energy_reg must be a finite number >= 0")):
+        with pytest.raises(SystemExit) as info:
+            main(["train", "moons", "--out", "/nonexistent/never", *args])
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and message in err and err.count("\n") == 1, err
+    cfg = TrainConfig(data="moons", objective="cd", mcmc_noise=None, mcmc_sampler="mala")
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg and cfg.to_dict()["mcmc_noise"] is None
+
+
+def test_an_nce_run_keeps_its_learned_log_z_through_the_run_folder(tmp_path):
+    import numpy as np
+
+    from scorematch.cli import main
+    from scorematch.runs import load_run
+
+    assert main(["train", "moons", "--objective", "nce", "--out", str(tmp_path / "r"), "--steps", "30",
+                 "--hidden", "16", "--quiet"]) == 0
+    run = load_run(tmp_path / "r")
+    assert isinstance(run.learned_log_z, float) and run.learned_log_z != 0.0  # trained, saved and read back
+    np.save(tmp_path / "x.npy", np.array([[0.0, 0.5], [1.0, -0.2]]))
+    assert main(["eval", str(tmp_path / "r"), "--points", str(tmp_path / "x.npy"), "--out", str(tmp_path / "e.npz")]) == 0
+    out = np.load(tmp_path / "e.npz")
+    np.testing.assert_allclose(out["log_prob_learned"], -out["energy"] - run.learned_log_z, rtol=1e-12)

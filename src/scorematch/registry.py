@@ -90,12 +90,12 @@ class Objective:
 
 @dataclass(frozen=True)
 class Estimator:
-    """A score estimator with no network, for ``compare``: ``build(x) -> score model`` from the standardized
-    training points."""
+    """A score estimator with no network, for ``compare``: ``build(x, cfg) -> score model`` from the standardized
+    training points and the run settings of the comparison."""
 
     name: str
     help: str
-    build: Callable[[Tensor], Any]
+    build: Callable[[Tensor, Any], Any]
 
 
 @dataclass(frozen=True)
@@ -239,13 +239,15 @@ def build_objective(cfg: Any, data: Tensor | None = None) -> Loss:
 
 ESTIMATORS: Table[Estimator] = Table("estimator")
 for _estimator in (
-    Estimator("kde", "the score of a Gaussian KDE of 2000 training points, Scott's bandwidth: what dsm converges to "
-              "on a finite sample", lambda x: KDEScore(x, max_points=2000, generator=torch.Generator().manual_seed(0))),
-    Estimator("stein", "the Stein gradient estimator (Li & Turner 2018) on 1000 training points, median-heuristic "
-              "bandwidth", lambda x: SteinScore(x, max_points=1000, generator=torch.Generator().manual_seed(0))),
+    Estimator("kde", "the score of a Gaussian KDE of 2000 training points at bandwidth --sigma (Scott's rule with "
+              "sigma auto): what dsm at that σ converges to on a finite sample",
+              lambda x, cfg: KDEScore(x, bandwidth=None if cfg.sigma == "auto" else cfg.sigma, max_points=2000,
+                                      generator=torch.Generator().manual_seed(0))),
+    Estimator("stein", "the Stein gradient estimator (Li & Turner 2018) on 500 training points, median-heuristic "
+              "bandwidth", lambda x, cfg: SteinScore(x, max_points=500, generator=torch.Generator().manual_seed(0))),
     Estimator("spectral-stein", "the spectral Stein gradient estimator (Shi, Sun & Zhu 2018) on 2000 training "
               "points, median-heuristic bandwidth",
-              lambda x: SpectralSteinScore(x, max_points=2000, generator=torch.Generator().manual_seed(0))),
+              lambda x, cfg: SpectralSteinScore(x, max_points=2000, generator=torch.Generator().manual_seed(0))),
 ):
     ESTIMATORS.register(_estimator)
 

@@ -79,7 +79,7 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
         tag = f"[{i}/{len(names)}] {name}"
         if name in ESTIMATORS:
             say(f"{tag}: building the estimator, sampling by Langevin and measuring…", progress)
-            row, samples, view = build_estimator(name, train, test, QualityProbe(test, truth), seed, sample_steps)
+            row, samples, view = build_estimator(name, train, test, QualityProbe(test, truth), base, sample_steps)
         else:
             cfg = base.replace(objective=name)
             say(f"{tag}: training ({steps} steps)…", progress)

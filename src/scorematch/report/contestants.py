@@ -83,15 +83,17 @@ def train_objective(cfg: TrainConfig, folder: Path, train: Tensor, test: Tensor,
     return row, samples, run.view, result.history
 
 
-def build_estimator(name: str, train: Tensor, test: Tensor, probe: QualityProbe, seed: int,
-              sample_steps: int | None) -> tuple[dict[str, Any], Tensor, Any]:
-    """Build the estimator ``name`` on the standardized training points, measure it and sample it by Langevin."""
+def build_estimator(name: str, train: Tensor, test: Tensor, probe: QualityProbe, cfg: TrainConfig,
+                    sample_steps: int | None) -> tuple[dict[str, Any], Tensor, Any]:
+    """Build the estimator ``name`` on the standardized training points (with the settings of ``cfg``), measure it
+    and sample it by Langevin."""
     stats = Standardizer.fit(train)
     t0 = time.perf_counter()
-    estimator = ESTIMATORS[name].build(stats.transform(train))
+    estimator = ESTIMATORS[name].build(stats.transform(train), cfg)
     seconds = time.perf_counter() - t0
     quality = probe.measure(estimator, stats) if probe.truth is not None else None
-    z, report = draw("langevin", estimator, test.shape[0], (train.shape[1],), steps=sample_steps, seed=seed)
+    z, report = draw("langevin", estimator, test.shape[0], (train.shape[1],), steps=sample_steps,
+                     seed=cfg.seed)
     samples = stats.inverse(z.double())
     view = in_data_units(estimator, stats)
     row: dict[str, Any] = {"objective": name, "kind": "estimator", "family": "estimator", "model": "no network",
