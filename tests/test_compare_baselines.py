@@ -92,3 +92,13 @@ def test_a_diverged_method_is_reported_with_when_and_the_rest_goes_on(tmp_path, 
     assert rows[1]["diverged"] is None and isinstance(rows[1]["rel_fisher"], float)
     text = (tmp_path / "c" / "report.md").read_text()
     assert "| cd | baseline |" in text and "non-finite at step 7" in text and (tmp_path / "c" / "quality.png").is_file()
+
+
+def test_the_command_line_passes_objective_settings_to_every_method(tmp_path):
+    from scorematch.cli import main
+
+    assert main(["compare", "moons", "--objectives", "kde", "--sigma", "0.3", "--mcmc-steps", "3", "--out",
+                 str(tmp_path / "c"), "--quiet"]) == 0
+    rep = json.loads((tmp_path / "c" / "report.json").read_text())
+    assert rep["settings"]["sigma"] == 0.3 and rep["settings"]["mcmc_steps"] == 3
+    assert rep["objectives"][0]["missing"].startswith("no quality measured")  # moons: no exact score

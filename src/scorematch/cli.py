@@ -208,6 +208,9 @@ def _build_parser() -> argparse.ArgumentParser:
     c.add_argument("--log", action="store_true", help="draw log-densities (tails and spurious modes show)")
     c.add_argument("--eval-seconds", type=_number, default=1.0, metavar="S",
                    help="measure each method's held-out quality every S seconds of training (default: 1)")
+    for setting in SETTINGS.entries():  # the objectives' own settings, shared by every method that reads them
+        c.add_argument("--" + setting.name.replace("_", "-"), type=_SETTING_TYPES[setting.type], default=S,
+                       metavar=setting.name.upper(), help=f"{setting.help} (default: {_default_text(setting.default)})")
 
     d = sub.add_parser("demo", help="compare every score-matching objective on 8gaussians (about a minute)",
                        description="compare on the built-in 8gaussians set, whose exact score is known.")
@@ -350,8 +353,11 @@ def _compare(args: argparse.Namespace, *, demo: bool = False) -> None:
                              f"{', '.join(OBJECTIVES)}, or the estimators {', '.join(ESTIMATORS)}")
         if not args.eval_seconds > 0:
             raise ValueError(f"--eval-seconds must be > 0, got {args.eval_seconds}")
+        from .registry import SETTINGS
+
+        settings = {k: v for k, v in vars(args).items() if k in SETTINGS}
         report = compare(args.data, names, Path(args.out), steps=args.steps, model=args.model, seed=args.seed,
-                         progress=not args.quiet, log=args.log, eval_seconds=args.eval_seconds)
+                         progress=not args.quiet, log=args.log, eval_seconds=args.eval_seconds, settings=settings)
     print(f"report -> {report}")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -50,17 +51,19 @@ def _split(data: str, seed: int, n_data: int, n_test: int) -> tuple[Tensor, Tens
 def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, steps: int = 2000, model: str = "energy",
             seed: int = 0, hidden: int = 128, n_test: int = N_TEST, sample_steps: int | None = None,
             progress: bool = True, log: bool = False, eval_seconds: float = 1.0,
-            quality_target: float = QUALITY_TARGET) -> Path:
+            quality_target: float = QUALITY_TARGET, settings: dict[str, Any] | None = None) -> Path:
     """Train every objective (and build every estimator) named in ``objectives`` on ``data`` into
     ``out/runs/<name>`` and write ``out/report.md`` and ``out/report.json`` with the figures; returns the path of
     ``report.md``. ``n_test`` held-out points (built-in sets) and as many samples per model, drawn by each run's
     default sampler (``sample_steps`` overrides its number of steps; estimators are sampled by Langevin);
     ``eval_seconds``: the interval of the quality measurements during training; ``quality_target``: the relative
-    Fisher divergence whose first time is reported; ``progress`` prints a line per method and stage; ``log``
-    draws log-densities."""
+    Fisher divergence whose first time is reported; ``settings``: objective settings (``sigma``, ``mcmc_steps``, …)
+    shared by every method that reads them; ``progress`` prints a line per method and stage; ``log`` draws
+    log-densities."""
     from ..plot import ColumnSpec, comparison_grid, loss_curves, quality_curves
 
-    base = TrainConfig(data=data, model=model, steps=steps, seed=seed, hidden=hidden)  # validated before writing
+    base = TrainConfig(data=data, model=model, steps=steps, seed=seed, hidden=hidden,  # validated before writing
+                       **(settings or {}))
     names = list(dict.fromkeys(objectives))
     for name in names:
         if name not in ESTIMATORS:
@@ -119,7 +122,8 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
                    "held-out Hyvärinen loss − best reached", target=quality_target if truth is not None else None,
                    diverged={r["objective"]: 0.0 for r in rows if r.get("diverged")},
                    title=f"{data}: quality against training time", path=out / "quality.png")
-    report = {"data": data, "steps": steps, "model": model, "seed": seed, "n_test": int(test.shape[0]),
+    report = {"data": data, "steps": steps, "model": model, "seed": seed, "settings": dict(base.options),
+              "n_test": int(test.shape[0]),
               "quality_target": quality_target if truth is not None else None, "reference": reference,
               "objectives": rows}
     atomic_write(out / "report.json", json.dumps(report, indent=2) + "\n")
