@@ -94,11 +94,13 @@ def test_a_diverged_method_is_reported_with_when_and_the_rest_goes_on(tmp_path, 
     assert "| cd | baseline |" in text and "non-finite at step 7" in text and (tmp_path / "c" / "quality.png").is_file()
 
 
-def test_the_command_line_passes_objective_settings_to_every_method(tmp_path):
+def test_the_command_line_passes_objective_settings_to_every_method(tmp_path, monkeypatch, report):
+    import scorematch.report
     from scorematch.cli import main
 
-    assert main(["compare", "moons", "--objectives", "kde", "--sigma", "0.3", "--mcmc-steps", "3", "--out",
+    seen = {}
+    monkeypatch.setattr(scorematch.report, "compare", lambda *a, **kw: seen.update(kw) or tmp_path / "report.md")
+    assert main(["compare", "moons", "--objectives", "kde,cd", "--sigma", "0.3", "--mcmc-steps", "3", "--out",
                  str(tmp_path / "c"), "--quiet"]) == 0
-    rep = json.loads((tmp_path / "c" / "report.json").read_text())
-    assert rep["settings"]["sigma"] == 0.3 and rep["settings"]["mcmc_steps"] == 3
-    assert rep["objectives"][0]["missing"].startswith("no quality measured")  # moons: no exact score
+    assert seen["settings"] == {"sigma": 0.3, "mcmc_steps": 3}
+    assert report[1]["settings"]["sigma"] == 0.1 and report[1]["settings"]["noise_ratio"] == 4  # recorded
