@@ -94,3 +94,18 @@ def test_estimators_refuse_bad_samples():
         SteinScore(torch.tensor([[0.0, 1.0], [math.nan, 0.0]]))
     with pytest.raises(ValueError, match="event shape"):
         KDEScore(torch.randn(5, 2)).score(torch.zeros(3, 3))
+
+
+def test_the_kde_score_is_differentiable_for_the_held_out_criterion():
+    """The divergence of the KDE score by autograd through ``score`` equals the Laplacian of ``log_density`` (autograd
+    twice), so the held-out Hyvärinen loss of an estimator needs no truth."""
+    from scorematch import Score
+    from scorematch.metrics import hyvarinen_loss
+
+    est = KDEScore(_gaussian(30, 0), bandwidth=0.5)
+    q = torch.randn(6, 2, generator=torch.Generator().manual_seed(2))
+    z = q.clone().requires_grad_()
+    grad = torch.autograd.grad(est.log_density(z).sum(), z, create_graph=True)[0]
+    laplacian = sum(torch.autograd.grad(grad[:, i].sum(), z, retain_graph=True)[0][:, i] for i in range(2))
+    expected = 0.5 * grad.detach().square().sum(1) + laplacian.detach()
+    torch.testing.assert_close(hyvarinen_loss(Score(est), q), expected, rtol=1e-10, atol=1e-10)

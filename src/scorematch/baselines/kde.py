@@ -61,10 +61,11 @@ class _SampleEstimator:
         raise NotImplementedError
 
     def score(self, x: Tensor, *cond: Tensor) -> Tensor:
-        """The estimated ∇ log p at ``x`` ``(B, *event)``, shape ``x.shape``, in ``x``'s dtype."""
+        """The estimated ∇ log p at ``x`` ``(B, *event)``, shape ``x.shape``, in ``x``'s dtype; differentiable in
+        ``x`` (so the divergence, and the held-out Hyvärinen loss, come from autograd)."""
         if tuple(x.shape[1:]) != self.event_shape:
             raise ValueError(f"points must have event shape {self.event_shape}, got {tuple(x.shape[1:])}")
-        q = x.detach().reshape(x.shape[0], -1).to(device=self.x.device, dtype=torch.float64)
+        q = x.reshape(x.shape[0], -1).to(device=self.x.device, dtype=torch.float64)
         out = torch.cat([self._flat_score(q[i:i + self.chunk]) for i in range(0, q.shape[0], self.chunk)]) \
             if q.shape[0] else q
         return out.to(device=x.device, dtype=x.dtype).reshape(x.shape)
@@ -92,8 +93,8 @@ class KDEScore(_SampleEstimator):
         return (w @ self.x - q) / self.bandwidth**2
 
     def log_density(self, x: Tensor) -> Tensor:
-        r""":math:`\log\hat p_\sigma(x)`, shape ``(B,)`` (float64): the normalized KDE."""
-        q = x.detach().reshape(x.shape[0], -1).double()
+        r""":math:`\log\hat p_\sigma(x)`, shape ``(B,)`` (float64, differentiable in ``x``): the normalized KDE."""
+        q = x.reshape(x.shape[0], -1).double()
         d = q.shape[1]
         sq = squared_distances(q, self.x) / (2 * self.bandwidth**2)
         return (torch.logsumexp(-sq, 1) - math.log(self.n)

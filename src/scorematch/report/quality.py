@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..fields import Energy, Score
 from ..metrics import HeldOutCriterion, relative_fisher_divergence
 from ..protocol import has_energy, in_data_units
 
@@ -45,7 +46,8 @@ class QualityProbe:
         if self._criterion is None:
             self._criterion = HeldOutCriterion(stats.transform(self.test).float(), seed=0)
         # in standardized units; the Jacobian only shifts the value by a constant per data set
-        return self._criterion(model)[HeldOutCriterion.key]
+        field = model if isinstance(model, (Energy, Score)) else Score(model)  # an estimator: its score function
+        return self._criterion(field)[HeldOutCriterion.key]
 
     def __call__(self, model: Any, stats: Any) -> dict[str, float]:
         field = self.view(model) if self.view is not None else model
