@@ -53,9 +53,9 @@ def _check_rows(rep, names):
 def test_nce_reports_its_learned_log_z_next_to_ais(report):
     _, rep = report
     nce = next(r for r in rep["objectives"] if r["objective"] == "nce")
-    assert all(isinstance(nce[k], float) for k in ("log_z_learned", "log_z_ais", "log_z_ais_se", "test_loglik_nce"))
-    # (after 40 steps the two differ: test_gaussian_recovery checks the learned log Z against the exact one)
-    assert nce["test_loglik_nce"] - nce["test_loglik_ais"] == pytest.approx(nce["log_z_ais"] - nce["log_z_learned"])
+    assert all(isinstance(nce[k], float) for k in ("log_z_learned", "log_z_ais", "test_loglik_nce", "test_loglik_ais"))
+    assert 0 < nce["log_z_ais_se"] < 0.5  # AIS converged on this energy
+    # (after 40 steps the two log Z differ: test_gaussian_recovery checks the learned one against the exact one)
 
 
 def test_the_report_shows_quality_against_time(report):

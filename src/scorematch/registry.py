@@ -242,12 +242,13 @@ for _estimator in (
     Estimator("kde", "the score of a Gaussian KDE of 2000 training points at bandwidth --sigma (Scott's rule with "
               "sigma auto): what dsm at that σ converges to on a finite sample",
               lambda x, cfg: KDEScore(x, bandwidth=None if cfg.sigma == "auto" else cfg.sigma, max_points=2000,
-                                      generator=torch.Generator().manual_seed(0))),
+                                      generator=torch.Generator().manual_seed(cfg.seed))),
     Estimator("stein", "the Stein gradient estimator (Li & Turner 2018) on 500 training points, median-heuristic "
-              "bandwidth", lambda x, cfg: SteinScore(x, max_points=500, generator=torch.Generator().manual_seed(0))),
+              "bandwidth", lambda x, cfg: SteinScore(x, max_points=500, generator=torch.Generator().manual_seed(cfg.seed))),
     Estimator("spectral-stein", "the spectral Stein gradient estimator (Shi, Sun & Zhu 2018) on 2000 training "
               "points, median-heuristic bandwidth",
-              lambda x, cfg: SpectralSteinScore(x, max_points=2000, generator=torch.Generator().manual_seed(0))),
+              lambda x, cfg: SpectralSteinScore(x, max_points=2000,
+                                                            generator=torch.Generator().manual_seed(cfg.seed))),
 ):
     ESTIMATORS.register(_estimator)
 

@@ -161,9 +161,10 @@ def fit(
             the best value, see :mod:`scorematch.monitor`); by default ``0.01·D`` for ``D`` numbers per sample
             with ``val_data``, 0.01 with a custom ``criterion``.
         eval_fn, eval_every: call ``eval_fn(model)`` every ``eval_every`` steps and add its dict to the record.
-        eval_seconds: also call ``eval_fn`` whenever this much training time has passed since its last call (and
-            at 0.1, 0.2, 0.4, … s before that), so that methods of different cost per step are seen at the same
-            times. The record's ``seconds`` is training time: evaluations are not counted.
+        eval_seconds: also call ``eval_fn`` when the training time first passes each multiple of this interval
+            (and 0.1, 0.2, 0.4, … s before the first), so that methods of different cost per step are seen at the
+            same times. The record's ``seconds`` is training time: evaluations are not counted (checkpoint writes
+            are; on a GPU the clock is read without synchronizing, so queued work may land in either).
         out_dir: if given, write ``metrics.jsonl`` and ``checkpoint/`` there (see :mod:`scorematch.checkpoint`).
         checkpoint_every: steps between checkpoints (and a final one at the end).
         resume: continue from the latest checkpoint in ``out_dir`` (weights, optimizer, EMA, RNG, history,

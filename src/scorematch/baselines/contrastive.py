@@ -21,9 +21,11 @@ noise scale η free:
     x \leftarrow x + \tfrac{\varepsilon}{2}\, s_\theta(x) + \eta\, z, \qquad z \sim N(0, I),
 
 (``sampler="mala"`` adds the Metropolis test of this proposal, :math:`q(x'\mid x) = N(x + \tfrac\varepsilon2
-s(x), \eta^2 I)`). ``noise_scale=None`` is :math:`\eta = \sqrt\varepsilon`, the unbiased Langevin diffusion. Any
-other η — practice often takes a large step and little noise — samples :math:`p^{\varepsilon/(2\eta^2)}` in the
-small-step limit, a tempered law: the decoupled sampler is biased and so is the CD gradient it feeds.
+s(x), \eta^2 I)`, which keeps :math:`p_\theta` exactly invariant for any η). ``noise_scale=None`` is
+:math:`\eta = \sqrt\varepsilon`, the Langevin diffusion's own noise (whose only bias is the :math:`O(\varepsilon)`
+of the unadjusted step). Any other η — practice often takes a large step and little noise — makes the unadjusted
+sampler follow :math:`p^{\varepsilon/\eta^2}` in the small-step limit, a tempered law: with ``sampler="langevin"`` the
+decoupled sampler is biased and so is the CD gradient it feeds.
 
 * **CD-k** (:func:`contrastive_divergence`): the chains start at the data batch (short-run CD).
 * **Persistent CD** (:class:`PersistentContrastiveDivergence`, Tieleman 2008, with the replay buffer of Du &
@@ -32,6 +34,7 @@ small-step limit, a tempered law: the decoupled sampler is biased and so is the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -82,9 +85,16 @@ def mcmc_negatives(model: Any, x0: Tensor, *, n_steps: int, step_size: float, no
     return state.x.detach()
 
 
+def _check_alpha(alpha: float) -> float:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not (math.isfinite(alpha) and alpha >= 0):
+        raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
+    return float(alpha)
+
+
 def contrastive_loss(model: Any, x: Tensor, negatives: Tensor, alpha: float) -> Tensor:
     r"""Per-sample :math:`E(x^+) - E(x^-) + \alpha(E(x^+)^2 + E(x^-)^2)`, shape ``(B,)``; ``negatives`` are
     detached."""
+    alpha = _check_alpha(alpha)
     model = as_model(model, kind="energy", who="contrastive divergence's model")
     e_pos, e_neg = model.energy(x), model.energy(negatives.detach())
     return e_pos - e_neg + alpha * (e_pos.square() + e_neg.square())
@@ -117,7 +127,7 @@ def standard_normal_restart(n: int, like: Tensor, generator: torch.Generator | N
 class PersistentContrastiveDivergence:
     r"""Persistent CD with a replay buffer: an objective ``pcd(model, x, generator=g) -> (B,)`` that keeps state.
 
-    Each call picks ``B`` buffer entries uniformly (with replacement), replaces each by a fresh start from
+    Each call picks ``B`` distinct buffer entries uniformly at random, replaces each by a fresh start from
     ``restart`` with probability ``restart_fraction``, runs ``n_steps`` MCMC moves from there and writes the end
     points back into the same entries; the loss is :func:`contrastive_loss` against them. The buffer is filled from
     ``restart`` on the first call and never grows: it holds exactly ``buffer_size`` points
@@ -141,8 +151,9 @@ class PersistentContrastiveDivergence:
         self.buffer_size, self.restart_fraction, self.restart = check_count("buffer_size", buffer_size), \
             restart_fraction, restart
         self.mcmc = {"n_steps": check_count("n_steps", n_steps), "step_size": check_positive("step_size", step_size),
-                     "noise_scale": noise_scale, "sampler": check_choice("sampler", sampler, MCMC_SAMPLERS)}
-        self.alpha = alpha
+                     "noise_scale": None if noise_scale is None else check_positive("noise_scale", noise_scale),
+                     "sampler": check_choice("sampler", sampler, MCMC_SAMPLERS)}
+        self.alpha = _check_alpha(alpha)
         self.buffer: Tensor | None = None
 
     def __call__(self, model: Any, x: Tensor, *, generator: torch.Generator | None = None) -> Tensor:
@@ -153,7 +164,11 @@ class PersistentContrastiveDivergence:
                              f"{tuple(x.shape[1:])}")
         buffer = self.buffer.to(device=x.device, dtype=x.dtype)
         b = x.shape[0]
-        idx = torch.randint(0, self.buffer_size, (b,), generator=generator, device=x.device)
+        if b > self.buffer_size:
+            raise ValueError(f"buffer_size ({self.buffer_size}) must be at least the batch size ({b})")
+        # distinct entries: each chain's end point is written back to its own slot (no duplicate-index writes)
+        idx = torch.randperm(self.buffer_size, generator=generator,
+                             device=generator.device if generator is not None else "cpu")[:b].to(x.device)
         fresh = torch.rand(b, generator=generator, device=x.device, dtype=x.dtype) < self.restart_fraction
         restarts = self.restart(b, x.detach(), generator)
         starts = torch.where(fresh.view(-1, *([1] * (x.ndim - 1))), restarts, buffer[idx])

@@ -48,8 +48,12 @@ class _SampleEstimator:
             raise ValueError(f"an estimator needs a sample of shape (n, *event) with n >= 2; got {tuple(x.shape)}")
         if not torch.isfinite(x).all():
             raise ValueError("the sample contains NaN or infinite values")
+        if max_points is not None and (isinstance(max_points, bool) or not isinstance(max_points, int)
+                                       or max_points < 2):
+            raise ValueError(f"max_points must be an integer >= 2, got {max_points!r}")
         if max_points is not None and x.shape[0] > max_points:
-            x = x[torch.randperm(x.shape[0], generator=generator)[:max_points].to(x.device)]
+            device = generator.device if generator is not None else "cpu"
+            x = x[torch.randperm(x.shape[0], generator=generator, device=device)[:max_points].to(x.device)]
         self.event_shape = tuple(x.shape[1:])
         self.x = x.detach().reshape(x.shape[0], -1).double()
 
@@ -60,11 +64,14 @@ class _SampleEstimator:
     def _flat_score(self, q: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def _check(self, x: Tensor) -> None:
+        if tuple(x.shape[1:]) != self.event_shape:
+            raise ValueError(f"points must have event shape {self.event_shape}, got {tuple(x.shape[1:])}")
+
     def score(self, x: Tensor, *cond: Tensor) -> Tensor:
         """The estimated ∇ log p at ``x`` ``(B, *event)``, shape ``x.shape``, in ``x``'s dtype; differentiable in
         ``x`` (so the divergence, and the held-out Hyvärinen loss, come from autograd)."""
-        if tuple(x.shape[1:]) != self.event_shape:
-            raise ValueError(f"points must have event shape {self.event_shape}, got {tuple(x.shape[1:])}")
+        self._check(x)
         q = x.reshape(x.shape[0], -1).to(device=self.x.device, dtype=torch.float64)
         out = torch.cat([self._flat_score(q[i:i + self.chunk]) for i in range(0, q.shape[0], self.chunk)]) \
             if q.shape[0] else q
@@ -94,7 +101,8 @@ class KDEScore(_SampleEstimator):
 
     def log_density(self, x: Tensor) -> Tensor:
         r""":math:`\log\hat p_\sigma(x)`, shape ``(B,)`` (float64, differentiable in ``x``): the normalized KDE."""
-        q = x.reshape(x.shape[0], -1).double()
+        self._check(x)
+        q = x.reshape(x.shape[0], -1).to(device=self.x.device, dtype=torch.float64)
         d = q.shape[1]
         sq = squared_distances(q, self.x) / (2 * self.bandwidth**2)
         return (torch.logsumexp(-sq, 1) - math.log(self.n)

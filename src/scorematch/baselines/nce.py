@@ -36,7 +36,7 @@ __all__ = ["GaussianNoise", "noise_contrastive"]
 
 class GaussianNoise:
     r"""The noise law :math:`N(\mu, \Sigma)` with ``log_prob`` and ``sample``; :meth:`fit` takes μ and the
-    (1/n) covariance of data (plus ``jitter``·I), over the flattened event.
+    (1/n) covariance of data (plus ``jitter`` times the mean variance on the diagonal), over the flattened event.
 
     >>> noise = GaussianNoise.fit(torch.randn(1000, 2, dtype=torch.float64))
     >>> noise.sample(5, generator=torch.Generator().manual_seed(0)).shape
@@ -49,13 +49,20 @@ class GaussianNoise:
         if self.covariance.shape != (d, d):
             raise ValueError(f"covariance must have shape ({d}, {d}), got {tuple(self.covariance.shape)}")
         self.event_shape = tuple(event_shape) if event_shape is not None else (d,)
-        self.chol = torch.linalg.cholesky(self.covariance)
+        if not (torch.isfinite(self.mean).all() and torch.isfinite(self.covariance).all()):
+            raise ValueError("the noise law's mean and covariance must be finite")
+        chol, info = torch.linalg.cholesky_ex(self.covariance)
+        if int(info) != 0:
+            raise ValueError("the noise law's covariance is not positive definite")
+        self.chol = chol
         self.log_norm = 0.5 * d * math.log(2 * math.pi) + torch.log(torch.diagonal(self.chol)).sum()
 
     @classmethod
     def fit(cls, x: Tensor, jitter: float = 1e-6) -> GaussianNoise:
         """The Gaussian with the mean and covariance of ``x`` ``(n, *event)``, computed in float64."""
         flat = x.detach().reshape(x.shape[0], -1).double()
+        if flat.shape[0] < 2 or not torch.isfinite(flat).all():
+            raise ValueError("a noise law is fitted to at least 2 finite points")
         centred = flat - flat.mean(0)
         cov = centred.T @ centred / flat.shape[0]
         cov = cov + jitter * cov.diagonal().mean().clamp_min(1e-12) * torch.eye(cov.shape[0], dtype=cov.dtype)
@@ -70,8 +77,9 @@ class GaussianNoise:
     def sample(self, n: int, *, generator: torch.Generator | None = None, dtype: torch.dtype | None = None,
                device: torch.device | str | None = None) -> Tensor:
         """``n`` draws ``(n, *event)``: μ + L z with the Cholesky factor L and z from ``generator``."""
-        z = torch.randn(n, self.mean.numel(), dtype=self.mean.dtype, generator=generator)
-        x = (self.mean + z @ self.chol.T).reshape(n, *self.event_shape)
+        where = generator.device if generator is not None else self.mean.device
+        z = torch.randn(n, self.mean.numel(), dtype=self.mean.dtype, generator=generator, device=where)
+        x = (self.mean.to(where) + z @ self.chol.to(where).T).reshape(n, *self.event_shape)
         return x.to(dtype=dtype or self.mean.dtype, device=device)
 
 
@@ -84,6 +92,9 @@ def _draw(noise: Any, n: int, like: Tensor, generator: torch.Generator | None) -
             noise.sample((n,), generator=generator)
     else:
         y = noise.sample((n,))
+    if y.shape[0] != n or y[0].numel() != like[0].numel():
+        raise ValueError(f"the noise law draws points of shape {tuple(y.shape[1:])}; the data have "
+                         f"{tuple(like.shape[1:])}")
     return y.to(dtype=like.dtype, device=like.device).reshape(n, *like.shape[1:])
 
 

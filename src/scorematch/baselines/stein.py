@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._checks import check_positive
+from .._checks import check_count, check_positive
 from ..metrics.kernels import gaussian_kernel, median_bandwidth, squared_distances
 from .kde import _SampleEstimator
 
@@ -81,7 +81,8 @@ class SteinScore(_KernelEstimator):
 
 class SpectralSteinScore(_KernelEstimator):
     r"""The spectral Stein gradient estimator of ``x``'s score (see the module docstring); ``spectrum`` is the share
-    of K's trace the kept eigenfunctions hold (or give ``n_eigen``); at most ``max_points`` sample points.
+    of K's trace the kept eigenfunctions hold (or give ``n_eigen``); eigenvalues below 1e-6 of the largest are never
+    kept (their 1/λ amplifies round-off and sampling noise); at most ``max_points`` sample points.
 
     >>> x = torch.randn(200, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     >>> SpectralSteinScore(x).score(torch.zeros(1, 2)).shape
@@ -93,12 +94,15 @@ class SpectralSteinScore(_KernelEstimator):
         super().__init__(x, bandwidth=bandwidth, max_points=max_points, generator=generator)
         if not 0 < spectrum <= 1:
             raise ValueError(f"spectrum must lie in (0, 1], got {spectrum!r}")
+        if n_eigen is not None:
+            check_count("n_eigen", n_eigen)
         lam, vec = torch.linalg.eigh(self.K)
         lam, vec = lam.flip(0), vec.flip(1)                       # descending
+        usable = int((lam > 1e-6 * lam[0]).sum())                 # 1/λ of tiny eigenvalues amplifies noise
         if n_eigen is None:
             share = torch.cumsum(lam.clamp_min(0), 0) / lam.clamp_min(0).sum()
             n_eigen = int((share < spectrum).sum()) + 1
-        self.n_eigen = max(1, min(n_eigen, self.n))
+        self.n_eigen = min(n_eigen, usable)
         self.lam, self.vec = lam[: self.n_eigen], vec[:, : self.n_eigen]
         self.beta = -self._grad_psi(self.x).mean(0)               # (J, D)
 

@@ -10,6 +10,7 @@ time."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +107,8 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
         for w in row.get("sampler_warnings", []):
             say(f"{tag}: warning: {w}", progress)
     if truth is None:  # the held-out Hyvärinen loss: report the excess over the best any method reached
-        best = min((q for r in rows for _, q in r["quality_curve"] if q is not None), default=None)
+        best = min((q for r in rows for _, q in r["quality_curve"] if q is not None and math.isfinite(q)),
+                   default=0.0)
         for r in rows:
             r["quality_curve"] = [[t, q - best + 1e-3 * max(1.0, abs(best))] for t, q in r["quality_curve"]]
     reference = {"mmd2": float(mmd2(train[: test.shape[0]], test)),
