@@ -138,13 +138,13 @@ def _write(tmp_path, name, content):
 
 BAD = [
     # (file name, content, expected message after "<path>: ")
-    ("cell.csv", "x,y\n1,2\n3,abc\n", "row 3, column 2: 'abc' is not a number"),
-    ("cell-no-header.csv", "1,2\n\n3,4\n5,,\n", "row 4 has 3 columns, expected 2 (as row 1)"),
+    ("cell.csv", "x,y\n1,2\n3,abc\n", "row 3, column 2 ('y'): 'abc' is not a number; choose the numeric columns"),
+    ("cell-no-header.csv", "1,2\n\n3,4\n5,,\n", "row 4 has 3 columns, expected 2 (as row 1; delimiter ',')"),
     ("empty-cell.csv", "1,2\n3, \n", "row 2, column 2: '' is not a number"),
     ("mixed-first.csv", "1,y\n3,4\n", "row 1, column 2: 'y' is not a number"),
     ("nan.csv", "a,b\n1,2\n\n3,nan\n", "row 4, column 2: value nan is not finite"),
     ("inf.csv", "1,-inf\n3,4\n", "row 1, column 2: value -inf is not finite"),
-    ("ragged.csv", "a,b\n1,2\n3\n", "row 3 has 1 column, expected 2 (as row 1)"),
+    ("ragged.csv", "a,b\n1,2\n3\n", "row 3 has 1 column, expected 2 (as row 1; delimiter ',')"),
     ("empty.csv", "", "empty file"),
     ("blank.csv", "\n \n", "empty file"),
     ("header-only.csv", "a,b\n", "only a header row, no data"),

@@ -17,13 +17,15 @@ The sets named in :data:`~scorematch.models.analytic.ANALYTIC` are drawn from th
 density and score are known. Every point is drawn independently (its component too), in float64 on the CPU
 from the given ``torch.Generator``, then cast: the same seed gives the same data bit for bit.
 
-Files: :func:`load_array` reads an ``(n, d)`` array and raises :class:`DataError` with one line naming the file
-and, where it applies, the row and column. :class:`Standardizer` maps data to zero mean and unit variance and
+Files: :func:`load_table` reads an ``(n, d)`` array and its column names — the columns chosen by name or number,
+the CSV delimiter detected — and :func:`load_array` the array alone; both raise :class:`DataError` with one line
+naming the file and, where it applies, the row and column. :class:`Standardizer` maps data to zero mean and unit variance and
 maps densities and scores learned on the standardized scale back to data units.
 """
 
-from .files import FILE_TYPES, DataError, load_array, load_data
+from .files import FILE_TYPES, DataError, csv_header, load_array, load_data, load_table
 from .standardize import Standardizer
 from .toy import DATASETS, make_dataset
 
-__all__ = ["DATASETS", "FILE_TYPES", "DataError", "Standardizer", "load_array", "load_data", "make_dataset"]
+__all__ = ["DATASETS", "FILE_TYPES", "DataError", "Standardizer", "csv_header", "load_array", "load_data", "load_table",
+           "make_dataset"]

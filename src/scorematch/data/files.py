@@ -7,6 +7,7 @@ import csv
 import io
 import math
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from torch import Tensor
 from .._checks import check_count
 from .toy import DATASETS, make_dataset
 
-__all__ = ["FILE_TYPES", "DataError", "load_array", "load_data"]
+__all__ = ["FILE_TYPES", "DataError", "csv_header", "load_array", "load_data", "load_table"]
 
 FILE_TYPES: tuple[str, ...] = (".npy", ".npz", ".csv")
 """File extensions :func:`load_array` reads."""
@@ -26,8 +27,8 @@ class DataError(ValueError):
     """Unusable data: the message is one line naming the file and, where it applies, the row and column."""
 
 
-def _finish(array: np.ndarray, where: str, dtype: torch.dtype, lines: list[int] | None = None, min_rows: int = 2
-            ) -> Tensor:
+def _finish(array: np.ndarray, where: str, dtype: torch.dtype, lines: list[int] | None = None, min_rows: int = 2,
+            columns: list[int] | None = None) -> Tensor:
     """Check an array read from ``where`` and return it as an ``(n, d)`` tensor; ``lines[i]`` = file row of row i."""
     if array.dtype.kind not in "biuf":
         raise DataError(f"{where}: holds {array.dtype} values; need real numbers")
@@ -46,7 +47,8 @@ def _finish(array: np.ndarray, where: str, dtype: torch.dtype, lines: list[int] 
         row = lines[i] if lines is not None else i + 1
         value = float(array[i, j])
         what = "overflows " + str(dtype).removeprefix("torch.") if math.isfinite(value) else "is not finite"
-        raise DataError(f"{where}: row {row}, column {j + 1}: value {value!r} {what}")
+        column = columns[j] + 1 if columns is not None else j + 1
+        raise DataError(f"{where}: row {row}, column {column}: value {value!r} {what}")
     return x
 
 
@@ -82,12 +84,62 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _read_csv(path: Path, dtype: torch.dtype, min_rows: int) -> Tensor:
+def _sniff(lines: list[str], given: str | None) -> str:
+    """The delimiter: ``given``, else what :class:`csv.Sniffer` finds among ``, ; tab |`` in the first lines (a
+    comma when it finds none, e.g. a single column)."""
+    if given is not None:
+        if len(given) != 1:
+            raise DataError(f"the delimiter must be one character, got {given!r}")
+        return given
+    try:
+        return csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
+
+
+def _select(spec: Sequence[str | int] | None, names: list[str] | None, width: int, path: Path) -> list[int]:
+    """0-based indices of the chosen columns: a name of the header, or a 1-based column number."""
+    if spec is None:
+        return list(range(width))
+    chosen = []
+    for c in spec:
+        if isinstance(c, str) and names is not None and c.strip() in names:
+            chosen.append(names.index(c.strip()))
+            continue
+        try:
+            number = int(c)
+        except (TypeError, ValueError):
+            known = f"its columns are: {', '.join(names)}" if names else "it has no header: give column numbers"
+            raise DataError(f"{path}: no column {c!r}; {known}") from None
+        if not 1 <= number <= width:
+            raise DataError(f"{path}: column {number} does not exist; the file has {width} (numbered from 1)")
+        chosen.append(number - 1)
+    if not chosen or len(set(chosen)) != len(chosen):
+        raise DataError(f"{path}: choose one or more distinct columns, got {list(spec)!r}")
+    return chosen
+
+
+def csv_header(path: str | Path, delimiter: str | None = None) -> list[str] | None:
+    """The column names of a CSV file's header row (``None`` when its first row is numbers)."""
+    path = Path(path)
+    try:
+        lines = [line for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not lines:
+        return None
+    first = next(csv.reader([lines[0]], delimiter=_sniff(lines, delimiter)))
+    return None if any(_is_number(c) for c in first) else [c.strip() for c in first]
+
+
+def _read_csv(path: Path, dtype: torch.dtype, min_rows: int, columns: Sequence[str | int] | None,
+              delimiter: str | None) -> tuple[Tensor, list[str] | None]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text (byte {exc.start + 1})") from None
-    reader = csv.reader(io.StringIO(text))
+    delimiter = _sniff([line for line in text.splitlines() if line.strip()], delimiter)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     rows: list[tuple[int, list[str]]] = []
     try:
         for cells in reader:
@@ -98,31 +150,41 @@ def _read_csv(path: Path, dtype: torch.dtype, min_rows: int) -> Tensor:
     if not rows:
         raise DataError(f"{path}: empty file")
     header = not any(_is_number(c) for c in rows[0][1])
+    names = [c.strip() for c in rows[0][1]] if header else None
     width, data = len(rows[0][1]), rows[1:] if header else rows
     if not data:
         raise DataError(f"{path}: only a header row, no data")
     for line, cells in data:
         if len(cells) != width:
             got = f"{len(cells)} column" + ("" if len(cells) == 1 else "s")
-            raise DataError(f"{path}: row {line} has {got}, expected {width} (as row {rows[0][0]})")
+            sep = {"\t": "tab"}.get(delimiter, repr(delimiter))
+            raise DataError(f"{path}: row {line} has {got}, expected {width} (as row {rows[0][0]}; delimiter {sep})")
+    chosen = _select(columns, names, width, path)
     try:
-        array = np.array([cells for _, cells in data], dtype=np.str_).astype(np.float64)
+        array = np.array([[cells[j] for j in chosen] for _, cells in data], dtype=np.str_).astype(np.float64)
     except ValueError as exc:
         for line, cells in data:
-            for j, cell in enumerate(cells):
-                if not _is_number(cell):
-                    raise DataError(f"{path}: row {line}, column {j + 1}: {cell.strip()!r} is not a number") from None
+            for j in chosen:
+                if not _is_number(cells[j]):
+                    what = f"column {j + 1}" + (f" ({names[j]!r})" if names else "")
+                    hint = "; choose the numeric columns with columns= (--columns)" if columns is None else ""
+                    raise DataError(f"{path}: row {line}, {what}: {cells[j].strip()!r} is not a number{hint}") from None
         raise DataError(f"{path}: cannot read the numbers ({' '.join(str(exc).split())})") from None
-    return _finish(array, str(path), dtype, lines=[line for line, _ in data], min_rows=min_rows)
+    x = _finish(array, str(path), dtype, lines=[line for line, _ in data], min_rows=min_rows, columns=chosen)
+    return x, [names[j] for j in chosen] if names else None
 
 
-def load_array(path: str | Path, *, key: str | None = None, dtype: torch.dtype = torch.float32, min_rows: int = 2
-               ) -> Tensor:
-    """Read an ``(n, d)`` data array from a ``.npy``, ``.npz`` or ``.csv`` file.
+def load_table(path: str | Path, *, key: str | None = None, columns: Sequence[str | int] | None = None,
+               delimiter: str | None = None, dtype: torch.dtype = torch.float32, min_rows: int = 2
+               ) -> tuple[Tensor, list[str] | None]:
+    """Read an ``(n, d)`` data array and its column names (``None`` without a header) from a ``.npy``, ``.npz``
+    or ``.csv`` file.
 
     * ``.npy``: one numeric array. ``.npz``: the only array, or the one named ``key``.
-    * ``.csv``: comma-separated numbers, one sample per line; the first line is a header (skipped) when none of
-      its cells is a number. Blank lines are skipped.
+    * ``.csv``: one sample per line, the delimiter (``, ; tab |``) detected or given as ``delimiter``; the first
+      line is a header — the column names — when none of its cells is a number. Blank lines are skipped.
+    * ``columns``: the columns to keep, in that order: header names, or column numbers counted from 1 (as in
+      the error messages and in a spreadsheet). Other columns, e.g. a date, are never read as numbers.
     * A 1-D array is read as ``n`` samples of one column, shape ``(n, 1)``; arrays of other than 1 or 2
       dimensions, fewer than 2 rows, non-numeric or non-finite cells and ragged rows are refused.
 
@@ -140,9 +202,21 @@ def load_array(path: str | Path, *, key: str | None = None, dtype: torch.dtype =
     if suffix == ".csv":
         if key is not None:
             raise DataError(f"{path}: key={key!r} applies to .npz archives only")
-        return _read_csv(path, dtype, min_rows)
+        return _read_csv(path, dtype, min_rows, columns, delimiter)
+    if delimiter is not None:
+        raise DataError(f"{path}: a delimiter applies to .csv files only")
     array, where = _read_numpy(path, key)
-    return _finish(array, where, dtype, min_rows=min_rows)
+    if columns is not None:
+        if array.ndim != 2:
+            raise DataError(f"{where}: columns= needs a 2-D array; got shape {array.shape}")
+        array = array[:, _select(columns, None, array.shape[1], path)]
+    return _finish(array, where, dtype, min_rows=min_rows), None
+
+
+def load_array(path: str | Path, *, key: str | None = None, columns: Sequence[str | int] | None = None,
+               delimiter: str | None = None, dtype: torch.dtype = torch.float32, min_rows: int = 2) -> Tensor:
+    """The array of :func:`load_table`, without the column names."""
+    return load_table(path, key=key, columns=columns, delimiter=delimiter, dtype=dtype, min_rows=min_rows)[0]
 
 
 def load_data(
@@ -151,6 +225,8 @@ def load_data(
     n: int | None = None,
     generator: torch.Generator | None = None,
     key: str | None = None,
+    columns: Sequence[str | int] | None = None,
+    delimiter: str | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
     """A built-in set by name (``n`` points, 10 000 if ``n`` is None) or a file (all rows, or ``n`` of them
@@ -165,7 +241,7 @@ def load_data(
     if path.suffix.lower() not in FILE_TYPES and not path.exists():
         raise DataError(f"unknown data set or file {str(spec)!r}: choose one of {', '.join(DATASETS)} "
                         f"or a {', '.join(FILE_TYPES)} file")
-    x = load_array(path, key=key, dtype=dtype)
+    x = load_array(path, key=key, columns=columns, delimiter=delimiter, dtype=dtype)
     if n is None:
         return x
     check_count("n", n)
