@@ -59,3 +59,72 @@ def test_numpy_files_take_column_numbers(tmp_path):
     assert names is None and x.tolist() == [[2.0, 0.0], [5.0, 3.0], [8.0, 6.0], [11.0, 9.0]]
     with pytest.raises(DataError, match="it has no header: give column numbers"):
         load_table(tmp_path / "a.npz", key="x", columns=["AAPL"])
+
+
+@pytest.fixture(scope="module")
+def returns_run(tmp_path_factory):
+    """A run trained from a ';'-separated table with a date column, on two named columns."""
+    from scorematch.cli import main
+
+    folder = tmp_path_factory.mktemp("returns")
+    g = np.random.default_rng(0)
+    rows = [f"2024-01-{i % 28 + 1:02d};{a:.5f};{b:.5f};{c:.5f}" for i, (a, b, c) in
+            enumerate(g.normal(0, 0.01, size=(300, 3)))]
+    (folder / "r.csv").write_text("date;AAPL;MSFT;GOOG\n" + "\n".join(rows) + "\n")
+    assert main(["train", str(folder / "r.csv"), "--columns", "MSFT,AAPL", "--out", str(folder / "run"),
+                 "--steps", "20", "--hidden", "8", "--quiet"]) == 0
+    return folder
+
+
+def test_a_run_keeps_the_columns_it_was_trained_on(returns_run):
+    import json
+
+    from scorematch.runs import load_run
+
+    run = load_run(returns_run / "run")
+    assert run.names == ["MSFT", "AAPL"] and run.config.columns == ("MSFT", "AAPL")
+    assert json.loads((returns_run / "run" / "config.json").read_text())["columns"] == ["MSFT", "AAPL"]
+    assert run.config.delimiter is None  # detected again, the same way, when the run is reproduced
+
+
+def test_samples_and_eval_outputs_as_csv_with_the_names(returns_run):
+    from scorematch.cli import main
+
+    out = returns_run / "s.csv"
+    assert main(["sample", str(returns_run / "run"), "--n", "50", "--steps", "5", "--out", str(out), "--quiet"]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == "MSFT,AAPL" and len(lines) == 51 and len(lines[1].split(",")) == 2
+    # the points file has the run's columns among others, in another order: they are picked by name
+    assert main(["eval", str(returns_run / "run"), "--points", str(returns_run / "r.csv"), "--out",
+                 str(returns_run / "e.csv")]) == 0
+    table = (returns_run / "e.csv").read_text().splitlines()
+    assert table[0] == "score_MSFT,score_AAPL,energy" and len(table) == 301
+    from scorematch.runs import load_run
+
+    run = load_run(returns_run / "run")
+    x, _ = load_table(returns_run / "r.csv", columns=["MSFT", "AAPL"], dtype=torch.float64)
+    first = [float(v) for v in table[1].split(",")]
+    np.testing.assert_allclose(first[:2], run.score(x[:1])[0].numpy(), rtol=1e-12)
+
+
+def test_plots_are_labelled_with_the_column_names():
+    from scorematch.models.analytic import eight_gaussians
+    from scorematch.plot import energy_landscape, samples_over_data, score_field
+
+    target = eight_gaussians()
+    x = target.sample(100, torch.Generator().manual_seed(0))
+    for fig in (energy_landscape(target, data=x, resolution=20, labels=("AAPL", "MSFT")),
+                score_field(target, n=5, labels=("AAPL", "MSFT")),
+                samples_over_data(x, x, labels=("AAPL", "MSFT"))):
+        ax = fig.axes[0]
+        assert (ax.get_xlabel(), ax.get_ylabel()) == ("AAPL", "MSFT")
+    assert energy_landscape(target, resolution=20).axes[0].get_xlabel() == "$x_1$"
+
+
+def test_an_output_of_another_type_is_refused_before_anything_runs(returns_run, capsys):
+    from scorematch.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["sample", str(returns_run / "run"), "--n", "5", "--out", str(returns_run / "s.txt")])
+    assert info.value.code == 2 and "must end in .npy or .csv" in capsys.readouterr().err
+    assert not (returns_run / "s.txt").exists()

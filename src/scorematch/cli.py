@@ -10,9 +10,19 @@ import argparse
 import json
 import sys
 import warnings
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
+
+from .options import (
+    add_file_options,
+    add_settings,
+    choices_help,
+    count_or_zero,
+    fraction,
+    number,
+    off_or,
+    positive_int,
+)
 
 __all__ = ["main"]
 
@@ -26,6 +36,8 @@ EXAMPLES = """examples:
 """
 
 
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (exit code 2) instead of usage + error."""
 
@@ -33,65 +45,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _integer_from(low: int, what: str) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return value
-
-    return parse
-
-
-_positive_int = _integer_from(1, "a positive integer")
-_count_or_zero = _integer_from(0, "an integer >= 0")
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
-def _sigma(text: str) -> float | str:
-    return "auto" if text == "auto" else _number(text)
-
-
-def _fraction(text: str) -> float | None:
-    value = _number(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value or None  # 0: nothing held out
-
-
-def _off_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """``parse``, or ``None`` for ``off`` / ``none``."""
-    def read(text: str) -> Any:
-        return None if text.lower() in ("off", "none") else parse(text)
-
-    return read
-
-
-_SETTING_TYPES: dict[str, Callable[[str], Any]] = {"int": _positive_int, "float": _number, "float | str": _sigma,
-                                                   "float | None": _off_or(_number), "str": str}
-
-
-def _default_text(value: Any) -> str:
-    return "off" if value is None else format(value, "g") if isinstance(value, (int, float)) else str(value)
-
-
-def _choices_help(entries: list[Any]) -> str:
-    return "; ".join(f"{e.name}: {e.help}" for e in entries)
-
-
 def _build_parser() -> argparse.ArgumentParser:
     from .data import DATASETS, FILE_TYPES
     from .defaults import DEFAULTS as D
-    from .registry import ESTIMATORS, MODELS, OBJECTIVES, SAMPLERS, SETTINGS
+    from .registry import ESTIMATORS, MODELS, OBJECTIVES, SAMPLERS
 
     root = _Parser(
         prog="scorematch",
@@ -111,35 +68,34 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("data", metavar="DATA", help=f"a built-in set ({', '.join(DATASETS)}) or a "
                    f"{'/'.join(FILE_TYPES)} file of shape (n, d)")
     t.add_argument("--objective", choices=OBJECTIVES.names(), default=S,
-                   help=_choices_help(OBJECTIVES.entries()) + " (default: esm)")
+                   help=choices_help(OBJECTIVES.entries()) + " (default: esm)")
     t.add_argument("--out", required=True, metavar="RUN", help="the run folder to create (or continue, --resume)")
     t.add_argument("--model", choices=MODELS.names(), default=S,
-                   help=_choices_help(MODELS.entries()) + " (default: energy)")
-    t.add_argument("--steps", type=_positive_int, default=S, metavar="N", help=f"optimizer steps (default: {D.steps})")
-    t.add_argument("--batch-size", type=_positive_int, default=S, metavar="B",
+                   help=choices_help(MODELS.entries()) + " (default: energy)")
+    t.add_argument("--steps", type=positive_int, default=S, metavar="N", help=f"optimizer steps (default: {D.steps})")
+    t.add_argument("--batch-size", type=positive_int, default=S, metavar="B",
                    help=f"mini-batch size (default: {D.batch_size})")
-    t.add_argument("--lr", type=_number, default=S, metavar="LR", help=f"Adam learning rate (default: {D.lr:g})")
+    t.add_argument("--lr", type=number, default=S, metavar="LR", help=f"Adam learning rate (default: {D.lr:g})")
     t.add_argument("--lr-schedule", choices=("constant", "cosine"), default=S,
                    help=f"learning rate over the steps: constant, or cosine decay towards 0 (default: {D.lr_schedule})")
-    t.add_argument("--weight-decay", type=_number, default=S, metavar="W",
+    t.add_argument("--weight-decay", type=number, default=S, metavar="W",
                    help=f"decoupled weight decay, AdamW (default: {D.weight_decay:g})")
-    t.add_argument("--hidden", type=_positive_int, default=S, metavar="W", help=f"hidden width (default: {D.hidden})")
-    t.add_argument("--depth", type=_positive_int, default=S, metavar="K", help=f"hidden layers (default: {D.depth})")
-    for setting in SETTINGS.entries():  # the objectives' own settings, from the table
-        t.add_argument("--" + setting.name.replace("_", "-"), type=_SETTING_TYPES[setting.type], default=S,
-                       metavar=setting.name.upper(), help=f"{setting.help} (default: {_default_text(setting.default)})")
-    t.add_argument("--clip-grad-norm", type=_off_or(_number), default=S, metavar="C",
+    t.add_argument("--hidden", type=positive_int, default=S, metavar="W", help=f"hidden width (default: {D.hidden})")
+    t.add_argument("--depth", type=positive_int, default=S, metavar="K", help=f"hidden layers (default: {D.depth})")
+    add_settings(t)  # the objectives' own settings, from the table
+    t.add_argument("--clip-grad-norm", type=off_or(number), default=S, metavar="C",
                    help=f"clip the global gradient norm to C; off: no clipping (default: {D.clip_grad_norm:g})")
-    t.add_argument("--ema-decay", type=_off_or(_number), default=S, metavar="D",
+    t.add_argument("--ema-decay", type=off_or(number), default=S, metavar="D",
                    help=f"exponential moving average of the weights; off: none (default: {D.ema_decay:g})")
-    t.add_argument("--val-fraction", type=_fraction, default=S, metavar="F",
+    t.add_argument("--val-fraction", type=fraction, default=S, metavar="F",
                    help=f"share of the data held out to measure the fit (held-out Hyvärinen loss), keep the best "
                         f"weights and stop early; 0 turns it off (default: {D.val_fraction:g})")
-    t.add_argument("--eval-every", type=_positive_int, default=S, metavar="N",
+    t.add_argument("--eval-every", type=positive_int, default=S, metavar="N",
                    help=f"steps between held-out evaluations (default: {D.eval_every})")
-    t.add_argument("--patience", type=_count_or_zero, default=S, metavar="N",
+    t.add_argument("--patience", type=count_or_zero, default=S, metavar="N",
                    help=f"stop after N steps without a new held-out best; 0: never stop early (default: {D.patience})")
     t.add_argument("--seed", type=int, default=S, metavar="S", help="seed of data, weights and noise (default: 0)")
+    add_file_options(t)
     t.add_argument("--config", metavar="FILE.toml", help="settings from a TOML (or JSON) file; options given here win")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint "
                    "(its saved settings are used; --steps may raise the total)")
@@ -154,13 +110,14 @@ def _build_parser() -> argparse.ArgumentParser:
                                    "Langevin for other score models. Step sizes are adapted unless --step-size is "
                                    "given.")
     s.add_argument("run", metavar="RUN")
-    s.add_argument("--n", type=_positive_int, required=True, help="number of samples")
-    s.add_argument("--out", required=True, metavar="SAMPLES.npy", help="where to write the (n, d) array")
-    s.add_argument("--sampler", choices=SAMPLERS.names(), help=_choices_help(SAMPLERS.entries()))
-    s.add_argument("--steps", type=_positive_int, metavar="N",
+    s.add_argument("--n", type=positive_int, required=True, help="number of samples")
+    s.add_argument("--out", required=True, metavar="SAMPLES.npy",
+                   help="where to write the (n, d) samples: .npy, or .csv with the data's column names")
+    s.add_argument("--sampler", choices=SAMPLERS.names(), help=choices_help(SAMPLERS.entries()))
+    s.add_argument("--steps", type=positive_int, metavar="N",
                    help="smc: MALA moves per temperature (default 10); pt, mala, langevin, annealed: steps after "
                         "warm-up (default 1000, warm-up steps/2; annealed: shared by the levels); hmc: 200")
-    s.add_argument("--step-size", type=_number, metavar="EPS", help="fix the step ε instead of adapting it "
+    s.add_argument("--step-size", type=number, metavar="EPS", help="fix the step ε instead of adapting it "
                    "(standardized units; annealed: ε at the smallest σ, in units of σ_L²)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -173,9 +130,10 @@ def _build_parser() -> argparse.ArgumentParser:
                                    "error (log_z, log_z_se; every log p shares that error).")
     e.add_argument("run", metavar="RUN")
     e.add_argument("--points", required=True, metavar="X.npy", help=".npy/.npz/.csv of shape (n, d)")
-    e.add_argument("--out", required=True, metavar="OUT.npz")
+    e.add_argument("--out", required=True, metavar="OUT.npz", help=".npz of arrays, or .csv of columns (score_<name>, "
+                   "energy, log_prob…)")
     e.add_argument("--log-prob", action="store_true", help="also write log p(x) (energy models)")
-    e.add_argument("--particles", type=_positive_int, default=4096, metavar="N",
+    e.add_argument("--particles", type=positive_int, default=4096, metavar="N",
                    help="SMC particles for log Z (default: 4096; the standard error falls as 1/sqrt(N))")
     e.add_argument("--seed", type=int, default=0)
 
@@ -185,8 +143,8 @@ def _build_parser() -> argparse.ArgumentParser:
                                    "and, for energies, whether the samples' mass per mode matches the density's.")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--out", metavar="DIR")
-    p.add_argument("--n", type=_positive_int, default=2000, help="samples to draw (default: 2000)")
-    p.add_argument("--steps", type=_positive_int, metavar="N", help="sampler steps (see sample --help)")
+    p.add_argument("--n", type=positive_int, default=2000, help="samples to draw (default: 2000)")
+    p.add_argument("--steps", type=positive_int, metavar="N", help="sampler steps (see sample --help)")
     p.add_argument("--sampler", choices=SAMPLERS.names(), help="the sampler (default: the run's, see sample --help)")
     p.add_argument("--log", action="store_true", help="draw the log-density (tails and spurious modes show)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -199,18 +157,17 @@ def _build_parser() -> argparse.ArgumentParser:
     c.add_argument("data", metavar="DATA")
     c.add_argument("--objectives", default=",".join(OBJECTIVES), metavar="NAMES",
                    help="comma-separated objectives, from: " f"{', '.join(OBJECTIVES)} (default: all); and score "
-                   "estimators with no network, from: " + _choices_help(ESTIMATORS.entries()))
+                   "estimators with no network, from: " + choices_help(ESTIMATORS.entries()))
     c.add_argument("--out", required=True, metavar="DIR")
-    c.add_argument("--steps", type=_positive_int, default=2000, metavar="N", help="steps per objective (default: 2000)")
+    c.add_argument("--steps", type=positive_int, default=2000, metavar="N", help="steps per objective (default: 2000)")
     c.add_argument("--model", choices=MODELS.names(), default="energy")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--quiet", action="store_true", help="no progress lines")
     c.add_argument("--log", action="store_true", help="draw log-densities (tails and spurious modes show)")
-    c.add_argument("--eval-seconds", type=_number, default=1.0, metavar="S",
+    c.add_argument("--eval-seconds", type=number, default=1.0, metavar="S",
                    help="measure each method's held-out quality every S seconds of training (default: 1)")
-    for setting in SETTINGS.entries():  # the objectives' own settings, shared by every method that reads them
-        c.add_argument("--" + setting.name.replace("_", "-"), type=_SETTING_TYPES[setting.type], default=S,
-                       metavar=setting.name.upper(), help=f"{setting.help} (default: {_default_text(setting.default)})")
+    add_settings(c)  # shared by every method that reads them
+    add_file_options(c)
 
     d = sub.add_parser("demo", help="compare every score-matching objective on 8gaussians (about a minute)",
                        description="compare on the built-in 8gaussians set, whose exact score is known.")
@@ -225,15 +182,6 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *_: objec
 def _fail(message: str) -> NoReturn:
     sys.stderr.write(f"scorematch: error: {message}\n")
     raise SystemExit(2)
-
-
-def _check_out_file(path: str, suffix: str) -> Path:
-    p = Path(path)
-    if p.suffix != suffix:
-        raise ValueError(f"--out {path}: the file name must end in {suffix}")
-    if not p.parent.exists():
-        raise ValueError(f"--out {path}: the folder {p.parent} does not exist")
-    return p
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -276,10 +224,11 @@ def _train(args: argparse.Namespace) -> None:
 
 def _sample(args: argparse.Namespace) -> None:
     from .checkpoint import atomic_write
-    from .runs import load_run, save_array
+    from .data.outputs import check_output, save_array, write_columns
+    from .runs import load_run
     from .sampling import SAMPLERS, describe
 
-    out = _check_out_file(args.out, ".npy")
+    out = check_output(args.out, (".npy", ".csv"))
     run = load_run(args.run)
     if args.step_size is not None and not args.step_size > 0:
         raise ValueError(f"--step-size must be > 0, got {args.step_size}")
@@ -288,7 +237,10 @@ def _sample(args: argparse.Namespace) -> None:
     x, report = run.draw(args.n, sampler=args.sampler, steps=args.steps, step_size=args.step_size, seed=args.seed,
                          progress=not args.quiet and sys.stderr.isatty())
     report_path = out.with_suffix(".json")
-    save_array(out, x.numpy())
+    if out.suffix.lower() == ".csv":
+        write_columns(out, dict(zip(run.columns, x.numpy().T, strict=True)))
+    else:
+        save_array(out, x.numpy())
     atomic_write(report_path, json.dumps(report, indent=2) + "\n")
     print(f"{args.n} samples ({describe(report)}) -> {out}; diagnostics -> {report_path}")
     for line in report["warnings"]:
@@ -298,33 +250,25 @@ def _sample(args: argparse.Namespace) -> None:
 
 
 def _eval(args: argparse.Namespace) -> None:
-    import numpy as np
     import torch
 
-    from .data import load_array
-    from .runs import load_run, save_array
+    from .data import csv_header, load_array
+    from .data.outputs import check_output, save_array, write_columns
+    from .runs import load_run
 
-    out = _check_out_file(args.out, ".npz")
+    out = check_output(args.out, (".npz", ".csv"))
     run = load_run(args.run)
-    points = load_array(args.points, dtype=torch.float64, min_rows=1)
-    if args.log_prob and run.config.model != "energy":
-        raise ValueError(f"--log-prob: {args.run} holds a score model; log p needs an energy model")
-    arrays: dict[str, Any] = {"score": run.score(points).numpy()}
-    if run.config.model == "energy":
-        arrays["energy"] = run.energy(points).numpy()
-    extra = ""
-    if run.learned_log_z is not None:  # a run that learned its log-normalizer (nce): log p with no sampling
-        arrays.update(log_z_learned=np.float64(run.learned_log_z),
-                      log_prob_learned=(-arrays["energy"] - run.learned_log_z))
-        extra = f"; learned log Z {run.learned_log_z:.4f}"
-    if args.log_prob:
-        log_p, log_z, se = run.log_prob(points, n_particles=args.particles, seed=args.seed)
-        arrays.update(log_prob=log_p.numpy(), log_z=np.float64(log_z), log_z_se=np.float64(se))
-        extra += f"; log Z {log_z:.4f} ± {se:.4f} (SMC, {args.particles} particles)"
-    save_array(out, arrays)
-    print(f"{', '.join(k for k in arrays if k not in ('log_z', 'log_z_se', 'log_z_learned'))} at {points.shape[0]} "
-          f"points -> {out}"
-          + extra)
+    header = csv_header(args.points) if args.points.lower().endswith(".csv") and run.names else None
+    columns = run.names if header and set(run.names) <= set(header) else None  # the run's columns, by name
+    points = load_array(args.points, columns=columns, dtype=torch.float64, min_rows=1)
+    arrays, summary = run.evaluate(points, log_prob=args.log_prob, n_particles=args.particles, seed=args.seed)
+    if out.suffix.lower() == ".csv":  # one column per number at each point; log Z and its error are printed
+        write_columns(out, {**{f"score_{n}": v for n, v in zip(run.columns, arrays["score"].T, strict=True)},
+                            **{k: v for k, v in arrays.items() if k != "score" and v.ndim == 1}})
+    else:
+        save_array(out, arrays)
+    print(f"{', '.join(k for k in arrays if not k.startswith('log_z'))} at {points.shape[0]} points -> {out}"
+          + summary)
 
 
 def _plot(args: argparse.Namespace) -> None:
@@ -353,9 +297,12 @@ def _compare(args: argparse.Namespace, *, demo: bool = False) -> None:
                              f"{', '.join(OBJECTIVES)}, or the estimators {', '.join(ESTIMATORS)}")
         if not args.eval_seconds > 0:
             raise ValueError(f"--eval-seconds must be > 0, got {args.eval_seconds}")
+        from .data import DATASETS
         from .registry import SETTINGS
 
-        settings = {k: v for k, v in vars(args).items() if k in SETTINGS}
+        settings = {k: v for k, v in vars(args).items() if k in SETTINGS or k in ("columns", "delimiter", "key")}
+        if args.data not in DATASETS:
+            args.data = str(Path(args.data).resolve())  # the runs work from any folder
         report = compare(args.data, names, Path(args.out), steps=args.steps, model=args.model, seed=args.seed,
                          progress=not args.quiet, log=args.log, eval_seconds=args.eval_seconds, settings=settings)
     print(f"report -> {report}")

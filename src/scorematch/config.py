@@ -56,6 +56,9 @@ class TrainConfig:
     seed: int = 0
     n_data: int = 20000         # points drawn from a built-in data set
     standardize: bool = True
+    columns: tuple[str, ...] | None = None  # a file's columns: header names or numbers from 1; None: all
+    delimiter: str | None = None  # a CSV file's delimiter; None: detected
+    key: str | None = None      # the array of an .npz archive that holds several
     checkpoint_every: int = 500
     options: tuple[tuple[str, Any], ...] = ()  # the objective settings, (name, value) for every entry of SETTINGS
 
@@ -68,6 +71,8 @@ class TrainConfig:
         for name, f in core.items():
             if name != "data":
                 object.__setattr__(self, name, values.get(name, f.default))
+        if isinstance(self.columns, (list, tuple)):  # JSON gives a list; numbers and names are kept as text
+            object.__setattr__(self, "columns", tuple(str(c) for c in self.columns))
         given = dict(values.get("options", ()))
         options = tuple((s.name, values.get(s.name, given.get(s.name, s.default))) for s in SETTINGS.entries())
         object.__setattr__(self, "options", options)
@@ -89,7 +94,8 @@ class TrainConfig:
             raise ValueError(f"{name} {why}, got {getattr(self, name)!r}")
 
         kinds = {"int": int, "float": (int, float), "bool": bool, "str": str, "float | str": (int, float, str),
-                 "float | None": (int, float, type(None)), "int | None": (int, type(None))}
+                 "float | None": (int, float, type(None)), "int | None": (int, type(None)),
+                 "str | None": (str, type(None)), "tuple[str, ...] | None": (tuple, type(None))}
         types = {f.name: str(f.type) for f in fields(self) if f.name != "options"}
         types.update({s.name: s.type for s in SETTINGS.entries()})
         for name, kind in types.items():
@@ -132,6 +138,10 @@ class TrainConfig:
             raise ValueError(f"unknown activation {self.activation!r}; choose one of: {', '.join(ACTIVATIONS)}")
         if self.lr_schedule not in ("constant", "cosine"):
             raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; choose one of: constant, cosine")
+        if self.columns is not None and not self.columns:
+            bad("columns", "must name at least one column (None: all)")
+        if self.delimiter is not None and len(self.delimiter) != 1:
+            bad("delimiter", "must be one character (None: detected)")
         if self.init not in INITS:
             raise ValueError(f"unknown init {self.init!r}; choose one of: {', '.join(INITS)}")
 

@@ -3,7 +3,7 @@
 A run folder holds::
 
     config.json          every setting (a TrainConfig), enough to reproduce the run
-    data_stats.json      the standardization (mean, std per column) and the data's event shape
+    data_stats.json      the standardization (mean, std per column), the data's event shape and column names
     model.safetensors    the weights kept: the best by the held-out criterion (else the EMA); atomic
     metrics.jsonl        one line per logged step: step, loss, seconds; held-out val_hyvarinen, val_loss
     summary.json         steps done, why training stopped, the best step and its held-out criterion, overfitting
@@ -16,7 +16,6 @@ Models are trained on standardized data ``z = (x − m)/s``; everything read out
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import tempfile
@@ -32,40 +31,54 @@ from torch import Tensor
 from .checkpoint import atomic_write, latest_step, save_tensors
 from .config import TrainConfig
 from .curvature import check_objective_fits
-from .data import DATASETS, Standardizer, load_data, make_dataset
+from .data import DATASETS, Standardizer, load_table, make_dataset
+from .data.outputs import save_array
 from .fields import Energy, Score
 from .metrics import HeldOutCriterion
 from .protocol import ScoreModel, in_data_units
 from .registry import MODELS, OBJECTIVES, SAMPLERS, at_smallest_sigma, build_model, build_objective, draw_samples
 from .train import FitResult, fit
 
-__all__ = ["Run", "RunError", "load_run", "prepare_data", "save_array", "split_data", "train_run"]
+__all__ = ["Run", "RunError", "load_run", "prepare_data", "prepare_table", "save_array", "split_data", "train_run"]
 
 
 class RunError(ValueError):
     """A run folder that cannot be used as asked (missing, incomplete, wrong shape)."""
 
 
-def prepare_data(cfg: TrainConfig, n_extra: int = 0) -> Tensor:
-    """The run's data in float64 ``(n, d)`` (standardized in float64, then cast for the model): ``n_data``
-    (+ ``n_extra``) points of a built-in set drawn with ``seed``, or the whole file."""
+def prepare_table(cfg: TrainConfig, n_extra: int = 0) -> tuple[Tensor, list[str] | None]:
+    """The run's data in float64 ``(n, d)`` (standardized in float64, then cast for the model) and its column names
+    (a file's header; ``None`` otherwise): ``n_data`` (+ ``n_extra``) points of a built-in set drawn with ``seed``,
+    or the whole file (its ``columns``, read with its ``key`` and ``delimiter``)."""
     if cfg.data in DATASETS:
         return make_dataset(cfg.data, cfg.n_data + n_extra, generator=torch.Generator().manual_seed(cfg.seed),
-                            dtype=torch.float64)
-    x = load_data(cfg.data, dtype=torch.float64)
+                            dtype=torch.float64), None
+    x, names = load_table(cfg.data, key=cfg.key, columns=cfg.columns, delimiter=cfg.delimiter, dtype=torch.float64)
     if x.shape[0] < 2:
         raise RunError(f"{cfg.data}: at least 2 rows are needed to train, got {x.shape[0]}")
-    return x
+    return x, names
+
+
+def prepare_data(cfg: TrainConfig, n_extra: int = 0) -> Tensor:
+    """The array of :func:`prepare_table`."""
+    return prepare_table(cfg, n_extra)[0]
 
 
 @dataclass
 class Run:
-    """A trained run: its folder, settings, standardization and model (in standardized units)."""
+    """A trained run: its folder, settings, standardization, model (in standardized units) and the data's column
+    names (``x1 … xd`` when the data had none)."""
 
     path: Path
     config: TrainConfig
     stats: Standardizer
     model: Energy | Score
+    names: list[str] | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        """The data's column names: the file's header, else ``x1 … xd``."""
+        return list(self.names) if self.names else [f"x{j + 1}" for j in range(self.dim)]
 
     @property
     def dim(self) -> int:
@@ -121,6 +134,27 @@ class Run:
         energy = self.energy(x)
         log_z, se = self.log_z(n_particles=n_particles, seed=seed)
         return -energy - log_z, log_z, se
+
+    def evaluate(self, points: Tensor, *, log_prob: bool = False, n_particles: int = 4096, seed: int = 0
+                 ) -> tuple[dict[str, np.ndarray], str]:
+        """What ``scorematch eval`` writes at ``points`` (data units): ``score`` ``(n, d)``; for energy runs
+        ``energy``; for runs that learned log Z, ``log_prob_learned`` and ``log_z_learned``; with ``log_prob``,
+        ``log_prob`` with ``log_z`` and ``log_z_se`` by SMC. Also a line summing up the log Z values."""
+        if log_prob and not isinstance(self.model, Energy):
+            raise RunError(f"--log-prob: {self.path} holds a score model; log p needs an energy model")
+        arrays = {"score": self.score(points).numpy()}
+        summary = ""
+        if isinstance(self.model, Energy):
+            arrays["energy"] = self.energy(points).numpy()
+        if self.learned_log_z is not None:  # a run that learned its log-normalizer (nce): log p with no sampling
+            arrays.update(log_prob_learned=-arrays["energy"] - self.learned_log_z,
+                          log_z_learned=np.float64(self.learned_log_z))
+            summary = f"; learned log Z {self.learned_log_z:.4f}"
+        if log_prob:
+            log_p, log_z, se = self.log_prob(points, n_particles=n_particles, seed=seed)
+            arrays.update(log_prob=log_p.numpy(), log_z=np.float64(log_z), log_z_se=np.float64(se))
+            summary += f"; log Z {log_z:.4f} ± {se:.4f} (SMC, {n_particles} particles)"
+        return {k: np.asarray(v) for k, v in arrays.items()}, summary
 
     def default_sampler(self) -> str:
         """SMC for energy models (the right weights between modes), annealed Langevin for ``ncsn`` score models,
@@ -184,8 +218,8 @@ def _fit(cfg: TrainConfig, model: Energy | Score, z: Tensor, z_val: Tensor | Non
 
 
 def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: bool | None = None,
-              data: Tensor | None = None, eval_fn: Any = None, eval_seconds: float | None = None
-              ) -> tuple[Run, FitResult]:
+              data: Tensor | None = None, eval_fn: Any = None, eval_seconds: float | None = None,
+              names: list[str] | None = None) -> tuple[Run, FitResult]:
     """Train ``cfg`` into the folder ``out`` (or continue it with ``resume``); returns the run and its history.
 
     A random ``val_fraction`` of the data is held out: the held-out Hyvärinen loss (the Fisher divergence up to a
@@ -194,13 +228,14 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     whether overfitting was seen. With ``sigma = "auto"`` (denoising) σ is chosen by successive halving
     (:func:`scorematch.autosigma.choose_sigma`, ``sigma_search.json``), the winner's run continues into ``out``,
     and ``config.json`` holds the σ chosen.
-    ``data`` overrides the data the config names (used by ``compare`` to hold out a test split); ``eval_fn``
+    ``data`` overrides the data the config names (used by ``compare`` to hold out a test split), with its column
+    ``names``; ``eval_fn``
     (``eval_fn(model, stats) -> dict``) adds its values to every held-out evaluation's record (used by
     ``make quality`` to follow the exact Fisher divergence); ``eval_seconds`` also calls it at regular training
     times (see :func:`scorematch.fit`; used by ``compare`` to draw quality against time).
     """
     out = Path(out)
-    x = prepare_data(cfg) if data is None else data
+    x, names = prepare_table(cfg) if data is None else (data, names)
     train, val = split_data(x, cfg.val_fraction, cfg.seed)
     if resume:
         stats = Standardizer.from_dict(json.loads((out / "data_stats.json").read_text())["standardizer"])
@@ -236,6 +271,7 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     _write_json(out / "config.json", cfg.to_dict())  # on resume too: the run now goes to cfg.steps
     if not (out / "data_stats.json").is_file():
         _write_json(out / "data_stats.json", {"standardizer": stats.to_dict(), "event_shape": [x.shape[1]],
+                                              "columns": names,
                                               "n": x.shape[0], "n_train": train.shape[0],
                                               "n_val": 0 if val is None else val.shape[0]})
     if search is not None:
@@ -249,7 +285,17 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
         "criterion": None if criterion is None else ("exact trace" if criterion.exact else "Hutchinson, fixed probes"),
         "kept_weights": "best held-out" if result.best_step is not None else ("EMA" if cfg.ema_decay else "last"),
     })
-    return Run(out, cfg, stats, model), result
+    if resume:
+        names = _names(out)
+    return Run(out, cfg, stats, model, names), result
+
+
+def _names(path: Path) -> list[str] | None:
+    """The column names a run folder's ``data_stats.json`` holds (``None``: none, or a run written before names)."""
+    names = json.loads((path / "data_stats.json").read_text()).get("columns")
+    if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        raise ValueError("data_stats.json: columns must be a list of names")
+    return names
 
 
 def load_run(path: str | Path) -> Run:
@@ -263,6 +309,7 @@ def load_run(path: str | Path) -> Run:
     try:
         cfg = TrainConfig.from_dict(json.loads((path / "config.json").read_text()))
         stats = Standardizer.from_dict(json.loads((path / "data_stats.json").read_text())["standardizer"])
+        names = _names(path)
     except (ValueError, KeyError) as e:
         raise RunError(f"{path}: unreadable run settings ({e})") from None
     model = build_model(cfg, stats.dim)
@@ -272,14 +319,4 @@ def load_run(path: str | Path) -> Run:
         raise RunError(f"{path}: model.safetensors is unreadable or does not match config.json "
                        f"({str(e).splitlines()[0][:120]})") from None
     model.eval()
-    return Run(path, cfg, stats, model)
-
-
-def save_array(path: str | Path, array: Tensor | np.ndarray | dict[str, Tensor]) -> None:
-    """Write a ``.npy`` (one array) or ``.npz`` (a dict of arrays) atomically."""
-    buffer = io.BytesIO()
-    if isinstance(array, dict):
-        np.savez(buffer, **{k: np.asarray(v) for k, v in array.items()})
-    else:
-        np.save(buffer, np.asarray(array))
-    atomic_write(path, buffer.getvalue())
+    return Run(path, cfg, stats, model, names)

@@ -136,14 +136,16 @@ def finish(fig: Figure, path: str | os.PathLike[str] | None) -> Figure:
     return fig
 
 
-def setup_box(ax: Axes, box: Box, title: str | None) -> None:
-    """Limits to ``box``, equal aspect, axis labels and the title (``None`` or ``""``: none)."""
+def setup_box(ax: Axes, box: Box, title: str | None, labels: tuple[str, str] | None = None) -> None:
+    """Limits to ``box``, equal aspect, axis labels (``labels``, e.g. the data's column names; default
+    :math:`x_1, x_2`) and the title (``None`` or ``""``: none)."""
     (a1, b1), (a2, b2) = box
     ax.set_xlim(a1, b1)
     ax.set_ylim(a2, b2)
     ax.set_aspect("equal")
-    ax.set_xlabel("$x_1$")
-    ax.set_ylabel("$x_2$")
+    ax.set_xlabel(labels[0] if labels else "$x_1$")
+    ax.set_ylabel(labels[1] if labels else "$x_2$")
+    ax.locator_params(nbins=5)  # long tick labels (0.025, −0.050) must not run into each other
     if title:
         ax.set_title(title)
 

@@ -30,7 +30,7 @@ def _cell_centres(lo: float, hi: float, n: int) -> np.ndarray:
 def energy_landscape(
     model: Any, *, box: Box = DEFAULT_BOX, resolution: int = 200, data: Any = None, log: bool = False,
     colorbar: bool = True, ax: Axes | None = None, path: str | os.PathLike[str] | None = None, title: str | None = None,
-    dtype: torch.dtype | None = None, device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None, device: torch.device | str | None = None, labels: tuple[str, str] | None = None,
 ) -> Figure:
     r"""The model's density :math:`q(x) = e^{-E(x)}/\hat Z` over ``box``, as an image, with the data on top.
 
@@ -58,6 +58,7 @@ def energy_landscape(
         ax: axes to draw on; a new figure by default.
         path: save the figure there as a PNG (150 dpi, tight bounding box).
         title: the axes title; ``None``: a default naming what is drawn, ``""``: none.
+        labels: the axis labels (e.g. the data's column names); default :math:`x_1`, :math:`x_2`.
         dtype, device: evaluate the model there instead (e.g. for a lambda around a float64 or GPU net).
 
     Returns:
@@ -102,7 +103,7 @@ def energy_landscape(
                 color="black", bbox={"facecolor": "white", "alpha": 0.7, "linewidth": 0, "pad": 1.5})
     if overlay is not None:
         common.draw_points(ax, overlay, color="white", alpha=0.35, size=2.0)
-    common.setup_box(ax, box, default_title if title is None else title)
+    common.setup_box(ax, box, default_title if title is None else title, labels)
     if colorbar:
         common.add_colorbar(ax, im, label)
     return common.finish(ax.figure, path)
@@ -111,7 +112,7 @@ def energy_landscape(
 def score_field(
     model: Any, *, box: Box = DEFAULT_BOX, n: int = 25, data: Any = None, colorbar: bool = True,
     ax: Axes | None = None, path: str | os.PathLike[str] | None = None, title: str | None = None,
-    dtype: torch.dtype | None = None, device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None, device: torch.device | str | None = None, labels: tuple[str, str] | None = None,
 ) -> Figure:
     r"""Arrows of the model's score :math:`s(x) = \nabla_x \log q(x)` at the centres of a grid of square cells,
     ``n`` along the longer side of the box (``n`` × ``n`` on a square box).
@@ -127,7 +128,7 @@ def score_field(
         n: arrows along the longer side of the box; along the shorter one, as many as keep the cells square.
         data: points ``(n, 2)`` to draw underneath, or ``None``.
         colorbar: add a colour bar for the magnitude.
-        ax, path, title, dtype, device: as for :func:`energy_landscape`.
+        ax, path, title, dtype, device, labels: as for :func:`energy_landscape`.
 
     Returns:
         The figure of the axes; the arrows are its :class:`~matplotlib.quiver.Quiver` (``U``, ``V`` along the
@@ -165,7 +166,7 @@ def score_field(
                        cmap="viridis", norm=norm, angles="xy", scale_units="xy", scale=1.0, pivot="mid",
                        width=0.1 * length / (b1 - a1), headwidth=3.5,
                        headlength=4.0, headaxislength=3.5, zorder=2)
-    common.setup_box(ax, box, "score field" if title is None else title)
+    common.setup_box(ax, box, "score field" if title is None else title, labels)
     if colorbar:
         common.add_colorbar(ax, arrows, r"$\Vert s(x)\Vert$")
     return common.finish(ax.figure, path)

@@ -33,6 +33,7 @@ def _caption(name: str, x: np.ndarray, box: Box) -> str:
 def samples_over_data(
     samples: Any, data: Any, *, box: Box = DEFAULT_BOX, ax: Axes | None = None,
     path: str | os.PathLike[str] | None = None, title: str | None = None, legend: bool = True,
+    labels: tuple[str, str] | None = None,
 ) -> Figure:
     """Samples (orange) drawn over data (grey) on ``box``, with a legend.
 
@@ -45,7 +46,8 @@ def samples_over_data(
         samples: the model's samples, ``(n, 2)`` (tensor or array).
         data: the training data, ``(m, 2)``, or ``None`` to draw the samples alone.
         box: ``((x_min, x_max), (y_min, y_max))`` with min < max: the axes limits.
-        ax, path, title: as for :func:`~scorematch.plot.energy_landscape` (default title "samples over data").
+        ax, path, title, labels: as for :func:`~scorematch.plot.energy_landscape` (default title "samples over
+            data").
         legend: draw the legend.
 
     Returns:
@@ -63,7 +65,7 @@ def samples_over_data(
     if reference is not None:
         draw_points(ax, reference, color=DATA_COLOUR, alpha=0.45, size=4.0, label=_caption("data", reference, box))
     draw_points(ax, x, color=SAMPLE_COLOUR, alpha=0.6, size=4.0, label=_caption("samples", x, box), zorder=3)
-    setup_box(ax, box, "samples over data" if title is None else title)
+    setup_box(ax, box, "samples over data" if title is None else title, labels)
     if legend:
         shown = "" if max(x.shape[0], 0 if reference is None else reference.shape[0]) <= MAX_POINTS else \
             f"≤ {MAX_POINTS} shown"

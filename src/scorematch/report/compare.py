@@ -23,7 +23,7 @@ from ..data import DATASETS
 from ..metrics import c2st, mmd2
 from ..models.analytic import ANALYTIC
 from ..registry import ESTIMATORS, at_smallest_sigma
-from ..runs import prepare_data
+from ..runs import prepare_data, prepare_table
 from .console import fmt, objective_line, say
 from .contestants import build_estimator, train_objective
 from .figures import box_of, regions_of
@@ -38,15 +38,16 @@ QUALITY_TARGET = 0.1
 """The relative Fisher divergence a method must reach for the report's "seconds to target" (with an exact score)."""
 
 
-def _split(data: str, seed: int, n_data: int, n_test: int) -> tuple[Tensor, Tensor]:
-    cfg = TrainConfig(data=data, seed=seed, n_data=n_data)
-    if data in DATASETS:
-        x = prepare_data(cfg, n_extra=n_test)
-        return x[:n_data], x[n_data:]
-    x = prepare_data(cfg)
-    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
+def _split(base: TrainConfig, n_test: int) -> tuple[Tensor, Tensor, list[str] | None]:
+    """Training and test points (a built-in set: ``n_data`` and ``n_test`` fresh points; a file: a random fifth
+    held out), and the file's column names."""
+    if base.data in DATASETS:
+        x = prepare_data(base, n_extra=n_test)
+        return x[:base.n_data], x[base.n_data:], None
+    x, names = prepare_table(base)
+    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(base.seed))
     n_test = max(1, x.shape[0] // 5)
-    return x[perm[n_test:]], x[perm[:n_test]]
+    return x[perm[n_test:]], x[perm[:n_test]], names
 
 
 def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, steps: int = 2000, model: str = "energy",
@@ -59,8 +60,8 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
     default sampler (``sample_steps`` overrides its number of steps; estimators are sampled by Langevin);
     ``eval_seconds``: the interval of the quality measurements during training; ``quality_target``: the relative
     Fisher divergence whose first time is reported; ``settings``: objective settings (``sigma``, ``mcmc_steps``, …)
-    shared by every method that reads them; ``progress`` prints a line per method and stage; ``log`` draws
-    log-densities."""
+    shared by every method that reads them, and how a file is read (``columns``, ``delimiter``, ``key``);
+    ``progress`` prints a line per method and stage; ``log`` draws log-densities."""
     from ..plot import ColumnSpec, comparison_grid, loss_curves, quality_curves
 
     base = TrainConfig(data=data, model=model, steps=steps, seed=seed, hidden=hidden,  # validated before writing
@@ -71,7 +72,7 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
             base.replace(objective=name)  # unknown names and mismatched models fail here, before any training
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"--out {out} exists and is not empty: choose a new folder")
-    train, test = _split(data, seed, base.n_data, n_test)
+    train, test, header = _split(base, n_test)
     if train.shape[1] != 2 and data in DATASETS:
         raise ValueError(f"{data}: expected 2-D data")
     truth = ANALYTIC[data]() if data in ANALYTIC else None
@@ -89,7 +90,8 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
             say(f"{tag}: training ({steps} steps)…", progress)
             probe = QualityProbe(test, truth, view=lambda m, c=cfg: at_smallest_sigma(m, c))
             row, samples, view, history = train_objective(cfg, out / "runs" / name, train, test, probe, sample_steps,
-                                                         eval_seconds, say=lambda m, t=tag: say(f"{t}: {m}", progress))
+                                                         eval_seconds, say=lambda m, t=tag: say(f"{t}: {m}", progress),
+                                                         names=header)
             histories[name] = history
         if samples is not None and box is not None and row.get("model") == "energy" and view is not None:
             row.update(density_quality(view, samples, test, truth, box, regions))

@@ -45,15 +45,16 @@ def _learned_log_z(run: Run, test: Tensor, seed: int) -> dict[str, Any]:
 
 
 def train_objective(cfg: TrainConfig, folder: Path, train: Tensor, test: Tensor, probe: QualityProbe,
-                    sample_steps: int | None, eval_seconds: float, say: Callable[[str], None]
-                    ) -> tuple[dict[str, Any], Tensor | None, Any, list[dict[str, Any]]]:
+                    sample_steps: int | None, eval_seconds: float, say: Callable[[str], None],
+                    names: list[str] | None = None) -> tuple[dict[str, Any], Tensor | None, Any, list[dict[str, Any]]]:
     """``(row, samples, model in data units, history)``; a diverged run gives a row saying when and why, its
     quality curve up to then, and no samples."""
     entry = OBJECTIVES[cfg.objective]
     head: dict[str, Any] = {"objective": cfg.objective, "kind": "objective", "family": entry.family,
                             "model": cfg.model}
     try:
-        run, result = train_run(cfg, folder, progress=False, data=train, eval_fn=probe, eval_seconds=eval_seconds)
+        run, result = train_run(cfg, folder, progress=False, data=train, eval_fn=probe, eval_seconds=eval_seconds,
+                                names=names)
     except TrainingDiverged as e:
         history = _history(folder)
         curve = [[r["seconds"], r["quality"]] for r in history if "quality" in r]

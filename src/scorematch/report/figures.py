@@ -65,10 +65,11 @@ def plot_run(run: Run, out: Path, *, n_samples: int = 2000, steps: int | None = 
     written = [out / "loss.png"]
     loss_curves({run.config.objective: _history(run)}, path=written[0])
     if run.dim == 2:
+        labels = (run.columns[0], run.columns[1])  # the data's column names, or x1, x2
         figures = {
-            "density.png": lambda p: energy_landscape(view, box=box, data=data, log=log, path=p),
-            "score_field.png": lambda p: score_field(view, box=box, data=data, path=p),
-            "samples.png": lambda p: samples_over_data(samples, data, box=box, path=p, title=title),
+            "density.png": lambda p: energy_landscape(view, box=box, data=data, log=log, path=p, labels=labels),
+            "score_field.png": lambda p: score_field(view, box=box, data=data, path=p, labels=labels),
+            "samples.png": lambda p: samples_over_data(samples, data, box=box, path=p, title=title, labels=labels),
         }
         for name, draw in figures.items():
             say(f"drawing {name}…", progress)
