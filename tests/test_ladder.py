@@ -65,7 +65,7 @@ def test_sigma_min_is_the_data_s_resolution():
     assert ladder_from_data(pixels).sigmas[-1] == pytest.approx(1 / 255, rel=1e-4)
     assert "grid" in ladder_from_data(pixels).reasons["sigma_min"]
     smooth = 3.0 * torch.randn(400, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    assert ladder_from_data(smooth).sigmas[-1] == pytest.approx(0.03, rel=0.1)  # 1% of the scale 3
+    assert ladder_from_data(smooth).sigmas[-1] == pytest.approx(0.15, rel=0.1)  # 5% of the scale 3
 
 
 def test_bad_data_are_refused():
@@ -73,3 +73,24 @@ def test_bad_data_are_refused():
         ladder_from_data(torch.zeros(1, 3))
     with pytest.raises(ValueError, match="every point is the same"):
         ladder_from_data(torch.ones(5, 3))
+
+
+def test_the_command_line_takes_the_ladder_from_the_data_when_no_sigma_is_given(tmp_path):
+    import json
+
+    from scorematch.cli import main
+
+    args = ["--objective", "ncsn", "--model", "score", "--steps", "20", "--hidden", "8", "--quiet"]
+    assert main(["train", "moons", "--out", str(tmp_path / "a"), *args]) == 0
+    rule = json.loads((tmp_path / "a" / "ladder.json").read_text())
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert (config["sigma_max"], config["sigma"], config["n_sigmas"]) == (rule["sigma_max"], rule["sigma_min"],
+                                                                          rule["n_sigmas"])
+    assert set(rule["reasons"]) == {"sigma_max", "sigma_min", "ratio", "n_sigmas", "step_size"}
+    assert rule["n_steps_each"] * rule["n_sigmas"] >= 1000 // rule["n_sigmas"] * rule["n_sigmas"]
+    assert main(["sample", str(tmp_path / "a"), "--n", "20", "--out", str(tmp_path / "s.npy"), "--quiet"]) == 0
+    report = json.loads((tmp_path / "s.json").read_text())
+    assert report["steps"] == rule["n_steps_each"] * rule["n_sigmas"]  # the sampler takes the rule's budget
+    assert report["step_size"] == pytest.approx(rule["step_size"])  # and its step
+    assert main(["train", "moons", "--out", str(tmp_path / "b"), "--sigma", "0.2", *args]) == 0
+    assert not (tmp_path / "b" / "ladder.json").exists()  # a σ given: the settings as given

@@ -212,9 +212,17 @@ def _train(args: argparse.Namespace) -> None:
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise ValueError(f"--out {out} exists and is not empty: choose a new folder, or add --resume")
         prepare_data(cfg)  # validate the data before anything is written
-    run, result = train_run(cfg, out, resume=args.resume, progress=False if args.quiet else None)
+    from .registry import OBJECTIVES
+
+    chosen = set(given) | (set(TrainConfig.read_file(args.config)) if args.config else set())
+    ladder = (OBJECTIVES[cfg.objective].conditional and not args.resume  # no σ given: the ladder of the data
+              and not chosen & {"sigma", "sigma_max", "n_sigmas"})
+    run, result = train_run(cfg, out, resume=args.resume, progress=False if args.quiet else None, ladder=ladder)
     last = result.history[-1] if result.history else {"loss": float("nan"), "seconds": 0.0}
     sigma = f", sigma {run.config.sigma:g} (auto)" if cfg.sigma == "auto" else ""
+    if ladder:
+        sigma = (f", {run.config.n_sigmas} noise levels from {run.config.sigma_max:.3g} to {run.config.sigma:.3g} "
+                 "chosen from the data (ladder.json)")
     print(f"trained {cfg.objective} ({cfg.model}) on {cfg.data}: {result.steps} steps{sigma}, final loss "
           f"{last['loss']:.4g}, {result.seconds:.1f} s -> {out}")
     if result.best_step is not None:

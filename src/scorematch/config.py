@@ -180,6 +180,11 @@ class TrainConfig:
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> TrainConfig:
         """Read a ``.toml`` or ``.json`` file; ``overrides`` (e.g. from the command line) win."""
+        return cls.from_dict({**cls.read_file(path), **overrides})
+
+    @staticmethod
+    def read_file(path: str | Path) -> dict[str, Any]:
+        """The settings a ``.toml`` or ``.json`` file gives (under a ``[train]`` table or at the top), unchecked."""
         path = Path(path)
         try:
             text = path.read_text()
@@ -202,4 +207,4 @@ class TrainConfig:
             if not isinstance(values["train"], dict) or len(values) > 1:
                 raise ValueError(f"{path}: [train] must be a table and the file's only top-level entry")
             values = values["train"]
-        return cls.from_dict({**values, **overrides})
+        return values

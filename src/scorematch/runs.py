@@ -8,6 +8,7 @@ A run folder holds::
     metrics.jsonl        one line per logged step: step, loss, seconds; held-out val_hyvarinen, val_loss
     summary.json         steps done, why training stopped, the best step and its held-out criterion, overfitting
     sigma_search.json    with sigma "auto": the σ values tried and their held-out criterion
+    ladder.json          a σ ladder chosen from the data: σ₁, σ_L, L, the sampler's step, and why each
     checkpoint/          weights, optimizer, RNG state, step, best weights (see scorematch.checkpoint)
 
 Models are trained on standardized data ``z = (x − m)/s``; everything read out of a run is mapped back: scores by
@@ -37,6 +38,7 @@ from .fields import Energy, Score
 from .metrics import HeldOutCriterion
 from .protocol import ScoreModel, in_data_units
 from .registry import MODELS, OBJECTIVES, SAMPLERS, at_smallest_sigma, build_model, build_objective, draw_samples
+from .schedules import ladder_from_data
 from .train import FitResult, fit
 
 __all__ = ["Run", "RunError", "load_run", "prepare_data", "prepare_table", "save_array", "split_data", "train_run"]
@@ -170,7 +172,12 @@ class Run:
         acceptance, R̂, ESS, SMC's weights and log Z, warnings). ``step_size`` (standardized units) fixes ε;
         by default it is adapted. SMC's log Z normalises :meth:`energy` (data units: the energies carry the
         standardization's Jacobian, so the number is the same in both units)."""
-        z, report = draw_samples(self.model, self.config, n, self.dim, sampler=sampler or self.default_sampler(),
+        sampler = sampler or self.default_sampler()
+        chosen = self.path / "ladder.json"
+        if SAMPLERS[sampler].needs_ladder and steps is None and step_size is None and chosen.is_file():
+            rule = json.loads(chosen.read_text())  # the step NCSNv2's rule chose for this ladder
+            steps, step_size = rule["n_steps_each"] * rule["n_sigmas"], rule["step_size"]
+        z, report = draw_samples(self.model, self.config, n, self.dim, sampler=sampler,
                                  steps=steps, step_size=step_size, seed=seed, progress=progress)
         return self.stats.inverse(z.double()), report
 
@@ -181,7 +188,7 @@ class Run:
 
 
 def _write_json(path: Path, value: object) -> None:
-    atomic_write(path, json.dumps(value, indent=2) + "\n")
+    atomic_write(path, json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
 
 def split_data(x: Tensor, val_fraction: float | None, seed: int) -> tuple[Tensor, Tensor | None]:
@@ -219,7 +226,7 @@ def _fit(cfg: TrainConfig, model: Energy | Score, z: Tensor, z_val: Tensor | Non
 
 def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: bool | None = None,
               data: Tensor | None = None, eval_fn: Any = None, eval_seconds: float | None = None,
-              names: list[str] | None = None) -> tuple[Run, FitResult]:
+              names: list[str] | None = None, ladder: bool = False) -> tuple[Run, FitResult]:
     """Train ``cfg`` into the folder ``out`` (or continue it with ``resume``); returns the run and its history.
 
     A random ``val_fraction`` of the data is held out: the held-out Hyvärinen loss (the Fisher divergence up to a
@@ -229,7 +236,9 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     (:func:`scorematch.autosigma.choose_sigma`, ``sigma_search.json``), the winner's run continues into ``out``,
     and ``config.json`` holds the σ chosen.
     ``data`` overrides the data the config names (used by ``compare`` to hold out a test split), with its column
-    ``names``; ``eval_fn``
+    ``names``; ``ladder``: choose the σ ladder (``sigma``, ``sigma_max``, ``n_sigmas``) from the standardized
+    training points by :func:`scorematch.schedules.ladder_from_data` and write it, with the reason for each number
+    and the annealed sampler's step, to ``ladder.json`` (``sample`` then uses that step); ``eval_fn``
     (``eval_fn(model, stats) -> dict``) adds its values to every held-out evaluation's record (used by
     ``make quality`` to follow the exact Fisher divergence); ``eval_seconds`` also calls it at regular training
     times (see :func:`scorematch.fit`; used by ``compare`` to draw quality against time).
@@ -247,7 +256,11 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     z = stats.transform(train).float()
     z_val = stats.transform(val).float() if val is not None else None
     extra = None if eval_fn is None else (lambda m: eval_fn(m, stats))
-    search, workspace = None, None
+    search, workspace, chosen = None, None, None
+    if ladder and not resume:  # the σ ladder and the sampler's step from the standardized training points
+        levels = len(ladder_from_data(z.double()).sigmas)  # T as large as the sampler's budget allows, then ε
+        chosen = ladder_from_data(z.double(), n_steps_each=max(5, SAMPLERS["annealed"].steps // levels))
+        cfg = cfg.replace(sigma=chosen.sigmas[-1], sigma_max=chosen.sigmas[0], n_sigmas=len(chosen.sigmas))
     if cfg.sigma == "auto":
         from .autosigma import choose_sigma
 
@@ -269,6 +282,8 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
         shutil.copytree(winner / "checkpoint", out / "checkpoint")
         workspace.cleanup()
     _write_json(out / "config.json", cfg.to_dict())  # on resume too: the run now goes to cfg.steps
+    if chosen is not None:
+        _write_json(out / "ladder.json", {**chosen.to_dict(), "units": "standardized"})
     if not (out / "data_stats.json").is_file():
         _write_json(out / "data_stats.json", {"standardizer": stats.to_dict(), "event_shape": [x.shape[1]],
                                               "columns": names,
