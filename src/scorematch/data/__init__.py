@@ -17,15 +17,19 @@ The sets named in :data:`~scorematch.models.analytic.ANALYTIC` are drawn from th
 density and score are known. Every point is drawn independently (its component too), in float64 on the CPU
 from the given ``torch.Generator``, then cast: the same seed gives the same data bit for bit.
 
+Images: :func:`digits` gives scikit-learn's handwritten digits as ``(n, 1, 8, 8)`` images in [0, 1] (or resized to
+28×28, an MNIST-sized stand-in for cost studies), with a fixed train/test split and optional dequantization.
+
 Files: :func:`load_table` reads an ``(n, d)`` array and its column names — the columns chosen by name or number,
 the CSV delimiter detected — and :func:`load_array` the array alone; both raise :class:`DataError` with one line
 naming the file and, where it applies, the row and column. :class:`Standardizer` maps data to zero mean and unit variance and
 maps densities and scores learned on the standardized scale back to data units.
 """
 
+from .digits import digit_labels, digits
 from .files import FILE_TYPES, DataError, csv_header, load_array, load_data, load_table
 from .standardize import Standardizer
 from .toy import DATASETS, make_dataset
 
-__all__ = ["DATASETS", "FILE_TYPES", "DataError", "Standardizer", "csv_header", "load_array", "load_data", "load_table",
-           "make_dataset"]
+__all__ = ["DATASETS", "FILE_TYPES", "DataError", "Standardizer", "csv_header", "digit_labels", "digits", "load_array",
+           "load_data", "load_table", "make_dataset"]

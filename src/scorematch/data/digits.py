@@ -1,0 +1,71 @@
+r"""Handwritten digits as images: scikit-learn's 1,797 digits of 8×8 pixels (the UCI "Optical Recognition of
+Handwritten Digits" test set), and the same digits resized to 28×28.
+
+Pixels take 17 grey levels :math:`k \in \{0, …, 16\}`; they are mapped to [0, 1] as :math:`k/16`, or, with
+``dequantize``, as :math:`(k + u)/17` with :math:`u \sim U(0, 1)` drawn from the generator — uniform
+dequantization, which turns the 17-level grid into a density a continuous model can fit (Theis et al. 2016).
+The split is fixed: a permutation with seed 0 sends 360 images (20%) to ``"test"`` and 1,437 to ``"train"``.
+
+``size=28`` resizes the (dequantized, if asked) 8×8 images bilinearly to 28×28, d = 784: **an MNIST-sized
+stand-in for cost studies, not MNIST** — the same 1,797 digits, smoothly upsampled, so their intrinsic dimension
+stays that of the 8×8 originals.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["N_TEST", "digit_labels", "digits"]
+
+N_TEST = 360
+
+
+def _raw() -> tuple[Tensor, Tensor]:
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:  # pragma: no cover - a dependency of the package
+        raise RuntimeError("the digits come from scikit-learn: pip install scikit-learn") from None
+    bunch = load_digits()
+    return torch.from_numpy(bunch.images).to(torch.float64), torch.from_numpy(bunch.target).long()
+
+
+def _indices(split: str, n: int) -> Tensor:
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    if split == "train":
+        return perm[N_TEST:]
+    if split == "test":
+        return perm[:N_TEST]
+    if split == "all":
+        return torch.arange(n)
+    raise ValueError(f"unknown split {split!r}; choose one of: train, test, all")
+
+
+def digits(split: str = "train", *, size: int = 8, dequantize: bool = False,
+           generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
+    """The digits of ``split`` (``"train"``, ``"test"`` or ``"all"``) as images ``(n, 1, size, size)`` in [0, 1];
+    see the module docstring. ``size`` is 8 (the originals) or any larger side (bilinear resizing, e.g. 28).
+
+    >>> x = digits("test", size=28)
+    >>> tuple(x.shape), float(x.min()) >= 0.0, float(x.max()) <= 1.0
+    ((360, 1, 28, 28), True, True)
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
+        raise ValueError(f"size must be an integer >= 8, got {size!r}")
+    images, _ = _raw()
+    images = images[_indices(split, images.shape[0])]
+    if dequantize:
+        u = torch.rand(images.shape, generator=generator, dtype=torch.float64)
+        x = (images + u) / 17.0
+    else:
+        x = images / 16.0
+    x = x[:, None]
+    if size != 8:
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+    return x.clamp(0.0, 1.0).to(dtype)
+
+
+def digit_labels(split: str = "train") -> Tensor:
+    """The class (0–9) of each digit of ``split``, in the order of :func:`digits`."""
+    images, labels = _raw()
+    return labels[_indices(split, images.shape[0])]
