@@ -56,3 +56,28 @@ def test_quality_refuses_an_unknown_peer_in_one_line(tmp_path):
     done = quality("--quick", "--peers", "ebm", "--out", str(tmp_path / "Q.md"))
     assert done.returncode == 2 and "unknown peer(s)/objective(s)/target(s) ebm" in done.stderr
     assert "Traceback" not in done.stderr and not (tmp_path / "Q.md").exists()
+
+
+def _digits_cost(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "bench" / "digits_cost.py"), *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=600)
+
+
+def test_the_digits_cost_table_has_a_row_per_objective(tmp_path):
+    out = tmp_path / "cost.md"
+    done = _digits_cost("--budget", "0.2", "--repeats", "1", "--sizes", "8", "--models", "mlp", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| 64 | mlp |")]
+    assert [r.split(" | ")[2] for r in rows] == ["esm", "ssm", "ssm-vr", "fd-ssm", "dsm"]
+    assert all(float(r.split(" | ")[3]) > 0 and int(r.split(" | ")[4]) >= 1 for r in rows)
+
+
+@pytest.mark.slow  # fast twin: test_the_digits_cost_table_has_a_row_per_objective
+def test_the_digits_cost_table_covers_both_sizes_and_models(tmp_path):
+    out = tmp_path / "cost.md"
+    done = _digits_cost("--budget", "1", "--repeats", "1", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    for d in (64, 784):
+        for model in ("mlp", "conv"):
+            assert text.count(f"| {d} | {model} |") == 5, (d, model)

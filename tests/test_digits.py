@@ -31,6 +31,10 @@ def test_pixels_lie_on_the_grid_or_are_dequantized_within_their_cell():
 def test_the_28_pixel_stand_in_resizes_the_same_digits():
     small, large = digits("test", dtype=torch.float64), digits("test", size=28, dtype=torch.float64)
     assert large.shape == (360, 1, 28, 28) and 0 <= float(large.min()) and float(large.max()) <= 1
+    assert torch.equal(large * 16, (large * 16).round())  # on the grey-level grid, like MNIST's pixels
+    d = digits("train", size=28, dequantize=True, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    rank = torch.linalg.matrix_rank(d.flatten(1)[:1000] - d.flatten(1)[:1000].mean(0))
+    assert rank > 700  # dequantized after resizing: full-dimensional, not a 64-dimensional subspace
     back = torch.nn.functional.adaptive_avg_pool2d(large, 8).flatten()  # down again: the originals, smoothed
     assert float(torch.corrcoef(torch.stack([back, small.flatten()]))[0, 1]) > 0.95
     with pytest.raises(ValueError, match="size must be an integer >= 8"):

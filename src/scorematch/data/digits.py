@@ -6,9 +6,11 @@ Pixels take 17 grey levels :math:`k \in \{0, …, 16\}`; they are mapped to [0, 
 dequantization, which turns the 17-level grid into a density a continuous model can fit (Theis et al. 2016).
 The split is fixed: a permutation with seed 0 sends 360 images (20%) to ``"test"`` and 1,437 to ``"train"``.
 
-``size=28`` resizes the (dequantized, if asked) 8×8 images bilinearly to 28×28, d = 784: **an MNIST-sized
-stand-in for cost studies, not MNIST** — the same 1,797 digits, smoothly upsampled, so their intrinsic dimension
-stays that of the 8×8 originals.
+``size=28`` resizes the 8×8 images bilinearly to 28×28 and rounds them back onto the 17 grey levels (then
+dequantizes, if asked), d = 784: **an MNIST-sized stand-in for cost studies, not MNIST** — the same 1,797 digits,
+smoothly upsampled. The rounding matters: a bilinear upsampling is linear, so without it the 28×28 images (and any
+noise added before resizing) would lie in a 64-dimensional subspace of the 784 pixels, a density with no
+score across it, and a held-out score-matching loss that falls without bound.
 """
 
 from __future__ import annotations
@@ -53,16 +55,14 @@ def digits(split: str = "train", *, size: int = 8, dequantize: bool = False,
     if isinstance(size, bool) or not isinstance(size, int) or size < 8:
         raise ValueError(f"size must be an integer >= 8, got {size!r}")
     images, _ = _raw()
-    images = images[_indices(split, images.shape[0])]
+    levels = images[_indices(split, images.shape[0])][:, None]  # grey levels 0..16
+    if size != 8:  # resize, then back onto the 17 grey levels: pixels on a grid, as MNIST's are
+        levels = (torch.nn.functional.interpolate(levels / 16.0, size=(size, size), mode="bilinear",
+                                                  align_corners=False) * 16).round().clamp(0, 16)
     if dequantize:
-        u = torch.rand(images.shape, generator=generator, dtype=torch.float64)
-        x = (images + u) / 17.0
-    else:
-        x = images / 16.0
-    x = x[:, None]
-    if size != 8:
-        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-    return x.clamp(0.0, 1.0).to(dtype)
+        u = torch.rand(levels.shape, generator=generator, dtype=torch.float64)
+        return ((levels + u) / 17.0).to(dtype)
+    return (levels / 16.0).to(dtype)
 
 
 def digit_labels(split: str = "train") -> Tensor:
