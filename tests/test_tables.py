@@ -128,3 +128,16 @@ def test_an_output_of_another_type_is_refused_before_anything_runs(returns_run, 
         main(["sample", str(returns_run / "run"), "--n", "5", "--out", str(returns_run / "s.txt")])
     assert info.value.code == 2 and "must end in .npy or .csv" in capsys.readouterr().err
     assert not (returns_run / "s.txt").exists()
+
+
+def test_compare_reads_a_table_with_the_same_options(returns_run):
+    import json
+
+    from scorematch.report import compare
+
+    out = returns_run / "cmp"
+    compare(str(returns_run / "r.csv"), ["dsm"], out, steps=20, hidden=8, sample_steps=10, progress=False,
+            settings={"columns": ("AAPL", "GOOG"), "delimiter": ";"})
+    stats = json.loads((out / "runs" / "dsm" / "data_stats.json").read_text())
+    assert stats["columns"] == ["AAPL", "GOOG"]
+    assert json.loads((out / "report.json").read_text())["objectives"][0]["final_quality"] is not None
