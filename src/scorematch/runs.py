@@ -203,18 +203,19 @@ def split_data(x: Tensor, val_fraction: float | None, seed: int) -> tuple[Tensor
     return x[perm[n_val:]], x[perm[:n_val]]
 
 
-def _criterion(cfg: TrainConfig, z: Tensor, z_val: Tensor | None) -> HeldOutCriterion | None:
+def _criterion(cfg: TrainConfig, objective: Any, z_val: Tensor | None) -> HeldOutCriterion | None:
     if z_val is None:
         return None
-    own = build_objective(cfg, z) if OBJECTIVES[cfg.objective].heldout_loss else None
+    own = objective if OBJECTIVES[cfg.objective].heldout_loss else None
     return HeldOutCriterion(z_val, objective=own, view=lambda m: at_smallest_sigma(m, cfg), seed=cfg.seed)
 
 
 def _fit(cfg: TrainConfig, model: Energy | Score, z: Tensor, z_val: Tensor | None, *, out: Path | None,
          resume: bool = False, progress: bool | None = None, eval_fn: Any = None, schedule_steps: int | None = None,
          eval_seconds: float | None = None) -> tuple[FitResult, HeldOutCriterion | None]:
-    criterion = _criterion(cfg, z, z_val)
-    result = fit(model, z, build_objective(cfg, z), steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+    objective = build_objective(cfg, z)
+    criterion = _criterion(cfg, objective, z_val)
+    result = fit(model, z, objective, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
                  lr_schedule=cfg.lr_schedule, schedule_steps=schedule_steps,
                  weight_decay=cfg.weight_decay, clip_grad_norm=cfg.clip_grad_norm, ema_decay=cfg.ema_decay,
                  generator=torch.Generator().manual_seed(cfg.seed), progress=progress, out_dir=out, val_fraction=None,
@@ -258,8 +259,7 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     extra = None if eval_fn is None else (lambda m: eval_fn(m, stats))
     search, workspace, chosen = None, None, None
     if ladder and not resume:  # the σ ladder and the sampler's step from the standardized training points
-        levels = len(ladder_from_data(z.double()).sigmas)  # T as large as the sampler's budget allows, then ε
-        chosen = ladder_from_data(z.double(), n_steps_each=max(5, SAMPLERS["annealed"].steps // levels))
+        chosen = ladder_from_data(z.double(), step_budget=SAMPLERS["annealed"].steps)
         cfg = cfg.replace(sigma=chosen.sigmas[-1], sigma_max=chosen.sigmas[0], n_sigmas=len(chosen.sigmas))
     if cfg.sigma == "auto":
         from .autosigma import choose_sigma

@@ -122,8 +122,8 @@ def _resolution(flat: Tensor) -> float | None:
     return step if float((steps - steps.round()).abs().max()) < 1e-3 else None  # float32 pixels: within 0.1%
 
 
-def ladder_from_data(x: Tensor, *, n_steps_each: int = 5, sigma_min: float | None = None,
-                     max_ratio: float = 2.0, max_points: int = 20000,
+def ladder_from_data(x: Tensor, *, n_steps_each: int = 5, step_budget: int | None = None,
+                     sigma_min: float | None = None, max_ratio: float = 2.0, max_points: int = 20000,
                      generator: torch.Generator | None = None) -> NoiseLadder:
     r"""The σ ladder and annealed-Langevin step for data ``x`` ``(n, *event)`` by the rules of NCSNv2 (Song & Ermon
     2020, "Improved techniques for training score-based generative models", techniques 1, 2 and 4).
@@ -139,7 +139,8 @@ def ladder_from_data(x: Tensor, *, n_steps_each: int = 5, sigma_min: float | Non
       :func:`shell_overlap` (γ, D) = 0.5, D the event size; L = ⌈log(σ₁/σ_L)/log γ⌉ + 1 (γ then shrinks a little so
       that the ends are exact). In few dimensions the overlap stays above one half up to large ratios (in D ≤ 4 at
       every ratio): γ is capped at ``max_ratio``.
-    * Step (technique 4): with ``n_steps_each`` = T steps per level, u = ε/σ_L² brings the variance ratio after T
+    * Step (technique 4): with T steps per level — ``n_steps_each``, or with ``step_budget`` as many as the budget
+      shared by the L levels allows, at least ``n_steps_each`` — u = ε/σ_L² brings the variance ratio after T
       steps from the level above, :math:`(1-u)^{2T}(\gamma^2 - \tfrac{2}{2-u}) + \tfrac{2}{2-u}`, closest to 1
       (it exceeds 1 at both ends: too few moves, or the unadjusted step's own inflation). NCSNv2 moves by
       :math:`\alpha_i = u\sigma_i^2` as :math:`x + \alpha_i s + \sqrt{2\alpha_i} z`; in this library's convention
@@ -187,6 +188,8 @@ def ladder_from_data(x: Tensor, *, n_steps_each: int = 5, sigma_min: float | Non
         else (sigma_max,)
     sigmas = (sigma_max, *sigmas[1:-1], sigma_min) if n > 1 else sigmas  # the ends exact, not logspace's round-off
     gamma = sigmas[0] / sigmas[1] if n > 1 else ratio
+    if step_budget is not None:
+        n_steps_each = max(n_steps_each, check_count("step_budget", step_budget) // n)
 
     def excess(u: float) -> float:  # variance ratio − 1: above 0 at both ends (the unadjusted step's own bias)
         return abs((1 - u) ** (2 * n_steps_each) * (gamma**2 - 2 / (2 - u)) + 2 / (2 - u) - 1)

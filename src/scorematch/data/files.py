@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -84,15 +85,16 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def _sniff(lines: list[str], given: str | None) -> str:
-    """The delimiter: ``given``, else what :class:`csv.Sniffer` finds among ``, ; tab |`` in the first lines (a
-    comma when it finds none, e.g. a single column)."""
+def _sniff(lines: Iterable[str], given: str | None) -> str:
+    """The delimiter: ``given``, else what :class:`csv.Sniffer` finds among ``, ; tab |`` in the first 20 non-blank
+    ``lines`` (a comma when it finds none, e.g. a single column)."""
     if given is not None:
         if len(given) != 1:
             raise DataError(f"the delimiter must be one character, got {given!r}")
         return given
     try:
-        return csv.Sniffer().sniff("\n".join(lines[:20]), delimiters=",;\t|").delimiter
+        sample = "\n".join(itertools.islice((line for line in lines if line.strip()), 20))
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
         return ","
 
@@ -120,10 +122,11 @@ def _select(spec: Sequence[str | int] | None, names: list[str] | None, width: in
 
 
 def csv_header(path: str | Path, delimiter: str | None = None) -> list[str] | None:
-    """The column names of a CSV file's header row (``None`` when its first row is numbers)."""
-    path = Path(path)
+    """The column names of a CSV file's header row (``None`` when its first row is numbers); reads only the first
+    lines."""
     try:
-        lines = [line for line in path.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+        with open(path, encoding="utf-8-sig") as f:
+            lines = [line.rstrip("\r\n") for line in itertools.islice((line for line in f if line.strip()), 20)]
     except (OSError, UnicodeDecodeError):
         return None
     if not lines:
@@ -138,7 +141,7 @@ def _read_csv(path: Path, dtype: torch.dtype, min_rows: int, columns: Sequence[s
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text (byte {exc.start + 1})") from None
-    delimiter = _sniff([line for line in text.splitlines() if line.strip()], delimiter)
+    delimiter = _sniff(text.splitlines(), delimiter)
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     rows: list[tuple[int, list[str]]] = []
     try:

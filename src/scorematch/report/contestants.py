@@ -76,7 +76,7 @@ def train_objective(cfg: TrainConfig, folder: Path, train: Tensor, test: Tensor,
            "quality_curve": [[r["seconds"], r["quality"]] for r in result.history if "quality" in r],
            "energy_runaway": runaway_of(result.history),
            **sample_quality(samples, test), **draw_report(report)}
-    row["final_quality"] = probe.measure(probe.view(run.model) if probe.view else run.model, run.stats)
+    row["final_quality"] = probe(run.model, run.stats)["quality"]
     if probe.truth is not None:
         row["rel_fisher"] = row["final_quality"]
     if isinstance(run.model, Energy) and run.learned_log_z is not None:

@@ -17,10 +17,9 @@ def _table(cols: list[tuple[str, str, str]], rows: list[dict[str, Any]]) -> list
 
 
 def _time_table(rows: list[dict[str, Any]], truth: bool, target: float | None) -> list[str]:
-    for r in rows:
-        r["_diverged"] = r.get("diverged") or r.get("energy_runaway") or "no"
-        r["_reached"] = (f"{r['seconds_to_target']:.2f}" if r.get("seconds_to_target") is not None
-                         else "not reached") if truth else None
+    shown = [{**r, "_diverged": r.get("diverged") or r.get("energy_runaway") or "no",
+              "_reached": (f"{r['seconds_to_target']:.2f}" if r.get("seconds_to_target") is not None
+                           else "not reached") if truth else None} for r in rows]
     cols = [("method", "objective", "s"), ("family", "family", "s"), ("ms/step", "ms_per_step", ".2f"),
             ("train s", "train_seconds", ".1f")]
     if truth:
@@ -31,10 +30,7 @@ def _time_table(rows: list[dict[str, Any]], truth: bool, target: float | None) -
     if truth:
         cols += [("KL grid", "kl_grid", ".3f")]
     cols += [("mode TV", "mode_tv", ".3f")]
-    out = _table(cols, rows)
-    for r in rows:
-        del r["_diverged"], r["_reached"]
-    return out
+    return _table(cols, shown)
 
 
 def markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str, Any]], reference: dict[str, float],
