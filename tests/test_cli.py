@@ -159,7 +159,7 @@ def _bad_inputs(tmp, run):
     (tmp / "nan.csv").write_text("1,2\n3,nan\n4,5\n")
     (tmp / "ragged.csv").write_text("1,2\n3\n")
     np.save(tmp / "d3.npy", np.zeros((10, 3)))
-    np.save(tmp / "flat.npy", np.zeros((2, 2, 2)))
+    np.save(tmp / "flat.npy", np.zeros((2, 2, 2, 2, 2)))
     (tmp / "bad.toml").write_text('train = "x"\n')
     (tmp / "unknown.toml").write_text('steps = 7\nlearning_rate = 0.1\n')
     broken = tmp / "broken"

@@ -152,8 +152,9 @@ BAD = [
     ("overflow.csv", "1,2\n1e300,4\n", "row 2, column 1: value 1e+300 overflows float32"),
     ("latin1.csv", "1,2\n3,\xe9\n".encode("latin-1"), "not UTF-8 text (byte 7)"),
     ("nan.npy", np.array([[1.0, 2.0], [3.0, np.nan]]), "row 2, column 2: value nan is not finite"),
-    ("cube.npy", np.zeros((2, 2, 2)), r"need a 2-D array (n samples, d columns); got shape (2, 2, 2)"),
-    ("scalar.npy", np.array(3.0), "need a 2-D array (n samples, d columns); got shape ()"),
+    ("cube.npy", np.zeros((2, 2, 2, 2, 2)),
+     r"need a table (n samples, d columns) or images (n, c, h, w) or (n, h, w); got shape (2, 2, 2, 2, 2)"),
+    ("scalar.npy", np.array(3.0), "need a table (n samples, d columns) or images (n, c, h, w) or (n, h, w); got shape ()"),
     ("no-rows.npy", np.zeros((0, 3)), "empty array of shape (0, 3)"),
     ("one-row.npy", np.zeros((1, 3)), "only 1 row; need at least 2 samples"),
     ("text.npy", np.array([["a", "b"], ["c", "d"]]), "holds <U1 values; need real numbers"),
@@ -235,7 +236,7 @@ def test_standardizer_dict_round_trip_is_exact_through_json():
     st = Standardizer.fit(_data())
     again = Standardizer.from_dict(json.loads(json.dumps(st.to_dict())))
     assert again == st and again.mean == st.mean and again.std == st.std
-    with pytest.raises(ValueError, match=r"need exactly the keys 'mean' and 'std'; got \['mean', 'scale'\]"):
+    with pytest.raises(ValueError, match=r"keys 'mean' and 'std' \(and optionally 'event_shape'\); got \['mean', 'scale'\]"):
         Standardizer.from_dict({"mean": [0.0], "scale": [1.0]})
 
 
@@ -260,11 +261,11 @@ def test_standardizer_maps_score_and_log_density_to_data_units():
     [
         (lambda: Standardizer.fit(torch.tensor([[1.0, 2.0], [1.0, 3.0]])),
          r"column 1 is constant \(1.0\); its std is 0"),
-        (lambda: Standardizer.fit(torch.zeros(1, 2)), r"x must have shape \(n, d\) with n >= 2"),
+        (lambda: Standardizer.fit(torch.zeros(1, 2)), r"x must have shape \(n, ...\) with n >= 2"),
         (lambda: Standardizer((0.0, 1.0), (1.0, 0.0)), "std must be finite and > 0 in every column; column 2 has 0.0"),
         (lambda: Standardizer((0.0,), (1.0, 2.0)), "of one length"),
         (lambda: Standardizer((math.nan,), (1.0,)), "mean must be finite"),
-        (lambda: Standardizer((0.0,), (1.0,)).transform(torch.zeros(4, 2)), "expected 1 columns"),
+        (lambda: Standardizer((0.0,), (1.0,)).transform(torch.zeros(4, 2)), r"expected samples of shape \(1,\)"),
     ],
 )
 def test_standardizer_rejects_bad_statistics(build, message):

@@ -33,6 +33,8 @@ EXAMPLES = """examples:
   scorematch eval runs/moons --points x.npy --out scores.npz
   scorematch plot runs/moons
   scorematch compare rings --objectives esm,ssm,dsm,ncsn --out cmp/
+  scorematch train digits --objective ncsn --out runs/digits   handwritten digits, a conv score net
+  scorematch sample runs/digits                          100 digits -> runs/digits/samples.npy and samples.png
 """
 
 
@@ -46,7 +48,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from .data import DATASETS, FILE_TYPES
+    from .data import BUILTIN, FILE_TYPES
     from .defaults import DEFAULTS as D
     from .registry import ESTIMATORS, MODELS, OBJECTIVES, SAMPLERS
 
@@ -65,13 +67,13 @@ def _build_parser() -> argparse.ArgumentParser:
                                    "write a run folder: config.json, data_stats.json, model.safetensors, "
                                    "metrics.jsonl, checkpoint/. Data are standardized first; σ and the FD step "
                                    "are in standardized units.")
-    t.add_argument("data", metavar="DATA", help=f"a built-in set ({', '.join(DATASETS)}) or a "
-                   f"{'/'.join(FILE_TYPES)} file of shape (n, d)")
+    t.add_argument("data", metavar="DATA", help=f"a built-in set ({', '.join(BUILTIN)}) or a "
+                   f"{'/'.join(FILE_TYPES)} file: a table (n, d), or images (n, c, h, w) or (n, h, w) in a NumPy file")
     t.add_argument("--objective", choices=OBJECTIVES.names(), default=S,
                    help=choices_help(OBJECTIVES.entries()) + " (default: esm)")
     t.add_argument("--out", required=True, metavar="RUN", help="the run folder to create (or continue, --resume)")
     t.add_argument("--model", choices=MODELS.names(), default=S,
-                   help=choices_help(MODELS.entries()) + " (default: energy)")
+                   help=choices_help(MODELS.entries()) + " (default: energy for tables, conv for images)")
     t.add_argument("--steps", type=positive_int, default=S, metavar="N", help=f"optimizer steps (default: {D.steps})")
     t.add_argument("--batch-size", type=positive_int, default=S, metavar="B",
                    help=f"mini-batch size (default: {D.batch_size})")
@@ -96,6 +98,9 @@ def _build_parser() -> argparse.ArgumentParser:
                    help=f"stop after N steps without a new held-out best; 0: never stop early (default: {D.patience})")
     t.add_argument("--seed", type=int, default=S, metavar="S", help="seed of data, weights and noise (default: 0)")
     add_file_options(t)
+    t.add_argument("--standardize", choices=("column", "channel", "global", "off"), default=S,
+                   help="the scale the model learns in: z = (x - mean)/std per column (tables' default), per channel "
+                        "pooled over the pixels (images' default), one mean and std for all, or off")
     t.add_argument("--config", metavar="FILE.toml", help="settings from a TOML (or JSON) file; options given here win")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint "
                    "(its saved settings are used; --steps may raise the total)")
@@ -110,9 +115,10 @@ def _build_parser() -> argparse.ArgumentParser:
                                    "Langevin for other score models. Step sizes are adapted unless --step-size is "
                                    "given.")
     s.add_argument("run", metavar="RUN")
-    s.add_argument("--n", type=positive_int, required=True, help="number of samples")
-    s.add_argument("--out", required=True, metavar="SAMPLES.npy",
-                   help="where to write the (n, d) samples: .npy, or .csv with the data's column names")
+    s.add_argument("--n", type=positive_int, help="number of samples (default: 1000; images: 100)")
+    s.add_argument("--out", metavar="SAMPLES.npy",
+                   help="where to write the samples (default: RUN/samples.npy): (n, d) as .npy, or .csv with the data's "
+                        "column names; images (n, c, h, w) as .npy, with a grid of them beside it (SAMPLES.png)")
     s.add_argument("--sampler", choices=SAMPLERS.names(), help=choices_help(SAMPLERS.entries()))
     s.add_argument("--steps", type=positive_int, metavar="N",
                    help="smc: MALA moves per temperature (default 10); pt, mala, langevin, annealed: steps after "
@@ -129,7 +135,8 @@ def _build_parser() -> argparse.ArgumentParser:
                                    "log p(x) = -energy - log Z, log Z by sequential Monte Carlo, with its standard "
                                    "error (log_z, log_z_se; every log p shares that error).")
     e.add_argument("run", metavar="RUN")
-    e.add_argument("--points", required=True, metavar="X.npy", help=".npy/.npz/.csv of shape (n, d)")
+    e.add_argument("--points", required=True, metavar="X.npy", help=".npy/.npz/.csv of shape (n, d), or images "
+                   "(n, c, h, w) in a .npy/.npz for an image run")
     e.add_argument("--out", required=True, metavar="OUT.npz", help=".npz of arrays, or .csv of columns (score_<name>, "
                    "energy, log_prob…)")
     e.add_argument("--log-prob", action="store_true", help="also write log p(x) (energy models)")
@@ -153,17 +160,21 @@ def _build_parser() -> argparse.ArgumentParser:
                        description="Train each objective on DATA with the same budget and seed, sample from each, "
                                    "and write report.md / report.json with time per step, final loss, MMD and C2ST "
                                    "against held-out data, relative Fisher divergence and 2-D KL where the truth is "
-                                   "known, and the figures.")
+                                   "known, and the figures. On images: grids of samples, and for the built-in digits "
+                                   "their Fréchet distance, class histogram and confidence read by a digit classifier.")
     c.add_argument("data", metavar="DATA")
     c.add_argument("--objectives", default=",".join(OBJECTIVES), metavar="NAMES",
                    help="comma-separated objectives, from: " f"{', '.join(OBJECTIVES)} (default: all); and score "
                    "estimators with no network, from: " + choices_help(ESTIMATORS.entries()))
     c.add_argument("--out", required=True, metavar="DIR")
     c.add_argument("--steps", type=positive_int, default=2000, metavar="N", help="steps per objective (default: 2000)")
-    c.add_argument("--model", choices=MODELS.names(), default="energy")
+    c.add_argument("--model", choices=MODELS.names(),
+                   help="the model of every method (default: energy; images: conv, energy where a method needs one)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--quiet", action="store_true", help="no progress lines")
     c.add_argument("--log", action="store_true", help="draw log-densities (tails and spurious modes show)")
+    c.add_argument("--sample-steps", type=positive_int, metavar="N",
+                   help="steps of every method's sampler (default: each sampler's own, see sample --help)")
     c.add_argument("--eval-seconds", type=number, default=1.0, metavar="S",
                    help="measure each method's held-out quality every S seconds of training (default: 1)")
     add_settings(c)  # shared by every method that reads them
@@ -186,13 +197,16 @@ def _fail(message: str) -> NoReturn:
 
 def _train(args: argparse.Namespace) -> None:
     from .config import TrainConfig
-    from .data import DATASETS
+    from .data import BUILTIN
+    from .registry import OBJECTIVES
     from .runs import prepare_data, train_run
 
     given = {k: v for k, v in vars(args).items() if k in TrainConfig.keys() and k != "data"}
     if given.get("patience") == 0:
         given["patience"] = None  # never stop early
-    data = args.data if args.data in DATASETS else str(Path(args.data).resolve())  # runs work from any folder
+    if given.get("standardize") == "off":
+        given["standardize"] = False
+    data = args.data if args.data in BUILTIN else str(Path(args.data).resolve())  # runs work from any folder
     out = Path(args.out)
     if args.resume:
         if not (out / "config.json").is_file():
@@ -211,8 +225,10 @@ def _train(args: argparse.Namespace) -> None:
             cfg = TrainConfig(data=data, **given)
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise ValueError(f"--out {out} exists and is not empty: choose a new folder, or add --resume")
-        prepare_data(cfg)  # validate the data before anything is written
-    from .registry import OBJECTIVES
+        x = prepare_data(cfg)  # validate the data before anything is written
+        model_chosen = "model" in given or (args.config and "model" in TrainConfig.read_file(args.config))
+        if x.ndim == 4 and not model_chosen and not OBJECTIVES[cfg.objective].needs_energy:
+            cfg = cfg.replace(model="conv")  # images: the convolutional score network
 
     chosen = set(given) | (set(TrainConfig.read_file(args.config)) if args.config else set())
     ladder = (OBJECTIVES[cfg.objective].conditional and not args.resume  # no σ given: the ladder of the data
@@ -236,21 +252,29 @@ def _sample(args: argparse.Namespace) -> None:
     from .runs import load_run
     from .sampling import SAMPLERS, describe
 
-    out = check_output(args.out, (".npy", ".csv"))
+    out = check_output(args.out or str(Path(args.run) / "samples.npy"), (".npy", ".csv"))
     run = load_run(args.run)
+    if run.images and out.suffix.lower() == ".csv":
+        raise ValueError(f"--out {out}: images are written as .npy (n, c, h, w), with a grid of them as .png")
     if args.step_size is not None and not args.step_size > 0:
         raise ValueError(f"--step-size must be > 0, got {args.step_size}")
+    n = args.n or (100 if run.images else 1000)
     if not args.quiet and not sys.stderr.isatty():  # a terminal gets a progress bar instead
-        print(f"drawing {args.n} samples ({args.sampler or run.default_sampler()})…", flush=True)
-    x, report = run.draw(args.n, sampler=args.sampler, steps=args.steps, step_size=args.step_size, seed=args.seed,
+        print(f"drawing {n} samples ({args.sampler or run.default_sampler()})…", flush=True)
+    x, report = run.draw(n, sampler=args.sampler, steps=args.steps, step_size=args.step_size, seed=args.seed,
                          progress=not args.quiet and sys.stderr.isatty())
-    report_path = out.with_suffix(".json")
+    report_path, grid = out.with_suffix(".json"), out.with_suffix(".png")
     if out.suffix.lower() == ".csv":
         write_columns(out, dict(zip(run.columns, x.numpy().T, strict=True)))
     else:
         save_array(out, x.numpy())
     atomic_write(report_path, json.dumps(report, indent=2) + "\n")
-    print(f"{args.n} samples ({describe(report)}) -> {out}; diagnostics -> {report_path}")
+    if run.images:
+        from .plot import image_grid
+
+        image_grid(x, title=f"{n} samples, {report['sampler']}", value_range=run.value_range, path=grid)
+    print(f"{n} samples ({describe(report)}) -> {out}; diagnostics -> {report_path}"
+          + (f"; grid -> {grid}" if run.images else ""))
     for line in report["warnings"]:
         sys.stderr.write(f"scorematch: warning: {line}\n")
     if not SAMPLERS[report["sampler"]].judged:  # a sampler that cannot say whether it converged says why
@@ -270,6 +294,8 @@ def _eval(args: argparse.Namespace) -> None:
     columns = run.names if header and set(run.names) <= set(header) else None  # the run's columns, by name
     points = load_array(args.points, columns=columns, dtype=torch.float64, min_rows=1)
     arrays, summary = run.evaluate(points, log_prob=args.log_prob, n_particles=args.particles, seed=args.seed)
+    if out.suffix.lower() == ".csv" and run.images:
+        raise ValueError(f"--out {out}: scores of images are written as .npz (score: (n, c, h, w))")
     if out.suffix.lower() == ".csv":  # one column per number at each point; log Z and its error are printed
         write_columns(out, {**{f"score_{n}": v for n, v in zip(run.columns, arrays["score"].T, strict=True)},
                             **{k: v for k, v in arrays.items() if k != "score" and v.ndim == 1}})
@@ -305,14 +331,15 @@ def _compare(args: argparse.Namespace, *, demo: bool = False) -> None:
                              f"{', '.join(OBJECTIVES)}, or the estimators {', '.join(ESTIMATORS)}")
         if not args.eval_seconds > 0:
             raise ValueError(f"--eval-seconds must be > 0, got {args.eval_seconds}")
-        from .data import DATASETS
+        from .data import BUILTIN
         from .registry import SETTINGS
 
         settings = {k: v for k, v in vars(args).items() if k in SETTINGS or k in ("columns", "delimiter", "key")}
-        if args.data not in DATASETS:
+        if args.data not in BUILTIN:
             args.data = str(Path(args.data).resolve())  # the runs work from any folder
         report = compare(args.data, names, Path(args.out), steps=args.steps, model=args.model, seed=args.seed,
-                         progress=not args.quiet, log=args.log, eval_seconds=args.eval_seconds, settings=settings)
+                         progress=not args.quiet, log=args.log, eval_seconds=args.eval_seconds, settings=settings,
+                         sample_steps=args.sample_steps)
     print(f"report -> {report}")
 
 

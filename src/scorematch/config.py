@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from .data.standardize import SCALES
 from .defaults import DEFAULTS
 from .models.mlp import ACTIVATIONS, INITS
 from .registry import MODELS, OBJECTIVES, SETTINGS
@@ -55,7 +56,7 @@ class TrainConfig:
     patience: int | None = DEFAULTS.patience  # steps without a new held-out best before stopping; None: never stop early
     seed: int = 0
     n_data: int = 20000         # points drawn from a built-in data set
-    standardize: bool = True
+    standardize: bool | str = True  # True: per column (tables), per channel (images); "column", "channel", "global"
     columns: tuple[str, ...] | None = None  # a file's columns: header names or numbers from 1; None: all
     delimiter: str | None = None  # a CSV file's delimiter; None: detected
     key: str | None = None      # the array of an .npz archive that holds several
@@ -93,14 +94,15 @@ class TrainConfig:
         def bad(name: str, why: str) -> None:
             raise ValueError(f"{name} {why}, got {getattr(self, name)!r}")
 
-        kinds = {"int": int, "float": (int, float), "bool": bool, "str": str, "float | str": (int, float, str),
+        kinds = {"int": int, "float": (int, float), "bool": bool, "str": str, "bool | str": (bool, str),
+                 "float | str": (int, float, str),
                  "float | None": (int, float, type(None)), "int | None": (int, type(None)),
                  "str | None": (str, type(None)), "tuple[str, ...] | None": (tuple, type(None))}
         types = {f.name: str(f.type) for f in fields(self) if f.name != "options"}
         types.update({s.name: s.type for s in SETTINGS.entries()})
         for name, kind in types.items():
             value = getattr(self, name)
-            if (isinstance(value, bool) and kind != "bool") or not isinstance(value, kinds[kind]):
+            if (isinstance(value, bool) and "bool" not in kind) or not isinstance(value, kinds[kind]):
                 bad(name, f"must be of type {kind}")
         objective = OBJECTIVES[self.objective]  # unknown names raise, listing the known ones
         MODELS[self.model]
@@ -142,6 +144,8 @@ class TrainConfig:
             bad("columns", "must name at least one column (None: all)")
         if self.delimiter is not None and len(self.delimiter) != 1:
             bad("delimiter", "must be one character (None: detected)")
+        if isinstance(self.standardize, str) and self.standardize not in SCALES:
+            bad("standardize", f"must be true, false or one of {', '.join(SCALES)}")
         if self.init not in INITS:
             raise ValueError(f"unknown init {self.init!r}; choose one of: {', '.join(INITS)}")
 

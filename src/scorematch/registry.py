@@ -37,7 +37,14 @@ from .baselines import (
     noise_contrastive,
 )
 from .fields import Energy, Score
-from .models import EnergyMLP, NoiseConditionalEnergyMLP, NoiseConditionalScoreMLP, ScoreMLP
+from .models import (
+    EnergyMLP,
+    NoiseConditionalEnergyMLP,
+    NoiseConditionalScoreCNN,
+    NoiseConditionalScoreMLP,
+    ScoreCNN,
+    ScoreMLP,
+)
 from .protocol import at_sigma
 from .samplers import annealed_langevin
 from .sampling import SAMPLERS, Sampler, draw
@@ -100,13 +107,15 @@ class Estimator:
 
 @dataclass(frozen=True)
 class ModelKind:
-    """A command-line model kind: ``build(cfg, dim, conditional) -> Energy | Score`` (float32), and the sampler a
-    run of it draws with by default (a noise-conditional score model uses the sampler that needs its ladder)."""
+    """A command-line model kind: ``build(cfg, event_shape, conditional) -> Energy | Score`` (float32), the sampler
+    a run of it draws with by default (a noise-conditional score model uses the sampler that needs its ladder), and
+    whether it needs images ``(c, h, w)``."""
 
     name: str
     help: str
-    build: Callable[[Any, int, bool], Energy | Score]
+    build: Callable[[Any, tuple[int, ...], bool], Energy | Score]
     default_sampler: str
+    needs_images: bool = False
 
 
 def _positive(value: Any) -> str | None:
@@ -146,6 +155,10 @@ for _setting in (
     Setting("restart_fraction", "pcd: share of chains restarted from N(0, I) at every step", 0.05, "float",
             _fraction),
     Setting("noise_ratio", "nce: noise points per data point (ν)", 4, "int", _count),
+    Setting("conv_width", "conv model: feature channels of every residual block (a multiple of 8)", 32, "int",
+            lambda v: None if v >= 8 and v % 8 == 0 else "must be a multiple of 8 (GroupNorm of 8 groups)"),
+    Setting("conv_blocks", "conv model: residual blocks (the receptive field is 4·blocks + 5 pixels)", 4, "int",
+            _count),
 ):
     SETTINGS.register(_setting)
 
@@ -201,11 +214,11 @@ for _objective in (
     OBJECTIVES.register(_objective)
 
 
-def _mlp(energy: bool) -> Callable[[Any, int, bool], Energy | Score]:
-    def build(cfg: Any, dim: int, conditional: bool) -> Energy | Score:
+def _mlp(energy: bool) -> Callable[[Any, tuple[int, ...], bool], Energy | Score]:
+    def build(cfg: Any, event_shape: tuple[int, ...], conditional: bool) -> Energy | Score:
         net_class = {(True, False): EnergyMLP, (False, False): ScoreMLP, (True, True): NoiseConditionalEnergyMLP,
                      (False, True): NoiseConditionalScoreMLP}[(energy, conditional)]
-        net = net_class(dim, hidden=cfg.hidden, depth=cfg.depth, activation=cfg.activation, init=cfg.init)
+        net = net_class(event_shape, hidden=cfg.hidden, depth=cfg.depth, activation=cfg.activation, init=cfg.init)
         model = Energy(net, learn_log_z=OBJECTIVES[cfg.objective].learns_log_z) if energy else Score(net)
         return model.float()
 
@@ -219,9 +232,24 @@ MODELS.register(ModelKind("score", "a score network s(x) ≈ ∇ log p: no densi
                           _mlp(False), "langevin"))
 
 
-def build_model(cfg: Any, dim: int) -> Energy | Score:
-    """The wrapped network of a run, in float32; noise-conditional when the objective says so."""
-    return MODELS[cfg.model].build(cfg, dim, OBJECTIVES[cfg.objective].conditional)
+def _conv(cfg: Any, event_shape: tuple[int, ...], conditional: bool) -> Score:
+    net_class = NoiseConditionalScoreCNN if conditional else ScoreCNN
+    return Score(net_class(event_shape[0], width=cfg.conv_width, n_blocks=cfg.conv_blocks)).float()
+
+
+MODELS.register(ModelKind("conv", "a convolutional score network for images (n, c, h, w), the default for images "
+                          "(--conv-width, --conv-blocks); noise-conditional with ncsn", _conv, "langevin",
+                          needs_images=True))
+
+
+def build_model(cfg: Any, event_shape: int | tuple[int, ...]) -> Energy | Score:
+    """The wrapped network of a run for samples of ``event_shape`` (or ``d`` columns), in float32;
+    noise-conditional when the objective says so."""
+    shape = (event_shape,) if isinstance(event_shape, int) else tuple(event_shape)
+    kind = MODELS[cfg.model]
+    if kind.needs_images and len(shape) != 3:
+        raise ValueError(f"--model {kind.name} needs images (n, c, h, w); the data have samples of shape {shape}")
+    return kind.build(cfg, shape, OBJECTIVES[cfg.objective].conditional)
 
 
 def build_objective(cfg: Any, data: Tensor | None = None) -> Loss:
@@ -259,7 +287,8 @@ def at_smallest_sigma(model: Energy | Score, cfg: Any) -> Energy | Score:
     return at_sigma(model, cfg.sigma) if OBJECTIVES[cfg.objective].conditional else model
 
 
-def draw_samples(model: Energy | Score, cfg: Any, n: int, dim: int, *, sampler: str, steps: int | None = None,
+def draw_samples(model: Energy | Score, cfg: Any, n: int, event_shape: int | tuple[int, ...], *, sampler: str,
+                 steps: int | None = None,
                  step_size: float | None = None, seed: int = 0, progress: bool = False
                  ) -> tuple[Tensor, dict[str, Any]]:
     """``n`` samples (standardized units) of a run's model by the named sampler, and the draw's report
@@ -277,5 +306,6 @@ def draw_samples(model: Energy | Score, cfg: Any, n: int, dim: int, *, sampler: 
         return annealed_langevin(model, x0, ladder, step_size=eps * float(ladder[-1]) ** 2,
                                  n_steps_each=max(1, n_steps // len(ladder)), generator=generator, progress=progress)
 
-    return draw(sampler, at_smallest_sigma(model, cfg), n, (dim,), steps=steps, step_size=step_size, seed=seed,
+    shape = (event_shape,) if isinstance(event_shape, int) else tuple(event_shape)
+    return draw(sampler, at_smallest_sigma(model, cfg), n, shape, steps=steps, step_size=step_size, seed=seed,
                 progress=progress, annealed=annealed)

@@ -32,7 +32,8 @@ from torch import Tensor
 from .checkpoint import atomic_write, latest_step, save_tensors
 from .config import TrainConfig
 from .curvature import check_objective_fits
-from .data import DATASETS, Standardizer, load_table, make_dataset
+from .data import DATASETS, IMAGE_SETS, Standardizer, image_set, load_table, make_dataset
+from .data.digits import GREY_CELL
 from .data.outputs import save_array
 from .fields import Energy, Score
 from .metrics import HeldOutCriterion
@@ -49,9 +50,12 @@ class RunError(ValueError):
 
 
 def prepare_table(cfg: TrainConfig, n_extra: int = 0) -> tuple[Tensor, list[str] | None]:
-    """The run's data in float64 ``(n, d)`` (standardized in float64, then cast for the model) and its column names
-    (a file's header; ``None`` otherwise): ``n_data`` (+ ``n_extra``) points of a built-in set drawn with ``seed``,
-    or the whole file (its ``columns``, read with its ``key`` and ``delimiter``)."""
+    """The run's data in float64, ``(n, d)`` or images ``(n, c, h, w)`` (standardized in float64, then cast for the
+    model) and its column names (a file's header; ``None`` otherwise): ``n_data`` (+ ``n_extra``) points of a
+    built-in 2-D set drawn with ``seed``, the training split of a built-in image set (dequantized with ``seed``), or
+    the whole file (its ``columns``, read with its ``key`` and ``delimiter``)."""
+    if cfg.data in IMAGE_SETS:
+        return image_set(cfg.data, "train", generator=torch.Generator().manual_seed(cfg.seed), dtype=torch.float64), None
     if cfg.data in DATASETS:
         return make_dataset(cfg.data, cfg.n_data + n_extra, generator=torch.Generator().manual_seed(cfg.seed),
                             dtype=torch.float64), None
@@ -69,7 +73,7 @@ def prepare_data(cfg: TrainConfig, n_extra: int = 0) -> Tensor:
 @dataclass
 class Run:
     """A trained run: its folder, settings, standardization, model (in standardized units) and the data's column
-    names (``x1 … xd`` when the data had none)."""
+    names (``x1 … xd`` when the data had none; images have none)."""
 
     path: Path
     config: TrainConfig
@@ -84,11 +88,30 @@ class Run:
 
     @property
     def dim(self) -> int:
+        """Coordinates of one sample (``d``; ``c·h·w`` for images)."""
         return self.stats.dim
 
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        """The shape of one sample: ``(d,)``, or ``(c, h, w)`` for images."""
+        return self.stats.event_shape
+
+    @property
+    def value_range(self) -> tuple[float, float] | None:
+        """The smallest and largest value of the training data (images; ``None`` for tables and older runs), the
+        grey scale of image grids."""
+        span = json.loads((self.path / "data_stats.json").read_text()).get("range")
+        return None if span is None else (float(span[0]), float(span[1]))
+
+    @property
+    def images(self) -> bool:
+        """Whether the run's samples are images ``(c, h, w)``."""
+        return len(self.event_shape) == 3
+
     def _check_points(self, x: Tensor, what: str) -> Tensor:
-        if x.ndim != 2 or x.shape[1] != self.dim:
-            raise RunError(f"{what} must have shape (n, {self.dim}) to match the run {self.path}; got {tuple(x.shape)}")
+        if tuple(x.shape[1:]) != self.event_shape or x.ndim < 2:
+            want = ", ".join(map(str, ("n", *self.event_shape)))
+            raise RunError(f"{what} must have shape ({want}) to match the run {self.path}; got {tuple(x.shape)}")
         return x
 
     @property
@@ -126,7 +149,7 @@ class Run:
         if not isinstance(self.model, Energy):
             raise RunError(f"{self.path} holds a score model: log p needs an energy model (train with --model energy)")
         field = at_smallest_sigma(self.model, self.config)
-        out = smc(field, n_particles, self.dim, base_std=BASE_STD, generator=torch.Generator().manual_seed(seed),
+        out = smc(field, n_particles, self.event_shape, base_std=BASE_STD, generator=torch.Generator().manual_seed(seed),
                   dtype=torch.float32, progress=progress)
         return out.log_z, out.standard_error
 
@@ -177,7 +200,7 @@ class Run:
         if SAMPLERS[sampler].needs_ladder and steps is None and step_size is None and chosen.is_file():
             rule = json.loads(chosen.read_text())  # the step NCSNv2's rule chose for this ladder
             steps, step_size = rule["n_steps_each"] * rule["n_sigmas"], rule["step_size"]
-        z, report = draw_samples(self.model, self.config, n, self.dim, sampler=sampler,
+        z, report = draw_samples(self.model, self.config, n, self.event_shape, sampler=sampler,
                                  steps=steps, step_size=step_size, seed=seed, progress=progress)
         return self.stats.inverse(z.double()), report
 
@@ -253,20 +276,25 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
         if done is not None and cfg.steps < done:
             raise RunError(f"{out}: the run has done {done} steps; --steps {cfg.steps} would go backwards")
     else:
-        stats = Standardizer.fit(train) if cfg.standardize else Standardizer.identity(x.shape[1])
+        per = cfg.standardize if isinstance(cfg.standardize, str) else None
+        stats = Standardizer.fit(train, per) if cfg.standardize else Standardizer.identity(tuple(x.shape[1:]))
     z = stats.transform(train).float()
     z_val = stats.transform(val).float() if val is not None else None
     extra = None if eval_fn is None else (lambda m: eval_fn(m, stats))
     search, workspace, chosen = None, None, None
     if ladder and not resume:  # the σ ladder and the sampler's step from the standardized training points
-        chosen = ladder_from_data(z.double(), step_budget=SAMPLERS["annealed"].steps)
+        floor = {}
+        if cfg.data in IMAGE_SETS:  # noise finer than a grey level's cell would model the dequantization noise
+            floor = {"sigma_min": GREY_CELL / max(stats.std),
+                     "sigma_min_reason": "the width of a grey level's dequantization cell, 1/17 of the pixel range"}
+        chosen = ladder_from_data(z.double(), step_budget=SAMPLERS["annealed"].steps, **floor)
         cfg = cfg.replace(sigma=chosen.sigmas[-1], sigma_max=chosen.sigmas[0], n_sigmas=len(chosen.sigmas))
     if cfg.sigma == "auto":
         from .autosigma import choose_sigma
 
         def candidate(c: TrainConfig, folder: Path, again: bool) -> float | None:
             torch.manual_seed(c.seed)
-            model = build_model(c, x.shape[1])
+            model = build_model(c, tuple(x.shape[1:]))
             return _fit(c, model, z, z_val, out=folder, resume=again, progress=False, eval_fn=extra,
                         schedule_steps=cfg.steps)[0].best_value
 
@@ -275,7 +303,7 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
         cfg = cfg.replace(sigma=sigma)
         resume = True  # the run continues the winner from where the search left it
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, x.shape[1])
+    model = build_model(cfg, tuple(x.shape[1:]))
     check_objective_fits(model, build_objective(cfg, z))  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     if workspace is not None:
@@ -285,8 +313,9 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     if chosen is not None:
         _write_json(out / "ladder.json", {**chosen.to_dict(), "units": "standardized"})
     if not (out / "data_stats.json").is_file():
-        _write_json(out / "data_stats.json", {"standardizer": stats.to_dict(), "event_shape": [x.shape[1]],
+        _write_json(out / "data_stats.json", {"standardizer": stats.to_dict(), "event_shape": list(x.shape[1:]),
                                               "columns": names,
+                                              "range": [float(train.min()), float(train.max())] if x.ndim == 4 else None,
                                               "n": x.shape[0], "n_train": train.shape[0],
                                               "n_val": 0 if val is None else val.shape[0]})
     if search is not None:
@@ -327,7 +356,7 @@ def load_run(path: str | Path) -> Run:
         names = _names(path)
     except (ValueError, KeyError) as e:
         raise RunError(f"{path}: unreadable run settings ({e})") from None
-    model = build_model(cfg, stats.dim)
+    model = build_model(cfg, stats.event_shape)
     try:
         model.load_state_dict(load_file(path / "model.safetensors"))
     except Exception as e:  # a truncated file, or weights of another architecture

@@ -185,7 +185,7 @@ for _sampler in (
     Sampler("langevin", "unadjusted Langevin (any model)", _chains(lambda m, e: langevin(m, e), 2e-3, None), 1000,
             2e-3, judged=False),
     Sampler("annealed", "annealed Langevin over the σ ladder (noise-conditional models)", _annealed, 1000, 0.05,
-            needs_ladder=True),
+            needs_ladder=True, judged=False),
 ):
     SAMPLERS.register(_sampler)
 

@@ -18,7 +18,9 @@ density and score are known. Every point is drawn independently (its component t
 from the given ``torch.Generator``, then cast: the same seed gives the same data bit for bit.
 
 Images: :func:`digits` gives scikit-learn's handwritten digits as ``(n, 1, 8, 8)`` images in [0, 1] (or resized to
-28×28, an MNIST-sized stand-in for cost studies), with a fixed train/test split and optional dequantization.
+28×28, an MNIST-sized stand-in for cost studies), with a fixed train/test split and optional dequantization; the
+built-in image sets :data:`IMAGE_SETS` (``digits``, ``digits28``) are them dequantized (:func:`image_set`).
+:data:`BUILTIN` names every built-in set, 2-D and images.
 
 Files: :func:`load_table` reads an ``(n, d)`` array and its column names — the columns chosen by name or number,
 the CSV delimiter detected — and :func:`load_array` the array alone; both raise :class:`DataError` with one line
@@ -26,10 +28,13 @@ naming the file and, where it applies, the row and column. :class:`Standardizer`
 maps densities and scores learned on the standardized scale back to data units.
 """
 
-from .digits import digit_labels, digits
+from .digits import IMAGE_SETS, digit_labels, digits, image_set
 from .files import FILE_TYPES, DataError, csv_header, load_array, load_data, load_table
 from .standardize import Standardizer
 from .toy import DATASETS, make_dataset
 
-__all__ = ["DATASETS", "FILE_TYPES", "DataError", "Standardizer", "csv_header", "digit_labels", "digits", "load_array",
-           "load_data", "load_table", "make_dataset"]
+BUILTIN: tuple[str, ...] = (*DATASETS, *IMAGE_SETS)
+"""Every built-in data set: the 2-D sets, then the image sets."""
+
+__all__ = ["BUILTIN", "DATASETS", "FILE_TYPES", "IMAGE_SETS", "DataError", "Standardizer", "csv_header", "digit_labels",
+           "digits", "image_set", "load_array", "load_data", "load_table", "make_dataset"]

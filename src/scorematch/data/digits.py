@@ -18,9 +18,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["N_TEST", "digit_labels", "digits"]
+__all__ = ["GREY_CELL", "IMAGE_SETS", "N_TEST", "digit_labels", "digits", "image_set"]
 
 N_TEST = 360
+GREY_CELL = 1 / 17
+"""The width of one grey level's cell in dequantized digits, (k + u)/17: their resolution in data units."""
+IMAGE_SETS: dict[str, int] = {"digits": 8, "digits28": 28}
+"""The built-in image sets by name, and their side: ``digits`` (8×8, d = 64) and ``digits28`` (28×28, d = 784, an
+MNIST-sized stand-in for cost studies, not MNIST)."""
 
 
 def _raw() -> tuple[Tensor, Tensor]:
@@ -69,3 +74,12 @@ def digit_labels(split: str = "train") -> Tensor:
     """The class (0–9) of each digit of ``split``, in the order of :func:`digits`."""
     images, labels = _raw()
     return labels[_indices(split, images.shape[0])]
+
+
+def image_set(name: str, split: str = "train", *, generator: torch.Generator | None = None,
+              dtype: torch.dtype = torch.float32) -> Tensor:
+    """The built-in image set ``name`` (:data:`IMAGE_SETS`) as the command line trains on it: the digits of
+    ``split``, uniformly dequantized with ``generator`` (a fixed grid of 17 grey levels has no density)."""
+    if name not in IMAGE_SETS:
+        raise ValueError(f"unknown image set {name!r}; choose one of: {', '.join(IMAGE_SETS)}")
+    return digits(split, size=IMAGE_SETS[name], dequantize=True, generator=generator, dtype=dtype)

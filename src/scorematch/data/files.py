@@ -30,13 +30,17 @@ class DataError(ValueError):
 
 def _finish(array: np.ndarray, where: str, dtype: torch.dtype, lines: list[int] | None = None, min_rows: int = 2,
             columns: list[int] | None = None) -> Tensor:
-    """Check an array read from ``where`` and return it as an ``(n, d)`` tensor; ``lines[i]`` = file row of row i."""
+    """Check an array read from ``where`` and return it as an ``(n, d)`` table or ``(n, c, h, w)`` images;
+    ``lines[i]`` = file row of row i."""
     if array.dtype.kind not in "biuf":
         raise DataError(f"{where}: holds {array.dtype} values; need real numbers")
     if array.ndim == 1:
         array = array[:, None]
-    if array.ndim != 2:
-        raise DataError(f"{where}: need a 2-D array (n samples, d columns); got shape {array.shape}")
+    if array.ndim == 3:  # (n, h, w): grey images, one channel
+        array = array[:, None]
+    if array.ndim not in (2, 4):
+        raise DataError(f"{where}: need a table (n samples, d columns) or images (n, c, h, w) or (n, h, w); got "
+                        f"shape {array.shape}")
     if array.size == 0:
         raise DataError(f"{where}: empty array of shape {array.shape}")
     if array.shape[0] < min_rows:
@@ -44,11 +48,15 @@ def _finish(array: np.ndarray, where: str, dtype: torch.dtype, lines: list[int] 
     x = torch.from_numpy(np.asarray(array, dtype=np.float64)).to(dtype)
     bad = ~torch.isfinite(x)
     if bad.any():
-        i, j = (int(v) for v in bad.nonzero()[0])
+        index = tuple(int(v) for v in bad.nonzero()[0])
+        i = index[0]
         row = lines[i] if lines is not None else i + 1
-        value = float(array[i, j])
+        value = float(array[index])
         what = "overflows " + str(dtype).removeprefix("torch.") if math.isfinite(value) else "is not finite"
-        column = columns[j] + 1 if columns is not None else j + 1
+        if array.ndim == 4:
+            raise DataError(f"{where}: image {row}, channel {index[1] + 1}, pixel ({index[2] + 1}, {index[3] + 1}): "
+                            f"value {value!r} {what}")
+        column = columns[index[1]] + 1 if columns is not None else index[1] + 1
         raise DataError(f"{where}: row {row}, column {column}: value {value!r} {what}")
     return x
 
@@ -181,20 +189,23 @@ def load_table(path: str | Path, *, key: str | None = None, columns: Sequence[st
                delimiter: str | None = None, dtype: torch.dtype = torch.float32, min_rows: int = 2
                ) -> tuple[Tensor, list[str] | None]:
     """Read an ``(n, d)`` data array and its column names (``None`` without a header) from a ``.npy``, ``.npz``
-    or ``.csv`` file.
+    or ``.csv`` file, or images ``(n, c, h, w)`` from a NumPy file.
 
-    * ``.npy``: one numeric array. ``.npz``: the only array, or the one named ``key``.
+    * ``.npy``: one numeric array. ``.npz``: the only array, or the one named ``key`` (e.g. ``x_train`` of a
+      keras-style ``mnist.npz``). Arrays ``(n, c, h, w)`` are images, channels first as in PyTorch; ``(n, h, w)``
+      are grey images and get one channel, ``(n, 1, h, w)``.
     * ``.csv``: one sample per line, the delimiter (``, ; tab |``) detected or given as ``delimiter``; the first
       line is a header — the column names — when none of its cells is a number. Blank lines are skipped.
     * ``columns``: the columns to keep, in that order: header names, or column numbers counted from 1 (as in
       the error messages and in a spreadsheet). Other columns, e.g. a date, are never read as numbers.
-    * A 1-D array is read as ``n`` samples of one column, shape ``(n, 1)``; arrays of other than 1 or 2
-      dimensions, fewer than 2 rows, non-numeric or non-finite cells and ragged rows are refused.
+    * A 1-D array is read as ``n`` samples of one column, shape ``(n, 1)``; arrays of 5 or more dimensions,
+      fewer than 2 rows, non-numeric or non-finite cells and ragged rows are refused.
 
     Raises:
         DataError: one line naming the file (and ``[key]`` of an archive), and where it applies the row and
-            column, both 1-based. In a CSV file, row ``r`` is line ``r`` of the file: the header, when present,
-            is row 1, and blank lines count. In a NumPy array, row ``r`` is ``array[r - 1]``.
+            column (of images: image, channel and pixel), all 1-based. In a CSV file, row ``r`` is line ``r`` of
+            the file: the header, when present, is row 1, and blank lines count. In a NumPy array, row ``r`` is
+            ``array[r - 1]``.
     """
     path = Path(path)
     suffix = path.suffix.lower()

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-__all__ = ["Standardizer"]
+__all__ = ["SCALES", "Standardizer"]
+
+SCALES = ("column", "channel", "global")
+"""How :meth:`Standardizer.fit` pools: one mean and std per column of a table, per channel of images (pooled over
+the pixels), or one for the whole array."""
 
 
 @dataclass(frozen=True)
 class Standardizer:
-    r"""Per-column standardization :math:`z = (x - m)/s`, remembering :math:`m` (``mean``) and :math:`s` (``std``).
+    r"""Standardization :math:`z = (x - m)/s`, remembering :math:`m` (``mean``) and :math:`s` (``std``) for data of
+    ``event_shape`` (``(d,)`` for a table, ``(c, h, w)`` for images).
+
+    The statistics run along the first event axis and are shared by the others: ``d`` values for a table (one per
+    column), ``c`` for images (one per channel, pooled over its pixels: a per-pixel scale would divide by the
+    near-zero spread of the border pixels), or a single value for all (``"global"``).
 
     A density learned on :math:`z` maps back to data units by the change of variables
-    :math:`\log p_x(x) = \log p_z\big((x-m)/s\big) - \sum_j \log s_j`, so
+    :math:`\log p_x(x) = \log p_z\big((x-m)/s\big) - \sum_j \log s_j` over all :math:`D` coordinates, so
     :math:`\nabla_x \log p_x(x) = \nabla_z \log p_z(z) / s` (:meth:`score_to_data`),
     :meth:`log_prob_to_data` subtracts :math:`\sum_j \log s_j` and :meth:`energy_to_data` adds it.
 
@@ -26,19 +35,24 @@ class Standardizer:
 
     >>> st = Standardizer.fit(torch.tensor([[0.0, 10.0], [2.0, 30.0]]))
     >>> st
-    Standardizer(mean=(1.0, 20.0), std=(1.0, 10.0))
+    Standardizer(mean=(1.0, 20.0), std=(1.0, 10.0), event_shape=(2,))
     >>> st.transform(torch.tensor([[2.0, 0.0]]))
     tensor([[ 1., -2.]])
     """
 
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    event_shape: tuple[int, ...] | None = None  # None: (len(mean),), a table
 
     def __post_init__(self) -> None:
         mean, std = tuple(float(v) for v in self.mean), tuple(float(v) for v in self.std)
         if not mean or len(mean) != len(std):
             raise ValueError(f"Standardizer: mean and std must be non-empty and of one length; got {len(mean)} "
                              f"and {len(std)} values")
+        shape = (len(mean),) if self.event_shape is None else tuple(int(n) for n in self.event_shape)
+        if not shape or any(n < 1 for n in shape) or len(mean) not in (1, shape[0]):
+            raise ValueError(f"Standardizer: {len(mean)} mean/std values do not fit the event shape {shape} (one per "
+                             f"entry of its first axis, or one for all)")
         for name, values in (("mean", mean), ("std", std)):
             for j, v in enumerate(values):
                 if not math.isfinite(v) or (name == "std" and v <= 0):
@@ -46,40 +60,53 @@ class Standardizer:
                     raise ValueError(f"Standardizer: {name} must be {need} in every column; column {j + 1} has {v!r}")
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "std", std)
+        object.__setattr__(self, "event_shape", shape)
 
     @classmethod
-    def fit(cls, x: Tensor) -> Standardizer:
-        """Column means and (population, divide-by-n) standard deviations of ``x`` ``(n, d)``, in float64."""
-        if x.ndim != 2 or x.shape[0] < 2:
-            raise ValueError(f"Standardizer.fit: x must have shape (n, d) with n >= 2; got {tuple(x.shape)}")
+    def fit(cls, x: Tensor, per: str | None = None) -> Standardizer:
+        """Means and (population, divide-by-n) standard deviations of ``x`` ``(n, *event_shape)`` in float64: ``per``
+        ``"column"`` (a table ``(n, d)``, the default there), ``"channel"`` (images ``(n, c, …)``, the default
+        there) or ``"global"``."""
+        if x.ndim < 2 or x.shape[0] < 2:
+            raise ValueError(f"Standardizer.fit: x must have shape (n, ...) with n >= 2; got {tuple(x.shape)}")
+        per = per or ("column" if x.ndim == 2 else "channel")
+        if per not in SCALES or (per == "column" and x.ndim != 2) or (per == "channel" and x.ndim < 3):
+            raise ValueError(f"Standardizer.fit: per={per!r} does not apply to data of shape {tuple(x.shape)}; use "
+                             + ("'column' or 'global'" if x.ndim == 2 else "'channel' or 'global'"))
         x64 = x.detach().to(torch.float64)
-        mean, std = x64.mean(0), x64.std(0, correction=0)
+        pooled = x64.reshape(-1, 1) if per == "global" else x64.transpose(0, 1).reshape(x.shape[1], -1).T
+        mean, std = pooled.mean(0), pooled.std(0, correction=0)
         for j, s in enumerate(std.tolist()):
             if s == 0:
-                raise ValueError(f"Standardizer.fit: column {j + 1} is constant ({mean[j].item()!r}); its std is 0, "
-                                 "so it cannot be standardized: drop it")
-        return cls(tuple(mean.tolist()), tuple(std.tolist()))
+                what = {"column": "column", "channel": "channel", "global": "the data"}[per]
+                raise ValueError(f"Standardizer.fit: {what}{'' if per == 'global' else f' {j + 1}'} is constant "
+                                 f"({mean[j].item()!r}); its std is 0, so it cannot be standardized: drop it")
+        return cls(tuple(mean.tolist()), tuple(std.tolist()), tuple(x.shape[1:]))
 
     @classmethod
-    def identity(cls, d: int) -> Standardizer:
-        """The standardization that changes nothing (mean 0, std 1 in each of ``d`` columns)."""
-        return cls((0.0,) * d, (1.0,) * d)
+    def identity(cls, event_shape: int | Sequence[int]) -> Standardizer:
+        """The standardization that changes nothing (mean 0, std 1) for data of ``event_shape`` (or ``d`` columns)."""
+        shape = (event_shape,) if isinstance(event_shape, int) else tuple(event_shape)
+        return cls((0.0,) * shape[0], (1.0,) * shape[0], shape)
 
     @property
     def dim(self) -> int:
-        """Number of columns ``d``."""
-        return len(self.mean)
+        """Number of coordinates :math:`D` of one sample (``d`` for a table)."""
+        return math.prod(self.event_shape)
 
     @property
     def log_scale(self) -> float:
-        """:math:`\\sum_j \\log s_j`, the log-density offset between the two scales."""
-        return math.fsum(math.log(s) for s in self.std)
+        """:math:`\\sum_j \\log s_j` over the :math:`D` coordinates, the log-density offset between the two scales."""
+        return math.fsum(math.log(s) for s in self.std) * (self.dim // len(self.std))
 
     def _stats(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        if x.ndim < 1 or x.shape[-1] != self.dim:
-            raise ValueError(f"Standardizer: expected {self.dim} columns (last dimension); got shape {tuple(x.shape)}")
+        k = len(self.event_shape)
+        if x.ndim < k or tuple(x.shape[x.ndim - k:]) != self.event_shape:
+            raise ValueError(f"Standardizer: expected samples of shape {self.event_shape} (the last {k} dimension"
+                             f"{'s' if k > 1 else ''}); got shape {tuple(x.shape)}")
         opts = dict(dtype=x.dtype, device=x.device)
-        return torch.tensor(self.mean, **opts), torch.tensor(self.std, **opts)
+        view = (len(self.mean),) + (1,) * (k - 1)
+        return torch.tensor(self.mean, **opts).view(view), torch.tensor(self.std, **opts).view(view)
 
     def transform(self, x: Tensor) -> Tensor:
         """:math:`z = (x - m)/s`."""
@@ -103,13 +130,24 @@ class Standardizer:
         """:math:`E_x(x) = E_z(z) + \\sum_j \\log s_j` (for a normalised energy :math:`E = -\\log p`)."""
         return energy_z + self.log_scale
 
-    def to_dict(self) -> dict[str, list[float]]:
-        """``{"mean": [...], "std": [...]}``, exact through JSON."""
-        return {"mean": list(self.mean), "std": list(self.std)}
+    def to_dict(self) -> dict[str, list[float] | list[int]]:
+        """``{"mean": [...], "std": [...]}`` (and ``"event_shape"`` unless it is a table's ``(d,)``), exact through
+        JSON."""
+        out: dict[str, list[float] | list[int]] = {"mean": list(self.mean), "std": list(self.std)}
+        if self.event_shape != (len(self.mean),):
+            out["event_shape"] = list(self.event_shape)
+        return out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, object]) -> Standardizer:
         """The inverse of :meth:`to_dict`; unknown or missing keys raise ``ValueError``."""
-        if set(d) != {"mean", "std"}:
-            raise ValueError(f"Standardizer.from_dict: need exactly the keys 'mean' and 'std'; got {sorted(d)}")
-        return cls(tuple(d["mean"]), tuple(d["std"]))  # type: ignore[arg-type]
+        if not isinstance(d, Mapping) or not {"mean", "std"} <= set(d) <= {"mean", "std", "event_shape"}:
+            raise ValueError(f"Standardizer.from_dict: need the keys 'mean' and 'std' (and optionally 'event_shape'); "
+                             f"got {sorted(d) if isinstance(d, Mapping) else type(d).__name__}")
+        for key in d:
+            if not isinstance(d[key], list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                       for v in d[key]):  # type: ignore[attr-defined]
+                raise ValueError(f"Standardizer.from_dict: {key} must be a list of numbers")
+        shape = d.get("event_shape")
+        return cls(tuple(d["mean"]), tuple(d["std"]),  # type: ignore[arg-type]
+                   None if shape is None else tuple(int(n) for n in shape))  # type: ignore[union-attr]

@@ -20,6 +20,8 @@ each sample's output depends on that sample alone, which the derivative code req
 would break it) — or the identity with ``groups=None``. With ``scale_by_sigma`` (default, as NCSNv2) the output
 is divided by σ because the score of data smoothed at level σ has magnitude ≈ 1/σ. The defaults give about
 93k parameters for one channel, small enough to train on 8×8 digits on a CPU.
+
+:class:`ScoreCNN` is the same network for one noise level: ``net(x)``, its σ input held at 1 and not divided by.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from .._checks import check_count
 from ..shapes import per_sample_view
 from .embedding import SigmaEmbedding, sigma_per_sample
 
-__all__ = ["NoiseConditionalScoreCNN"]
+__all__ = ["NoiseConditionalScoreCNN", "ScoreCNN"]
 
 
 def _norm(width: int, groups: int | None) -> nn.Module:
@@ -114,3 +116,22 @@ class NoiseConditionalScoreCNN(nn.Module):
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, scale_by_sigma={self.scale_by_sigma}"
+
+
+class ScoreCNN(NoiseConditionalScoreCNN):
+    r"""Score :math:`s_\theta(x)` of images for objectives with no noise level (explicit, sliced, denoising at one
+    σ): :class:`NoiseConditionalScoreCNN` called as ``net(x)``, its σ features those of σ = 1 (learned like the
+    rest) and no division by σ. Arguments as there.
+
+    >>> import torch
+    >>> ScoreCNN(1, width=8, n_blocks=1)(torch.randn(2, 1, 8, 8)).shape
+    torch.Size([2, 1, 8, 8])
+    """
+
+    def __init__(self, channels: int, width: int = 32, n_blocks: int = 4, *, groups: int | None = 8,
+                 n_frequencies: int = 4, cond_width: int = 64):
+        super().__init__(channels, width, n_blocks, groups=groups, n_frequencies=n_frequencies,
+                         cond_width=cond_width, scale_by_sigma=False)
+
+    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+        return super().forward(x, 1.0)

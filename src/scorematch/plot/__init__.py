@@ -1,4 +1,5 @@
-r"""Figures of 2D models: density, score field, samples over data, loss curves, and a grid comparing objectives.
+r"""Figures of 2D models and of images: density, score field, samples over data, loss curves, a grid comparing
+objectives, and image grids.
 
 =========================  ==================================================================================
 :func:`energy_landscape`   the normalised density :math:`e^{-E}/Z` (or its log) as an image, data on top
@@ -7,6 +8,7 @@ r"""Figures of 2D models: density, score field, samples over data, loss curves, 
 :func:`loss_curves`        loss against step, raw and smoothed, one panel per run
 :func:`comparison_grid`    one column per objective (:class:`ColumnSpec`), one row per picture above
 :func:`quality_curves`     quality against training time, one curve per method, log-log axes
+:func:`image_grid`         images ``(n, c, h, w)`` as one grid; :func:`image_grids`: several grids side by side
 =========================  ==================================================================================
 
 Every function returns a :class:`matplotlib.figure.Figure`, draws on ``ax=`` where it takes one, and saves a PNG
@@ -19,9 +21,9 @@ model to a σ first (``lambda x: net(x, sigma)``).
 from .comparison import ColumnSpec, comparison_grid
 from .curves import loss_curves, smooth
 from .fields import energy_landscape, score_field
+from .images import image_grid, image_grids, mosaic
 from .quality import quality_curves
 from .samples import samples_over_data
 
-__all__ = ["ColumnSpec", "comparison_grid", "energy_landscape", "loss_curves", "quality_curves", "samples_over_data",
-           "score_field",
-           "smooth"]
+__all__ = ["ColumnSpec", "comparison_grid", "energy_landscape", "image_grid", "image_grids", "loss_curves", "mosaic",
+           "quality_curves", "samples_over_data", "score_field", "smooth"]

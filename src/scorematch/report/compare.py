@@ -19,10 +19,10 @@ from torch import Tensor
 
 from ..checkpoint import atomic_write
 from ..config import TrainConfig
-from ..data import DATASETS
+from ..data import DATASETS, IMAGE_SETS, image_set
 from ..metrics import c2st, mmd2
 from ..models.analytic import ANALYTIC
-from ..registry import ESTIMATORS, at_smallest_sigma
+from ..registry import ESTIMATORS, OBJECTIVES, at_smallest_sigma
 from ..runs import prepare_data, prepare_table
 from .console import fmt, objective_line, say
 from .contestants import build_estimator, train_objective
@@ -39,8 +39,12 @@ QUALITY_TARGET = 0.1
 
 
 def _split(base: TrainConfig, n_test: int) -> tuple[Tensor, Tensor, list[str] | None]:
-    """Training and test points (a built-in set: ``n_data`` and ``n_test`` fresh points; a file: a random fifth
-    held out), and the file's column names."""
+    """Training and test points (a built-in set: ``n_data`` and ``n_test`` fresh points; a built-in image set: its
+    fixed training and test splits; a file: a random fifth held out), and the file's column names."""
+    if base.data in IMAGE_SETS:
+        g = torch.Generator().manual_seed(base.seed)
+        return (image_set(base.data, "train", generator=g, dtype=torch.float64),
+                image_set(base.data, "test", generator=g, dtype=torch.float64), None)
     if base.data in DATASETS:
         x = prepare_data(base, n_extra=n_test)
         return x[:base.n_data], x[base.n_data:], None
@@ -50,7 +54,7 @@ def _split(base: TrainConfig, n_test: int) -> tuple[Tensor, Tensor, list[str] | 
     return x[perm[n_test:]], x[perm[:n_test]], names
 
 
-def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, steps: int = 2000, model: str = "energy",
+def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, steps: int = 2000, model: str | None = None,
             seed: int = 0, hidden: int = 128, n_test: int = N_TEST, sample_steps: int | None = None,
             progress: bool = True, log: bool = False, eval_seconds: float = 1.0,
             quality_target: float = QUALITY_TARGET, settings: dict[str, Any] | None = None) -> Path:
@@ -61,32 +65,46 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
     ``eval_seconds``: the interval of the quality measurements during training; ``quality_target``: the relative
     Fisher divergence whose first time is reported; ``settings``: objective settings (``sigma``, ``mcmc_steps``, …)
     shared by every method that reads them, and how a file is read (``columns``, ``delimiter``, ``key``);
-    ``progress`` prints a line per method and stage; ``log`` draws log-densities."""
-    from ..plot import ColumnSpec, comparison_grid, loss_curves, quality_curves
+    ``progress`` prints a line per method and stage; ``log`` draws log-densities; ``model``: the model kind
+    (default: ``energy``; for images ``conv``, and ``energy`` for the objectives that train an energy).
 
-    base = TrainConfig(data=data, model=model, steps=steps, seed=seed, hidden=hidden,  # validated before writing
+    Images: the figure shows each method's samples as a grid next to the test images; for the built-in digits the
+    report adds their quality read by a digit classifier (:mod:`scorematch.metrics.digits`: Fréchet distance in its
+    features, class histogram, confidence) with real digits and a fitted Gaussian as references."""
+    from ..metrics.digits import digit_quality, digit_references
+    from ..plot import ColumnSpec, comparison_grid, image_grids, loss_curves, quality_curves
+
+    base = TrainConfig(data=data, model=model or "energy", steps=steps, seed=seed, hidden=hidden,  # validated first
                        **(settings or {}))
     names = list(dict.fromkeys(objectives))
+    train, test, header = _split(base, n_test)
+    images = train.ndim == 4
+
+    def config(name: str) -> TrainConfig:
+        kind = model or ("conv" if images and not OBJECTIVES[name].needs_energy else "energy")
+        return base.replace(objective=name, model=kind)
+
     for name in names:
         if name not in ESTIMATORS:
-            base.replace(objective=name)  # unknown names and mismatched models fail here, before any training
+            config(name)  # unknown names and mismatched models fail here, before any training
+        elif images:
+            raise ValueError(f"the estimator {name} works on tables, not images: drop it from --objectives")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"--out {out} exists and is not empty: choose a new folder")
-    train, test, header = _split(base, n_test)
     if train.shape[1] != 2 and data in DATASETS:
         raise ValueError(f"{data}: expected 2-D data")
     truth = ANALYTIC[data]() if data in ANALYTIC else None
-    box = box_of(train) if train.shape[1] == 2 else None
+    box = box_of(train) if not images and train.shape[1] == 2 else None
     regions = regions_of(truth, train) if box is not None else None
     out.mkdir(parents=True, exist_ok=True)
-    rows, columns, histories = [], {}, {}
+    rows, columns, histories, grids = [], {}, {}, {}
     for i, name in enumerate(names, start=1):
         tag = f"[{i}/{len(names)}] {name}"
         if name in ESTIMATORS:
             say(f"{tag}: building the estimator, sampling by Langevin and measuring…", progress)
             row, samples, view = build_estimator(name, train, test, QualityProbe(test, truth), base, sample_steps)
         else:
-            cfg = base.replace(objective=name)
+            cfg = config(name)
             say(f"{tag}: training ({steps} steps)…", progress)
             probe = QualityProbe(test, truth, view=lambda m, c=cfg: at_smallest_sigma(m, c))
             row, samples, view, history = train_objective(cfg, out / "runs" / name, train, test, probe, sample_steps,
@@ -97,7 +115,11 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
             row.update(density_quality(view, samples, test, truth, box, regions))
         row["seconds_to_target"] = seconds_to(row["quality_curve"], quality_target) if truth is not None else None
         rows.append(row)
-        if samples is not None:
+        if samples is not None and data in IMAGE_SETS:
+            row["digits"] = digit_quality(samples.float()).to_dict() if torch.isfinite(samples).all() else None
+        if samples is not None and images:
+            grids[name] = samples
+        if samples is not None and not images:
             note = f"MMD² {fmt(row['mmd2'], '.1e')} · C2ST {fmt(row['c2st'], '.2f')}"
             if "kl_grid" in row:
                 note = f"KL {row['kl_grid']:.2f} · " + note
@@ -115,7 +137,12 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
             r["quality_curve"] = [[t, q - best + 1e-3 * max(1.0, abs(best))] for t, q in r["quality_curve"]]
     reference = {"mmd2": float(mmd2(train[: test.shape[0]], test)),
                  "c2st": float(c2st(train[: test.shape[0]], test, generator=torch.Generator().manual_seed(0)))}
+    if data in IMAGE_SETS:
+        reference["digits"] = {k: v.to_dict() for k, v in digit_references(min(test.shape[0], 360), seed=seed).items()}
     say("drawing the figures…", progress)
+    if images and grids:
+        image_grids({"test images": test, **grids}, value_range=(float(train.min()), float(train.max())),
+                    title=f"{data}: {steps} steps per method", path=out / "comparison.png")
     if box is not None and columns:
         comparison_grid(columns, train, box=box, truth=truth, log=log, title=f"{data}: {steps} steps per objective",
                         path=out / "comparison.png")
@@ -126,13 +153,14 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
                    "held-out Hyvärinen loss − best reached", target=quality_target if truth is not None else None,
                    diverged={r["objective"]: 0.0 for r in rows if r.get("diverged")},
                    title=f"{data}: quality against training time", path=out / "quality.png")
-    report = {"data": data, "steps": steps, "model": model, "seed": seed, "settings": dict(base.options),
+    report = {"data": data, "steps": steps, "model": model or ("conv" if images else "energy"), "seed": seed,
+              "settings": dict(base.options),
               "n_test": int(test.shape[0]),
               "quality_target": quality_target if truth is not None else None, "reference": reference,
               "objectives": rows}
     atomic_write(out / "report.json", json.dumps(report, indent=2) + "\n")
-    atomic_write(out / "report.md", markdown(data, steps, model, seed, rows, reference, truth is not None,
-                                              int(test.shape[0]), box is not None and bool(columns),
+    atomic_write(out / "report.md", markdown(data, steps, report["model"], seed, rows, reference, truth is not None,
+                                              int(test.shape[0]), bool(grids) or (box is not None and bool(columns)),
                                               quality_target, bool(histories)))
     return out / "report.md"
 

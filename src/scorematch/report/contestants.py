@@ -93,7 +93,7 @@ def build_estimator(name: str, train: Tensor, test: Tensor, probe: QualityProbe,
     estimator = ESTIMATORS[name].build(stats.transform(train), cfg)
     seconds = time.perf_counter() - t0
     quality = probe.measure(estimator, stats)
-    z, report = draw("langevin", estimator, test.shape[0], (train.shape[1],), steps=sample_steps,
+    z, report = draw("langevin", estimator, test.shape[0], tuple(train.shape[1:]), steps=sample_steps,
                      seed=cfg.seed)
     samples = stats.inverse(z.double())
     view = in_data_units(estimator, stats)

@@ -41,15 +41,28 @@ def plot_run(run: Run, out: Path, *, n_samples: int = 2000, steps: int | None = 
     """Draw a run's figures into ``out``; returns the files written. 2-D runs get the density (or score
     magnitude; ``log``: log-density), the score field and ``n_samples`` samples over the data, drawn by the run's
     default sampler (or ``sampler``), with the sampler's verdict and, for energies, a check of the samples'
-    mass per mode against the density's; every run gets its loss curve. ``progress`` prints a line per stage."""
-    from ..plot import energy_landscape, loss_curves, samples_over_data, score_field
+    mass per mode against the density's; image runs get a grid of up to 64 samples next to 64 training images
+    (``samples.png``); every run gets its loss curve. ``progress`` prints a line per stage."""
+    from ..plot import energy_landscape, image_grids, loss_curves, samples_over_data, score_field
+
+    if run.images:
+        data = prepare_data(run.config)
+        say(f"sampling {min(n_samples, 64)} images ({sampler or run.default_sampler()})…", progress)
+        samples, report = run.draw(min(n_samples, 64), sampler=sampler, steps=steps)
+        verdict = "converged" if report["trusted"] else ("NOT converged" if report["warnings"] else "unchecked")
+        out.mkdir(parents=True, exist_ok=True)
+        written = [out / "loss.png", out / "samples.png"]
+        loss_curves({run.config.objective: _history(run)}, path=written[0])
+        image_grids({"training images": data[:64], f"samples ({report['sampler']}: {verdict})": samples},
+                    value_range=run.value_range, title=f"{run.config.data}: {run.config.objective}", path=written[1])
+        return written
 
     if run.dim == 2:
         data = prepare_data(run.config)
         box, view = box_of(data), run.view
         say(f"sampling {n_samples} points ({sampler or run.default_sampler()})…", progress)
         samples, report = run.draw(n_samples, sampler=sampler, steps=steps)
-        verdict = "converged" if report["trusted"] else "NOT converged"
+        verdict = "converged" if report["trusted"] else ("NOT converged" if report["warnings"] else "unchecked")
         if report["warnings"]:
             for w in report["warnings"]:
                 say(f"warning: {w}", True)

@@ -16,7 +16,7 @@ __all__ = ["density_quality", "draw_report", "sample_quality"]
 
 def sample_quality(samples: Tensor, test: Tensor) -> dict[str, Any]:
     """MMD² and C2ST of ``samples`` against ``test``, over the finite samples."""
-    finite = torch.isfinite(samples).all(1)
+    finite = torch.isfinite(samples.flatten(1)).all(1)
     row: dict[str, Any] = {
         "mmd2": float(mmd2(samples[finite], test)) if finite.sum() > 1 else None,
         "c2st": (float(c2st(samples[finite], test, generator=torch.Generator().manual_seed(0)))
