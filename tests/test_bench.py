@@ -81,3 +81,23 @@ def test_the_digits_cost_table_covers_both_sizes_and_models(tmp_path):
     for d in (64, 784):
         for model in ("mlp", "conv"):
             assert text.count(f"| {d} | {model} |") == 5, (d, model)
+
+
+def test_digits_quality_measures_an_image_run_against_its_references(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    from scorematch.cli import main as cli
+
+    spec = importlib.util.spec_from_file_location("digits_quality", ROOT / "bench" / "digits_quality.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    monkeypatch.setattr("scorematch.metrics.digits.CLASSIFIER_STEPS", 200)  # the plumbing, not the classifier
+    run = tmp_path / "run"
+    assert cli(["train", "digits", "--objective", "ncsn", "--out", str(run), "--steps", "5", "--conv-width", "8",
+                "--conv-blocks", "1", "--n-sigmas", "3", "--sigma-max", "5", "--sigma", "0.2", "--quiet"]) == 0
+    out = tmp_path / "q.md"
+    assert script.main([str(run), "--n", "20", "--seeds", "1,2", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| seed 1 |" in text and "| seed 2 |" in text and "**mean of 2**" in text
+    assert "*real digits* (reference)" in text and "*gaussian* (reference)" in text
+    assert script.main([str(run), "--n", "1"]) == 2 and "--n" in capsys.readouterr().err

@@ -83,10 +83,10 @@ def test_a_users_image_file_trains_with_global_scaling(tmp_path):
 
 
 def test_compare_on_digits_reports_grids_and_classifier_numbers(tmp_path, monkeypatch):
-    monkeypatch.setattr("scorematch.metrics.digits.CLASSIFIER_STEPS", 300)  # a quicker classifier: the plumbing
+    monkeypatch.setattr("scorematch.metrics.digits.CLASSIFIER_STEPS", 200)  # a quicker classifier: the plumbing
     out = tmp_path / "cmp"
-    assert run_cli("compare", "digits", "--objectives", "dsm,ncsn", "--steps", "10", "--out", out,
-                   "--eval-seconds", "100", "--sample-steps", "42", *SMALL) == 0
+    assert run_cli("compare", "digits", "--objectives", "dsm,ncsn", "--steps", "5", "--out", out,
+                   "--eval-seconds", "100", "--sample-steps", "20", *SMALL) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["model"] == "conv" and set(report["reference"]["digits"]) == {"real digits", "gaussian"}
     for row in report["objectives"]:

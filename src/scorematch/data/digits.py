@@ -15,6 +15,8 @@ score across it, and a held-out score-matching loss that falls without bound.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor
 
@@ -28,7 +30,8 @@ IMAGE_SETS: dict[str, int] = {"digits": 8, "digits28": 28}
 MNIST-sized stand-in for cost studies, not MNIST)."""
 
 
-def _raw() -> tuple[Tensor, Tensor]:
+@functools.lru_cache(maxsize=1)
+def _raw() -> tuple[Tensor, Tensor]:  # read once per process; callers index it, which copies
     try:
         from sklearn.datasets import load_digits
     except ImportError:  # pragma: no cover - a dependency of the package

@@ -1,15 +1,20 @@
 r"""Sample quality of handwritten digits, measured by a classifier trained on the real ones.
 
-:func:`digit_classifier` trains a small network (64 → 128 → 64 → 10, SiLU) on the training split of scikit-learn's
-digits (:func:`scorematch.data.digits`) less its first :data:`N_REAL` images, which it never sees and which serve
-as the real reference below; uniformly dequantized afresh at every step, so it reads the continuous images a
-density model produces; deterministic from a seed, a few seconds on a CPU. Its accuracy on the test split is kept
-(``test_accuracy``, about 0.96). 28×28 images are averaged down to 8×8 first.
+:func:`digit_classifier` trains a small convolutional network (two 3×3 convolutions of 32 channels, 2×2 average
+pooling, a 3×3 convolution of 64 channels, SiLU after each, global average pooling to 64 features, a linear map to
+the 10 classes) on the training split of scikit-learn's digits (:func:`scorematch.data.digits`) less its first
+:data:`N_REAL` images, which it never sees and which serve as the real reference below; uniformly dequantized
+afresh at every step, so it reads the continuous images a density model produces; deterministic from a seed, about
+ten seconds on a CPU. Its accuracy on the test split is kept (``test_accuracy``: 0.975). 28×28 images are averaged
+down to 8×8 first. Its pooled convolutional features see texture as well as shape: on 360 images, the real digits
+lie at a Fréchet distance of 5.9 from the test digits and a Gaussian fitted to the digits at 17.4 ± 1.4 (5 draws),
+where the features of a multilayer perceptron of the same accuracy put 360 real digits at 13.1 ± 3.9 and the
+Gaussian at 19.8 ± 4.0, too noisy to tell them apart.
 
 :func:`digit_quality` then reports, for a set of images ``(n, 1, h, w)`` in the data's units ([0, 1]):
 
 * ``frechet`` — the Fréchet distance (:func:`~scorematch.metrics.frechet.frechet_distance`) between the images and
-  the real test digits in the classifier's 64 penultimate features (FID's recipe with this classifier in place of
+  the real test digits in the classifier's 64 pooled features (FID's recipe with this classifier in place of
   Inception): 0 for identical laws, plus the finite-sample bias;
 * ``histogram`` — the share of images the classifier puts in each class 0–9 (mode coverage: the real digits give
   about 0.1 each), and ``covered``, the classes holding at least half a fair share (5%);
@@ -41,11 +46,13 @@ N_REAL = 360
 
 
 class DigitClassifier(nn.Module):
-    """``features(x)``: 64 penultimate features of images ``(n, 1, h, w)``; ``forward(x)``: the 10 class logits."""
+    """``features(x)``: 64 pooled features of images ``(n, 1, h, w)``; ``forward(x)``: the 10 class logits."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.SiLU(), nn.Linear(128, 64), nn.SiLU())
+        self.body = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.SiLU(), nn.Conv2d(32, 32, 3, padding=1), nn.SiLU(),
+                                  nn.AvgPool2d(2), nn.Conv2d(32, 64, 3, padding=1), nn.SiLU(),
+                                  nn.AdaptiveAvgPool2d(1), nn.Flatten())
         self.head = nn.Linear(64, 10)
         self.test_accuracy = float("nan")
 
@@ -61,7 +68,7 @@ class DigitClassifier(nn.Module):
         return self.head(self.features(x))
 
 
-CLASSIFIER_STEPS = 3000
+CLASSIFIER_STEPS = 1500
 
 
 def digit_classifier(seed: int = 0, steps: int | None = None) -> DigitClassifier:

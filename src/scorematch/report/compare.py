@@ -71,7 +71,7 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
     Images: the figure shows each method's samples as a grid next to the test images; for the built-in digits the
     report adds their quality read by a digit classifier (:mod:`scorematch.metrics.digits`: Fréchet distance in its
     features, class histogram, confidence) with real digits and a fitted Gaussian as references."""
-    from ..metrics.digits import digit_quality, digit_references
+    from ..metrics.digits import digit_classifier, digit_quality, digit_references
     from ..plot import ColumnSpec, comparison_grid, image_grids, loss_curves, quality_curves
 
     base = TrainConfig(data=data, model=model or "energy", steps=steps, seed=seed, hidden=hidden,  # validated first
@@ -139,6 +139,7 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
                  "c2st": float(c2st(train[: test.shape[0]], test, generator=torch.Generator().manual_seed(0)))}
     if data in IMAGE_SETS:
         reference["digits"] = {k: v.to_dict() for k, v in digit_references(min(test.shape[0], 360), seed=seed).items()}
+        reference["digit_classifier_accuracy"] = digit_classifier().test_accuracy
     say("drawing the figures…", progress)
     if images and grids:
         image_grids({"test images": test, **grids}, value_range=(float(train.min()), float(train.max())),

@@ -33,7 +33,8 @@ def _time_table(rows: list[dict[str, Any]], truth: bool, target: float | None) -
     return _table(cols, shown)
 
 
-def _digit_section(rows: list[dict[str, Any]], references: dict[str, dict[str, Any]]) -> list[str]:
+def _digit_section(rows: list[dict[str, Any]], references: dict[str, dict[str, Any]], accuracy: float | None
+                   ) -> list[str]:
     """The samples' quality read by the digit classifier (:mod:`scorematch.metrics.digits`), references last."""
     shown = [{"method": r["objective"], **(r.get("digits") or {})} for r in rows]
     shown += [{"method": f"*{name}* (reference)", **q} for name, q in references.items()]
@@ -42,8 +43,8 @@ def _digit_section(rows: list[dict[str, Any]], references: dict[str, dict[str, A
     cols = [("method", "method", "s"), ("Fréchet distance", "frechet", ".2f"), ("classes ≥ 5%", "covered", "d"),
             ("mean confidence", "confidence", ".3f"), ("share of classes 0–9", "classes", "s")]
     return ["", "## Digits, read by a classifier", "",
-            "A small classifier trained on the real training digits (test accuracy "
-            "about 0.96) reads each method's samples: the Fréchet distance between their features and the test "
+            "A small convolutional classifier trained on real training digits (test accuracy "
+            f"{fmt(accuracy, '.3f')}) reads each method's samples: the Fréchet distance between their features and the test "
             "digits' (lower is better; the real-digits reference is the floor, the Gaussian's the scale), the share "
             "of samples in each class (real digits: about 0.10 each) and the mean probability of the class chosen.",
             "", *_table(cols, shown)]
@@ -94,7 +95,7 @@ def markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str, 
                            ("test log-lik (learned)", "test_loglik_nce", ".3f"),
                            ("test log-lik (AIS)", "test_loglik_ais", ".3f")], nce)]
     if "digits" in reference:
-        lines += _digit_section(rows, reference["digits"])
+        lines += _digit_section(rows, reference["digits"], reference.get("digit_classifier_accuracy"))
     lines += ["", "Sampler: each model's default (SMC for energies: the right weights between modes; Langevin for "
               "score models). Converged: no warning from its diagnostics (acceptance, R̂ and ESS over chains, SMC's "
               "weights). Mode TV: total variation between the model's density mass per mode"
