@@ -95,3 +95,17 @@ def test_compare_on_digits_reports_grids_and_classifier_numbers(tmp_path, monkey
     assert "## Digits, read by a classifier" in text and "*real digits* (reference)" in text
     assert (out / "comparison.png").is_file()
     assert run_cli("compare", "digits", "--objectives", "kde", "--out", tmp_path / "c2", *SMALL) == 2
+
+
+def test_images_default_to_ncsn_and_esm_on_the_conv_net_warns(tmp_path, capsys):
+    out = tmp_path / "d28"
+    assert run_cli("train", "digits28", "--out", out, "--steps", "2", "--n-sigmas", "2", "--sigma", "0.5",
+                   "--sigma-max", "4", *SMALL) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["objective"] == "ncsn" and config["model"] == "conv"
+    assert json.loads((out / "data_stats.json").read_text())["event_shape"] == [1, 28, 28]
+    assert run_cli("sample", out, "--n", "2", "--steps", "2", "--quiet") == 0
+    assert np.load(out / "samples.npy").shape == (2, 1, 28, 28)
+    capsys.readouterr()
+    assert run_cli("train", "digits", "--objective", "esm", "--out", tmp_path / "e", "--steps", "1", *SMALL) == 0
+    assert "64 backward passes per image" in capsys.readouterr().err

@@ -70,7 +70,7 @@ def _build_parser() -> argparse.ArgumentParser:
     t.add_argument("data", metavar="DATA", help=f"a built-in set ({', '.join(BUILTIN)}) or a "
                    f"{'/'.join(FILE_TYPES)} file: a table (n, d), or images (n, c, h, w) or (n, h, w) in a NumPy file")
     t.add_argument("--objective", choices=OBJECTIVES.names(), default=S,
-                   help=choices_help(OBJECTIVES.entries()) + " (default: esm)")
+                   help=choices_help(OBJECTIVES.entries()) + " (default: esm; images: ncsn)")
     t.add_argument("--out", required=True, metavar="RUN", help="the run folder to create (or continue, --resume)")
     t.add_argument("--model", choices=MODELS.names(), default=S,
                    help=choices_help(MODELS.entries()) + " (default: energy for tables, conv for images)")
@@ -226,9 +226,14 @@ def _train(args: argparse.Namespace) -> None:
         if out.exists() and (not out.is_dir() or any(out.iterdir())):
             raise ValueError(f"--out {out} exists and is not empty: choose a new folder, or add --resume")
         x = prepare_data(cfg)  # validate the data before anything is written
-        model_chosen = "model" in given or (args.config and "model" in TrainConfig.read_file(args.config))
-        if x.ndim == 4 and not model_chosen and not OBJECTIVES[cfg.objective].needs_energy:
+        from_file = TrainConfig.read_file(args.config) if args.config else {}
+        if x.ndim == 4 and "objective" not in given and "objective" not in from_file:
+            cfg = cfg.replace(objective="ncsn")  # images: multi-scale denoising (Song & Ermon 2019)
+        if x.ndim == 4 and "model" not in given and "model" not in from_file and not OBJECTIVES[cfg.objective].needs_energy:
             cfg = cfg.replace(model="conv")  # images: the convolutional score network
+        if x.ndim == 4 and cfg.objective == "esm" and cfg.model == "conv":
+            warnings.warn(f"esm takes the exact trace of the conv net's Jacobian: {x[0].numel()} backward passes per "
+                          "image and step (docs/digits_cost.md); ssm, dsm or ncsn take one or two", stacklevel=1)
 
     chosen = set(given) | (set(TrainConfig.read_file(args.config)) if args.config else set())
     ladder = (OBJECTIVES[cfg.objective].conditional and not args.resume  # no σ given: the ladder of the data
