@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     spread = f" ± {statistics.stdev(fd):.2f}" if len(fd) > 1 else ""
     lines.append(f"| **mean of {len(fd)}** | **{statistics.mean(fd):.2f}{spread}** | | "
                  f"{statistics.mean(q.confidence for q in measured):.3f} | |")
-    for name, q in digit_references(args.n, classifier=classifier).items():
+    for name, q in digit_references(args.n, size=run.event_shape[-1], classifier=classifier).items():
         lines.append(_row(f"*{name}* (reference)", q))
     text = "\n".join(lines) + "\n"
     print(text, end="")

@@ -207,7 +207,7 @@ def test_load_data_takes_a_name_or_a_file(tmp_path):
     part = load_data(str(tmp_path / "x.npy"), n=4, generator=_seed(1))
     assert part.shape == (4, 2) and len(set(part[:, 0].tolist())) == 4
     assert torch.equal(part, load_data(tmp_path / "x.npy", n=4, generator=_seed(1)))
-    with pytest.raises(DataError, match="n=11 samples asked for, the file has 10"):
+    with pytest.raises(DataError, match="n=11 samples asked for, it has 10"):
         load_data(tmp_path / "x.npy", n=11)
     with pytest.raises(DataError, match="unknown data set or file 'moon': choose one of 8gaussians, "):
         load_data("moon")

@@ -122,5 +122,17 @@ def test_model_builder_picks_networks_for_images():
         build_model(TrainConfig("moons", model="conv"), (2,))
     with pytest.raises(ValueError, match="conv_width must be a multiple of 8"):
         TrainConfig("digits", conv_width=12)
-    with pytest.raises(ValueError, match="standardize must be true, false or one of"):
+    with pytest.raises(ValueError, match="standardize must be true, false, 'off' or one of"):
         TrainConfig("digits", standardize="pixel")
+
+
+def test_channels_last_arrays_are_refused_with_the_transpose(tmp_path):
+    np.save(tmp_path / "cifar.npy", np.zeros((5, 32, 32, 3)))
+    with pytest.raises(DataError, match=r"look channels-last .* x.transpose\(0, 3, 1, 2\)"):
+        load_table(tmp_path / "cifar.npy")
+
+
+def test_config_and_run_statistics_are_checked():
+    assert TrainConfig("digits", standardize="off").standardize is False
+    with pytest.raises(ValueError, match="event_shape must be a list of whole numbers"):
+        Standardizer.from_dict({"mean": [0.0], "std": [1.0], "event_shape": [1, 8.5, 8]})

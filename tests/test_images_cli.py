@@ -109,3 +109,27 @@ def test_images_default_to_ncsn_and_esm_on_the_conv_net_warns(tmp_path, capsys):
     capsys.readouterr()
     assert run_cli("train", "digits", "--objective", "esm", "--out", tmp_path / "e", "--steps", "1", *SMALL) == 0
     assert "64 backward passes per image" in capsys.readouterr().err
+
+
+def test_a_damaged_range_and_csv_scores_of_images_are_refused(digits_run, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(digits_run, copy)
+    stats = json.loads((copy / "data_stats.json").read_text())
+    (copy / "data_stats.json").write_text(json.dumps({**stats, "range": "0-1"}))
+    assert run_cli("sample", copy, "--n", "2", "--steps", "21") == 2
+    assert "range must be [smallest, largest]" in capsys.readouterr().err
+    np.save(tmp_path / "x.npy", np.zeros((2, 1, 8, 8)))
+    assert run_cli("eval", digits_run, "--points", tmp_path / "x.npy", "--out", tmp_path / "s.csv") == 2
+    assert "scores of images are written as .npz" in capsys.readouterr().err
+
+
+def test_compare_measures_an_energy_on_digits(tmp_path, monkeypatch):
+    """nce trains an MLP energy on the flattened digits; its log Z by AIS runs on the images' shape."""
+    monkeypatch.setattr("scorematch.metrics.digits.CLASSIFIER_STEPS", 200)
+    out = tmp_path / "cmp"
+    assert run_cli("compare", "digits", "--objectives", "nce", "--steps", "3", "--out", out,
+                   "--eval-seconds", "100", "--sample-steps", "2", "--quiet") == 0
+    row = json.loads((out / "report.json").read_text())["objectives"][0]
+    assert row["model"] == "energy" and row["log_z_ais"] is not None and row["digits"]["n"] == 360

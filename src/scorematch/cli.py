@@ -257,8 +257,8 @@ def _sample(args: argparse.Namespace) -> None:
     from .runs import load_run
     from .sampling import SAMPLERS, describe
 
-    out = check_output(args.out or str(Path(args.run) / "samples.npy"), (".npy", ".csv"))
     run = load_run(args.run)
+    out = check_output(args.out or str(run.path / "samples.npy"), (".npy", ".csv"))
     if run.images and out.suffix.lower() == ".csv":
         raise ValueError(f"--out {out}: images are written as .npy (n, c, h, w), with a grid of them as .png")
     if args.step_size is not None and not args.step_size > 0:
@@ -295,12 +295,12 @@ def _eval(args: argparse.Namespace) -> None:
 
     out = check_output(args.out, (".npz", ".csv"))
     run = load_run(args.run)
+    if out.suffix.lower() == ".csv" and run.images:
+        raise ValueError(f"--out {out}: scores of images are written as .npz (score: (n, c, h, w))")
     header = csv_header(args.points) if args.points.lower().endswith(".csv") and run.names else None
     columns = run.names if header and set(run.names) <= set(header) else None  # the run's columns, by name
     points = load_array(args.points, columns=columns, dtype=torch.float64, min_rows=1)
     arrays, summary = run.evaluate(points, log_prob=args.log_prob, n_particles=args.particles, seed=args.seed)
-    if out.suffix.lower() == ".csv" and run.images:
-        raise ValueError(f"--out {out}: scores of images are written as .npz (score: (n, c, h, w))")
     if out.suffix.lower() == ".csv":  # one column per number at each point; log Z and its error are printed
         write_columns(out, {**{f"score_{n}": v for n, v in zip(run.columns, arrays["score"].T, strict=True)},
                             **{k: v for k, v in arrays.items() if k != "score" and v.ndim == 1}})

@@ -72,6 +72,8 @@ class TrainConfig:
         for name, f in core.items():
             if name != "data":
                 object.__setattr__(self, name, values.get(name, f.default))
+        if self.standardize == "off":  # as on the command line
+            object.__setattr__(self, "standardize", False)
         if isinstance(self.columns, (list, tuple)):  # JSON gives a list; numbers and names are kept as text
             object.__setattr__(self, "columns", tuple(str(c) for c in self.columns))
         given = dict(values.get("options", ()))
@@ -145,7 +147,7 @@ class TrainConfig:
         if self.delimiter is not None and len(self.delimiter) != 1:
             bad("delimiter", "must be one character (None: detected)")
         if isinstance(self.standardize, str) and self.standardize not in SCALES:
-            bad("standardize", f"must be true, false or one of {', '.join(SCALES)}")
+            bad("standardize", f"must be true, false, 'off' or one of {', '.join(SCALES)}")
         if self.init not in INITS:
             raise ValueError(f"unknown init {self.init!r}; choose one of: {', '.join(INITS)}")
 

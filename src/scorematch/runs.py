@@ -100,8 +100,7 @@ class Run:
     def value_range(self) -> tuple[float, float] | None:
         """The smallest and largest value of the training data (images; ``None`` for tables and older runs), the
         grey scale of image grids."""
-        span = json.loads((self.path / "data_stats.json").read_text()).get("range")
-        return None if span is None else (float(span[0]), float(span[1]))
+        return _range(self.path)
 
     @property
     def images(self) -> bool:
@@ -342,6 +341,16 @@ def _names(path: Path) -> list[str] | None:
     return names
 
 
+def _range(path: Path) -> tuple[float, float] | None:
+    """The data's range a run folder's ``data_stats.json`` holds (``None``: none, a table, or an older run)."""
+    span = json.loads((path / "data_stats.json").read_text()).get("range")
+    if span is None:
+        return None
+    if not (isinstance(span, list) and len(span) == 2 and all(isinstance(v, (int, float)) for v in span)):
+        raise ValueError("data_stats.json: range must be [smallest, largest]")
+    return float(span[0]), float(span[1])
+
+
 def load_run(path: str | Path) -> Run:
     """Load a finished run folder; ``RunError`` with one line if it is not one."""
     path = Path(path)
@@ -354,6 +363,7 @@ def load_run(path: str | Path) -> Run:
         cfg = TrainConfig.from_dict(json.loads((path / "config.json").read_text()))
         stats = Standardizer.from_dict(json.loads((path / "data_stats.json").read_text())["standardizer"])
         names = _names(path)
+        _range(path)
     except (ValueError, KeyError) as e:
         raise RunError(f"{path}: unreadable run settings ({e})") from None
     model = build_model(cfg, stats.event_shape)

@@ -39,6 +39,6 @@ def test_samples_use_their_moments_and_tend_to_zero_for_one_law():
     assert frechet_distance(x, y) == pytest.approx(moments, rel=1e-12)
     assert frechet_distance(x, y) == pytest.approx(4 + 4 * 1.0, rel=0.05)  # ‖1‖² + 4·(2 − 1)²
     same = frechet_distance(x[:10000], x[10000:])
-    assert 0 <= same < 0.01  # the finite-sample bias, about tr Σ (1/n + 1/n) = 8e-4
+    assert 0 <= same < 0.01  # the finite-sample bias, about (tr Σ + k(k+1)/4)(1/n + 1/n) = 1.8e-3
     with pytest.raises(ValueError, match="need features"):
         frechet_distance(x[:1], y)

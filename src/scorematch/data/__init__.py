@@ -22,9 +22,10 @@ Images: :func:`digits` gives scikit-learn's handwritten digits as ``(n, 1, 8, 8)
 built-in image sets :data:`IMAGE_SETS` (``digits``, ``digits28``) are them dequantized (:func:`image_set`).
 :data:`BUILTIN` names every built-in set, 2-D and images.
 
-Files: :func:`load_table` reads an ``(n, d)`` array and its column names — the columns chosen by name or number,
-the CSV delimiter detected — and :func:`load_array` the array alone; both raise :class:`DataError` with one line
-naming the file and, where it applies, the row and column. :class:`Standardizer` maps data to zero mean and unit variance and
+Files: :func:`load_table` reads an ``(n, d)`` array and its column names — the columns chosen by name or number, the
+CSV delimiter detected — or images ``(n, c, h, w)`` from a NumPy file, and :func:`load_array` the array alone; both
+raise :class:`DataError` with one line naming the file and, where it applies, the row and column.
+:class:`Standardizer` maps data to zero mean and unit variance (per column, per channel of images, or globally) and
 maps densities and scores learned on the standardized scale back to data units.
 """
 

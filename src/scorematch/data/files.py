@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_count
+from .digits import IMAGE_SETS, image_set
 from .toy import DATASETS, make_dataset
 
 __all__ = ["FILE_TYPES", "DataError", "csv_header", "load_array", "load_data", "load_table"]
@@ -38,6 +39,9 @@ def _finish(array: np.ndarray, where: str, dtype: torch.dtype, lines: list[int] 
         array = array[:, None]
     if array.ndim == 3:  # (n, h, w): grey images, one channel
         array = array[:, None]
+    if array.ndim == 4 and array.shape[-1] in (1, 3, 4) and array.shape[1] >= 8:  # (n, h, w, c) with h >= 8
+        raise DataError(f"{where}: images of shape {array.shape} look channels-last (n, h, w, c); store them channels "
+                        "first, (n, c, h, w), e.g. with numpy's x.transpose(0, 3, 1, 2)")
     if array.ndim not in (2, 4):
         raise DataError(f"{where}: need a table (n samples, d columns) or images (n, c, h, w) or (n, h, w); got "
                         f"shape {array.shape}")
@@ -243,8 +247,9 @@ def load_data(
     delimiter: str | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> Tensor:
-    """A built-in set by name (``n`` points, 10 000 if ``n`` is None) or a file (all rows, or ``n`` of them
-    drawn without replacement with ``generator``); shape ``(n, d)``.
+    """A built-in set by name (``n`` points, 10 000 if ``n`` is None; an image set: its training split, or ``n`` of
+    its images) or a file (all rows, or ``n`` of them drawn without replacement with ``generator``); shape
+    ``(n, d)``, or ``(n, c, h, w)`` for images.
 
     >>> load_data("8gaussians", n=3, generator=torch.Generator().manual_seed(0)).shape
     torch.Size([3, 2])
@@ -252,14 +257,17 @@ def load_data(
     if isinstance(spec, str) and spec in DATASETS:
         return make_dataset(spec, 10_000 if n is None else n, generator=generator, dtype=dtype)
     path = Path(spec)
-    if path.suffix.lower() not in FILE_TYPES and not path.exists():
-        raise DataError(f"unknown data set or file {str(spec)!r}: choose one of {', '.join(DATASETS)} "
+    if isinstance(spec, str) and spec in IMAGE_SETS:
+        x = image_set(spec, generator=generator, dtype=dtype)
+    elif path.suffix.lower() not in FILE_TYPES and not path.exists():
+        raise DataError(f"unknown data set or file {str(spec)!r}: choose one of {', '.join((*DATASETS, *IMAGE_SETS))} "
                         f"or a {', '.join(FILE_TYPES)} file")
-    x = load_array(path, key=key, columns=columns, delimiter=delimiter, dtype=dtype)
+    else:
+        x = load_array(path, key=key, columns=columns, delimiter=delimiter, dtype=dtype)
     if n is None:
         return x
     check_count("n", n)
     if n > x.shape[0]:
-        raise DataError(f"{path}: n={n} samples asked for, the file has {x.shape[0]}")
+        raise DataError(f"{spec}: n={n} samples asked for, it has {x.shape[0]}")
     return x[torch.randperm(x.shape[0], generator=generator)[:n]]
 

@@ -149,5 +149,7 @@ class Standardizer:
                                                        for v in d[key]):  # type: ignore[attr-defined]
                 raise ValueError(f"Standardizer.from_dict: {key} must be a list of numbers")
         shape = d.get("event_shape")
+        if shape is not None and not all(isinstance(n, int) and not isinstance(n, bool) for n in shape):
+            raise ValueError("Standardizer.from_dict: event_shape must be a list of whole numbers")
         return cls(tuple(d["mean"]), tuple(d["std"]),  # type: ignore[arg-type]
                    None if shape is None else tuple(int(n) for n in shape))  # type: ignore[union-attr]

@@ -115,14 +115,15 @@ class DigitQuality:
 
 
 def digit_quality(images: Tensor, *, classifier: DigitClassifier | None = None, seed: int = 0) -> DigitQuality:
-    """The quality of ``images`` ``(n, 1, h, w)`` (data units, [0, 1]) against the real test digits, read by
-    ``classifier`` (default: :func:`digit_classifier`); non-finite images are refused."""
+    """The quality of ``images`` ``(n, 1, s, s)`` (data units, [0, 1]) against the real test digits of the same
+    side ``s`` (8, or e.g. 28 for ``digits28``), read by ``classifier`` (default: :func:`digit_classifier`);
+    non-finite images are refused."""
     if images.ndim != 4 or images.shape[1] != 1 or images.shape[0] < 2:
         raise ValueError(f"digit_quality: need at least 2 grey images (n, 1, h, w); got {tuple(images.shape)}")
     if not torch.isfinite(images).all():
         raise ValueError("digit_quality: some images hold non-finite values")
     net = classifier or digit_classifier()
-    test = digits("test", dequantize=True, generator=torch.Generator().manual_seed(seed + 1))
+    test = digits("test", size=images.shape[-1], dequantize=True, generator=torch.Generator().manual_seed(seed + 1))
     with torch.no_grad():
         feats = net.features(images)
         probs = net.head(feats).softmax(1)
@@ -133,14 +134,14 @@ def digit_quality(images: Tensor, *, classifier: DigitClassifier | None = None, 
                         n=int(images.shape[0]))
 
 
-def digit_references(n: int = N_REAL, *, classifier: DigitClassifier | None = None, seed: int = 0
+def digit_references(n: int = N_REAL, *, size: int = 8, classifier: DigitClassifier | None = None, seed: int = 0
                      ) -> dict[str, DigitQuality]:
     """:func:`digit_quality` of the first ``n`` ≤ :data:`N_REAL` training digits, which the classifier never saw
     (``"real digits"``: how close two real samples come, the floor), and of ``n`` draws from the Gaussian with the
-    training digits' mean and covariance
-    (``"gaussian"``), both dequantized like the data."""
+    training digits' mean and covariance (``"gaussian"``), both dequantized like the data; ``size``: the side of the
+    digits (8, or 28 as ``digits28``)."""
     g = torch.Generator().manual_seed(seed)
-    train = digits("train", dequantize=True, generator=g, dtype=torch.float64)
+    train = digits("train", size=size, dequantize=True, generator=g, dtype=torch.float64)
     if not 2 <= n <= N_REAL:
         raise ValueError(f"digit_references: n must lie in [2, {N_REAL}], got {n}")
     real = train[:n]

@@ -9,8 +9,10 @@ the squared 2-Wasserstein distance between :math:`N(\mu_a, \Sigma_a)` and :math:
 Landau 1982); in a classifier's feature space it is the FID of Heusel et al. 2017. The trace of the matrix square
 root is computed from the eigenvalues of the symmetric :math:`\Sigma_a^{1/2}\Sigma_b\Sigma_a^{1/2}` (clipped at 0),
 in float64, which needs no general (non-symmetric) matrix square root. Sample covariances divide by ``n − 1``.
-The estimate is biased upwards on finite samples (by about :math:`\operatorname{tr}\Sigma\,(1/n_a + 1/n_b)` for
-equal laws): compare numbers measured on the same numbers of points.
+The estimate is biased upwards on finite samples: for equal laws the means add :math:`\operatorname{tr}\Sigma\,
+(1/n_a + 1/n_b)` and the covariances' square-root term about :math:`k(k+1)/4\,(1/n_a + 1/n_b)` in units of
+whitened features (``k`` features), the larger part when ``k`` is large — the bias is :math:`O(k^2/n)`: compare
+numbers measured on the same numbers of points.
 """
 
 from __future__ import annotations

@@ -91,6 +91,7 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
             raise ValueError(f"the estimator {name} works on tables, not images: drop it from --objectives")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"--out {out} exists and is not empty: choose a new folder")
+    ladder = images and not {"sigma", "sigma_max", "n_sigmas"} & set(settings or {})  # as train does on images
     if train.shape[1] != 2 and data in DATASETS:
         raise ValueError(f"{data}: expected 2-D data")
     truth = ANALYTIC[data]() if data in ANALYTIC else None
@@ -106,17 +107,21 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
         else:
             cfg = config(name)
             say(f"{tag}: training ({steps} steps)…", progress)
+            if images and cfg.objective == "esm" and cfg.model == "conv":
+                say(f"{tag}: warning: the exact trace costs {train[0].numel()} backward passes per image and step",
+                    True)
             probe = QualityProbe(test, truth, view=lambda m, c=cfg: at_smallest_sigma(m, c))
             row, samples, view, history = train_objective(cfg, out / "runs" / name, train, test, probe, sample_steps,
                                                          eval_seconds, say=lambda m, t=tag: say(f"{t}: {m}", progress),
-                                                         names=header)
+                                                         names=header, ladder=ladder)
             histories[name] = history
         if samples is not None and box is not None and row.get("model") == "energy" and view is not None:
             row.update(density_quality(view, samples, test, truth, box, regions))
         row["seconds_to_target"] = seconds_to(row["quality_curve"], quality_target) if truth is not None else None
         rows.append(row)
         if samples is not None and data in IMAGE_SETS:
-            row["digits"] = digit_quality(samples.float()).to_dict() if torch.isfinite(samples).all() else None
+            row["digits"] = (digit_quality(samples.float(), seed=seed).to_dict() if torch.isfinite(samples).all()
+                             else None)
         if samples is not None and images:
             grids[name] = samples
         if samples is not None and not images:
@@ -138,7 +143,8 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
     reference = {"mmd2": float(mmd2(train[: test.shape[0]], test)),
                  "c2st": float(c2st(train[: test.shape[0]], test, generator=torch.Generator().manual_seed(0)))}
     if data in IMAGE_SETS:
-        reference["digits"] = {k: v.to_dict() for k, v in digit_references(min(test.shape[0], 360), seed=seed).items()}
+        refs = digit_references(min(test.shape[0], 360), size=test.shape[-1], seed=seed)
+        reference["digits"] = {k: v.to_dict() for k, v in refs.items()}
         reference["digit_classifier_accuracy"] = digit_classifier().test_accuracy
     say("drawing the figures…", progress)
     if images and grids:

@@ -35,7 +35,7 @@ def _history(folder: Path) -> list[dict[str, Any]]:
 def _learned_log_z(run: Run, test: Tensor, seed: int) -> dict[str, Any]:
     """NCE's learned log Z and the test log-likelihood it gives, next to log Z by AIS of the same energy."""
     model = at_smallest_sigma(run.model, run.config)
-    ais = ais_log_z(model, run.dim, n_chains=512, n_temperatures=300, base_std=2.0, dtype=torch.float32,
+    ais = ais_log_z(model, run.event_shape, n_chains=512, n_temperatures=300, base_std=2.0, dtype=torch.float32,
                     generator=torch.Generator().manual_seed(seed))
     energy = run.energy(test)
     learned = run.learned_log_z
@@ -46,14 +46,17 @@ def _learned_log_z(run: Run, test: Tensor, seed: int) -> dict[str, Any]:
 
 def train_objective(cfg: TrainConfig, folder: Path, train: Tensor, test: Tensor, probe: QualityProbe,
                     sample_steps: int | None, eval_seconds: float, say: Callable[[str], None],
-                    names: list[str] | None = None) -> tuple[dict[str, Any], Tensor | None, Any, list[dict[str, Any]]]:
+                    names: list[str] | None = None, ladder: bool = False
+                    ) -> tuple[dict[str, Any], Tensor | None, Any, list[dict[str, Any]]]:
     """``(row, samples, model in data units, history)``; a diverged run gives a row saying when and why, its
-    quality curve up to then, and no samples."""
+    quality curve up to then, and no samples. ``ladder``: a noise-conditional objective takes the σ ladder of the
+    data, as ``scorematch train`` does when no σ is given."""
     entry = OBJECTIVES[cfg.objective]
     head: dict[str, Any] = {"objective": cfg.objective, "kind": "objective", "family": entry.family,
                             "model": cfg.model}
     try:
         run, result = train_run(cfg, folder, progress=False, data=train, eval_fn=probe, eval_seconds=eval_seconds,
+                                ladder=ladder and entry.conditional,
                                 names=names)
     except TrainingDiverged as e:
         history = _history(folder)
