@@ -123,7 +123,10 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
             row["digits"] = (digit_quality(samples.float(), seed=seed).to_dict() if torch.isfinite(samples).all()
                              else None)
         if samples is not None and images:
-            grids[name] = samples
+            q = row.get("digits")
+            grids[name if q is None else f"{name} (Fréchet {q['frechet']:.1f})"] = samples
+            say(objective_line(tag, row) + ("" if q is None else f"  digits: Fréchet {q['frechet']:.2f}, "
+                                            f"{q['covered']} classes ≥ 5%, confidence {q['confidence']:.3f}"), progress)
         if samples is not None and not images:
             note = f"MMD² {fmt(row['mmd2'], '.1e')} · C2ST {fmt(row['c2st'], '.2f')}"
             if "kl_grid" in row:
