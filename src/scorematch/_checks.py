@@ -3,8 +3,34 @@
 from __future__ import annotations
 
 import math
+import os
 
-__all__ = ["check_choice", "check_count", "check_positive"]
+__all__ = ["check_choice", "check_count", "check_memory", "check_positive", "memory_bytes"]
+
+
+def memory_bytes() -> int | None:
+    """This machine's physical memory in bytes (``None`` where the system does not say)."""
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(what: str, n_bytes: float, hint: str) -> None:
+    """Raise ``ValueError`` (one line, with ``hint``) when ``what`` needs more than this machine's memory: checked
+    before allocating, so that an absurd size is an error, not a crash or a swap storm."""
+    total = memory_bytes()
+    if total is not None and n_bytes > total:
+        raise ValueError(f"{what} needs about {_size(n_bytes)}, more than this machine's {_size(total)} of memory; "
+                         f"{hint}")
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1024 or unit == "PB":
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} EB"  # pragma: no cover
 
 
 def check_positive(name: str, value: float) -> float:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -32,7 +33,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-__all__ = ["Checkpoint", "atomic_write", "latest_step", "load_checkpoint", "save_checkpoint", "save_tensors"]
+__all__ = ["Checkpoint", "CheckpointError", "atomic_write", "latest_step", "load_checkpoint", "save_checkpoint",
+           "save_tensors"]
 
 
 def _umask() -> int:
@@ -150,21 +152,54 @@ def save_checkpoint(folder: str | Path, *, step: int, model: dict[str, Tensor], 
     return final
 
 
+class CheckpointError(ValueError):
+    """A checkpoint folder that cannot be read: a damaged or foreign ``latest.json``, state or tensor file."""
+
+
+_STEP_DIR = re.compile(r"step-\d{8,}")
+
+
+def _pointer(folder: Path) -> dict[str, Any]:
+    """``latest.json``, checked: a JSON object whose ``step`` is a whole number ≥ 0 and whose ``dir`` names a step
+    folder inside ``folder`` (never a path that leaves it)."""
+    try:
+        pointer = json.loads((folder / "latest.json").read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{folder / 'latest.json'}: unreadable ({str(e).splitlines()[0]})") from None
+    if not isinstance(pointer, dict) or not isinstance(pointer.get("step"), int) or isinstance(pointer["step"], bool) \
+            or pointer["step"] < 0 or not isinstance(pointer.get("dir"), str):
+        raise CheckpointError(f"{folder / 'latest.json'}: must be an object with a whole 'step' and a 'dir'")
+    if not _STEP_DIR.fullmatch(pointer["dir"]):
+        raise CheckpointError(f"{folder / 'latest.json'}: 'dir' must name a step folder of the checkpoint "
+                              f"(step-NNNNNNNN), got {pointer['dir'][:80]!r}")
+    return pointer
+
+
 def latest_step(folder: str | Path) -> int | None:
     """The step of the latest complete checkpoint in ``folder``, or ``None`` if there is none."""
-    pointer = Path(folder) / "latest.json"
-    if not pointer.is_file():
+    folder = Path(folder)
+    if not (folder / "latest.json").is_file():
         return None
-    return int(json.loads(pointer.read_text())["step"])
+    return int(_pointer(folder)["step"])
 
 
 def load_checkpoint(folder: str | Path, device: torch.device | str | None = None) -> Checkpoint:
-    """Read the latest complete checkpoint of ``folder``; ``FileNotFoundError`` if there is none."""
+    """Read the latest complete checkpoint of ``folder``; ``FileNotFoundError`` if there is none,
+    :class:`CheckpointError` (one line) if it is damaged."""
     folder = Path(folder)
     pointer = folder / "latest.json"
     if not pointer.is_file():
         raise FileNotFoundError(f"{folder}: no checkpoint (latest.json is missing)")
-    name = json.loads(pointer.read_text())["dir"]
+    try:
+        return _load(folder, _pointer(folder)["dir"], device)
+    except CheckpointError:
+        raise
+    except Exception as e:  # a truncated, foreign or hand-edited file: the message says which folder
+        raise CheckpointError(f"{folder}: the checkpoint is damaged ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0][:160] if str(e) else ''})") from None
+
+
+def _load(folder: Path, name: str, device: torch.device | str | None) -> Checkpoint:
     where = folder / name
     if not where.is_dir() and (folder / f".{name}.old").is_dir():  # killed while re-saving the same step
         where = folder / f".{name}.old"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -199,19 +200,21 @@ def _train(args: argparse.Namespace) -> None:
     from .config import TrainConfig
     from .data import BUILTIN
     from .registry import OBJECTIVES
-    from .runs import prepare_data, train_run
+    from .runs import prepare_data, read_object, train_run
 
     given = {k: v for k, v in vars(args).items() if k in TrainConfig.keys() and k != "data"}
     if given.get("patience") == 0:
         given["patience"] = None  # never stop early
     if given.get("standardize") == "off":
         given["standardize"] = False
-    data = args.data if args.data in BUILTIN else str(Path(args.data).resolve())  # runs work from any folder
+    data = args.data if args.data in BUILTIN else os.path.abspath(args.data)  # runs work from any folder
+    if not args.out.strip():
+        raise ValueError("--out must name a folder, got an empty name")
     out = Path(args.out)
     if args.resume:
         if not (out / "config.json").is_file():
             raise ValueError(f"--resume: {out} is not a run folder (config.json is missing)")
-        saved = TrainConfig.from_dict(json.loads((out / "config.json").read_text()))
+        saved = TrainConfig.from_dict(read_object(out / "config.json"))
         changed = {k: v for k, v in given.items() if k not in ("steps", "lr") and getattr(saved, k) != v}
         if changed or data != saved.data or args.config:
             what = ", ".join(changed) or ("--config" if args.config else "DATA")
@@ -341,7 +344,7 @@ def _compare(args: argparse.Namespace, *, demo: bool = False) -> None:
 
         settings = {k: v for k, v in vars(args).items() if k in SETTINGS or k in ("columns", "delimiter", "key")}
         if args.data not in BUILTIN:
-            args.data = str(Path(args.data).resolve())  # the runs work from any folder
+            args.data = os.path.abspath(args.data)  # the runs work from any folder (links are not followed here)
         report = compare(args.data, names, Path(args.out), steps=args.steps, model=args.model, seed=args.seed,
                          progress=not args.quiet, log=args.log, eval_seconds=args.eval_seconds, settings=settings,
                          sample_steps=args.sample_steps)
@@ -349,34 +352,37 @@ def _compare(args: argparse.Namespace, *, demo: bool = False) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``scorematch`` command; returns the exit code."""
-    args = _build_parser().parse_args(argv)
-    from .train import TrainingDiverged
-    from .tuning import tune_cpu_allocator
-
-    tune_cpu_allocator()  # this process only: small CPU temporaries are recycled instead of mmap'd (see tuning.py)
-    warnings.showwarning = _one_line_warning
-
-    commands = {"train": _train, "sample": _sample, "eval": _eval, "plot": _plot, "compare": _compare,
-                "demo": lambda a: _compare(a, demo=True)}
+    """Entry point of the ``scorematch`` command; returns the exit code: 0 success, 2 bad input or a bad run folder
+    (one line naming the file, option or key), 3 training diverged (the run folder keeps nothing of it), 1 an
+    internal error, 130 interrupted (Ctrl-C at any moment, no traceback)."""
     try:
-        commands[args.command](args)
-    except TrainingDiverged as e:
-        sys.stderr.write(f"scorematch: training stopped: {e}\n")
-        return 3
-    except (ValueError, OSError) as e:  # DataError, RunError and config errors are ValueErrors
-        _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
-    except Exception as e:  # a bug, not the user's input: still one line (SCOREMATCH_DEBUG=1 shows the traceback)
-        import os
+        args = _build_parser().parse_args(argv)
+        from .train import TrainingDiverged
+        from .tuning import tune_cpu_allocator
 
-        if os.environ.get("SCOREMATCH_DEBUG"):
-            raise
-        sys.stderr.write(f"scorematch: internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
-                         " (set SCOREMATCH_DEBUG=1 for the traceback)\n")
-        return 1
+        tune_cpu_allocator()  # this process only: small CPU temporaries are recycled instead of mmap'd (tuning.py)
+        warnings.showwarning = _one_line_warning
+        commands = {"train": _train, "sample": _sample, "eval": _eval, "plot": _plot, "compare": _compare,
+                    "demo": lambda a: _compare(a, demo=True)}
+        try:
+            commands[args.command](args)
+        except TrainingDiverged as e:
+            sys.stderr.write(f"scorematch: training stopped: {e}\n")
+            return 3
     except KeyboardInterrupt:
         sys.stderr.write("scorematch: interrupted; a run can continue with train --resume\n")
         return 130
+    except (ValueError, OSError) as e:  # DataError, RunError, CheckpointError and config errors are ValueErrors
+        _fail(str(e).splitlines()[0] if str(e) else type(e).__name__)
+    except Exception as e:  # a bug, not the user's input: still one line (SCOREMATCH_DEBUG=1 shows the traceback)
+        text = str(e).splitlines()[0] if str(e) else ""
+        if isinstance(e, MemoryError) or ("allocate" in text and "memory" in text):
+            _fail(f"out of memory ({text[:160]}): ask for less (--n, --batch-size, --hidden, --depth)")
+        if os.environ.get("SCOREMATCH_DEBUG"):
+            raise
+        sys.stderr.write(f"scorematch: internal error: {type(e).__name__}: {text} (set SCOREMATCH_DEBUG=1 for the "
+                         "traceback)\n")
+        return 1
     return 0
 
 

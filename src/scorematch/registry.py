@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from . import losses
+from ._checks import check_memory
 from .baselines import (
     MCMC_SAMPLERS,
     GaussianNoise,
@@ -249,6 +250,15 @@ def build_model(cfg: Any, event_shape: int | tuple[int, ...]) -> Energy | Score:
     kind = MODELS[cfg.model]
     if kind.needs_images and len(shape) != 3:
         raise ValueError(f"--model {kind.name} needs images (n, c, h, w); the data have samples of shape {shape}")
+    size = math.prod(shape)
+    if kind.needs_images:
+        params = 18 * cfg.conv_width**2 * cfg.conv_blocks + 18 * cfg.conv_width * shape[0]
+        hint = "choose a smaller --conv-width or --conv-blocks"
+    else:
+        params = (size + 16) * cfg.hidden + (cfg.depth - 1) * cfg.hidden * (cfg.hidden + 1) + cfg.hidden * size
+        hint = "choose a smaller --hidden or --depth"
+    check_memory(f"a network of about {params:.3g} parameters (with its gradients and Adam's state)", 16 * params,
+                 hint)
     return kind.build(cfg, shape, OBJECTIVES[cfg.objective].conditional)
 
 

@@ -29,6 +29,7 @@ import torch
 from safetensors.torch import load_file
 from torch import Tensor
 
+from ._checks import check_memory
 from .checkpoint import atomic_write, latest_step, save_tensors
 from .config import TrainConfig
 from .curvature import check_objective_fits
@@ -42,7 +43,8 @@ from .registry import MODELS, OBJECTIVES, SAMPLERS, at_smallest_sigma, build_mod
 from .schedules import ladder_from_data
 from .train import FitResult, fit
 
-__all__ = ["Run", "RunError", "load_run", "prepare_data", "prepare_table", "save_array", "split_data", "train_run"]
+__all__ = ["Run", "RunError", "load_run", "prepare_data", "prepare_table", "read_object", "save_array", "split_data",
+           "train_run"]
 
 
 class RunError(ValueError):
@@ -194,6 +196,7 @@ class Run:
         acceptance, R̂, ESS, SMC's weights and log Z, warnings). ``step_size`` (standardized units) fixes ε;
         by default it is adapted. SMC's log Z normalises :meth:`energy` (data units: the energies carry the
         standardization's Jacobian, so the number is the same in both units)."""
+        check_memory(f"{n} samples of {self.dim} numbers", 64.0 * n * self.dim, "ask for fewer samples (--n)")
         sampler = sampler or self.default_sampler()
         chosen = self.path / "ladder.json"
         if SAMPLERS[sampler].needs_ladder and steps is None and step_size is None and chosen.is_file():
@@ -266,11 +269,11 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     ``make quality`` to follow the exact Fisher divergence); ``eval_seconds`` also calls it at regular training
     times (see :func:`scorematch.fit`; used by ``compare`` to draw quality against time).
     """
-    out = Path(out)
+    out, continuing = Path(out), resume
     x, names = prepare_table(cfg) if data is None else (data, names)
     train, val = split_data(x, cfg.val_fraction, cfg.seed)
     if resume:
-        stats = Standardizer.from_dict(json.loads((out / "data_stats.json").read_text())["standardizer"])
+        stats = Standardizer.from_dict(read_object(out / "data_stats.json")["standardizer"])
         done = latest_step(out / "checkpoint")
         if done is not None and cfg.steps < done:
             raise RunError(f"{out}: the run has done {done} steps; --steps {cfg.steps} would go backwards")
@@ -302,13 +305,18 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
         cfg = cfg.replace(sigma=sigma)
         resume = True  # the run continues the winner from where the search left it
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, tuple(x.shape[1:]))
+    model = build_model(cfg, tuple(x.shape[1:]))  # refuses a network larger than the memory before building it
+    width, layers = (cfg.conv_width, 2 * cfg.conv_blocks + 2) if MODELS[cfg.model].needs_images else (cfg.hidden,
+                                                                                                   cfg.depth + 2)
+    check_memory(f"a batch of {cfg.batch_size} samples through the network", 32.0 * cfg.batch_size
+                 * max(z[0].numel(), width) * layers, "choose a smaller --batch-size")
     check_objective_fits(model, build_objective(cfg, z))  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     if workspace is not None:
         shutil.copytree(winner / "checkpoint", out / "checkpoint")
         workspace.cleanup()
-    _write_json(out / "config.json", cfg.to_dict())  # on resume too: the run now goes to cfg.steps
+    if not continuing:  # a resumed run's config.json changes only once it has succeeded (a failed one leaves it)
+        _write_json(out / "config.json", cfg.to_dict())
     if chosen is not None:
         _write_json(out / "ladder.json", {**chosen.to_dict(), "units": "standardized"})
     if not (out / "data_stats.json").is_file():
@@ -322,6 +330,7 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     result, criterion = _fit(cfg, model, z, z_val, out=out, resume=resume, progress=progress, eval_fn=extra,
                              eval_seconds=eval_seconds)
     save_tensors(model.state_dict(), out / "model.safetensors")
+    _write_json(out / "config.json", cfg.to_dict())  # the run now goes to cfg.steps
     _write_json(out / "summary.json", {
         "steps_done": result.steps, "stop_reason": result.stop_reason, "best_step": result.best_step,
         "best_val_hyvarinen": result.best_value, "overfit_step": result.overfit_step,
@@ -333,9 +342,20 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     return Run(out, cfg, stats, model, names), result
 
 
+def read_object(path: Path) -> dict[str, Any]:
+    """A run folder's JSON file, which must hold an object; :class:`RunError` with one line naming it otherwise."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise RunError(f"{path}: unreadable JSON ({str(e).splitlines()[0]})") from None
+    if not isinstance(value, dict):
+        raise RunError(f"{path}: must hold a JSON object, got {type(value).__name__}")
+    return value
+
+
 def _names(path: Path) -> list[str] | None:
     """The column names a run folder's ``data_stats.json`` holds (``None``: none, or a run written before names)."""
-    names = json.loads((path / "data_stats.json").read_text()).get("columns")
+    names = read_object(path / "data_stats.json").get("columns")
     if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
         raise ValueError("data_stats.json: columns must be a list of names")
     return names
@@ -343,7 +363,7 @@ def _names(path: Path) -> list[str] | None:
 
 def _range(path: Path) -> tuple[float, float] | None:
     """The data's range a run folder's ``data_stats.json`` holds (``None``: none, a table, or an older run)."""
-    span = json.loads((path / "data_stats.json").read_text()).get("range")
+    span = read_object(path / "data_stats.json").get("range")
     if span is None:
         return None
     if not (isinstance(span, list) and len(span) == 2 and all(isinstance(v, (int, float)) for v in span)):
@@ -360,17 +380,23 @@ def load_run(path: str | Path) -> Run:
         if not (path / name).is_file():
             raise RunError(f"{path}: not a finished run ({name} is missing)")
     try:
-        cfg = TrainConfig.from_dict(json.loads((path / "config.json").read_text()))
-        stats = Standardizer.from_dict(json.loads((path / "data_stats.json").read_text())["standardizer"])
+        cfg = TrainConfig.from_dict(read_object(path / "config.json"))
+        stats = Standardizer.from_dict(read_object(path / "data_stats.json")["standardizer"])
         names = _names(path)
         _range(path)
-    except (ValueError, KeyError) as e:
-        raise RunError(f"{path}: unreadable run settings ({e})") from None
+    except RunError:
+        raise
+    except (ValueError, KeyError, TypeError) as e:
+        raise RunError(f"{path}: unreadable run settings ({type(e).__name__}: {str(e).splitlines()[0][:160]})") from None
     model = build_model(cfg, stats.event_shape)
     try:
         model.load_state_dict(load_file(path / "model.safetensors"))
     except Exception as e:  # a truncated file, or weights of another architecture
         raise RunError(f"{path}: model.safetensors is unreadable or does not match config.json "
                        f"({str(e).splitlines()[0][:120]})") from None
+    bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise RunError(f"{path}: model.safetensors holds non-finite weights ({bad[0]}{' …' if len(bad) > 1 else ''}); "
+                       "the run cannot be used")
     model.eval()
     return Run(path, cfg, stats, model, names)

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from ._checks import check_choice, check_count, check_positive
-from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
 from .curvature import check_objective_fits
 from .defaults import DEFAULTS
 from .losses import base_objective, multiscale_denoising
@@ -231,8 +231,12 @@ def fit(
     result, start = FitResult(), 0
     if resume and out is not None and (out / "checkpoint" / "latest.json").is_file():
         ck = load_checkpoint(out / "checkpoint", device=params[0].device)
-        model.load_state_dict(ck.model)
-        optimizer.load_state_dict(ck.optimizer)
+        try:
+            model.load_state_dict(ck.model)
+            optimizer.load_state_dict(ck.optimizer)
+        except (RuntimeError, ValueError, KeyError) as e:  # weights of another network, a foreign optimizer state
+            raise CheckpointError(f"{out / 'checkpoint'}: does not match the model "
+                                  f"({str(e).splitlines()[0][:160]})") from None
         if own_optimizer:  # the lr asked for now wins over the saved one (same value: nothing changes)
             for group in optimizer.param_groups:
                 group["lr"] = group["initial_lr"] = lr

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._checks import check_count
+from .._checks import check_count, check_memory
 from .digits import IMAGE_SETS, image_set
 from .toy import DATASETS, make_dataset
 
@@ -67,11 +67,12 @@ def _finish(array: np.ndarray, where: str, dtype: torch.dtype, lines: list[int] 
 
 def _read_numpy(path: Path, key: str | None) -> tuple[np.ndarray, str]:
     try:
-        loaded = np.load(path, allow_pickle=False)
+        loaded = np.load(path, allow_pickle=False, mmap_mode="r")  # a .npy is mapped: its header is checked first
         if not isinstance(loaded, np.lib.npyio.NpzFile):
             if key is not None:
                 raise DataError(f"{path}: key={key!r} applies to .npz archives; this file holds one array")
-            return loaded, str(path)
+            check_memory(f"{path}: an array of shape {loaded.shape}", 2 * loaded.size * 8, "use a smaller file")
+            return np.asarray(loaded), str(path)
         with loaded:
             keys = list(loaded.files)
             if key is None and len(keys) != 1:
@@ -81,7 +82,12 @@ def _read_numpy(path: Path, key: str | None) -> tuple[np.ndarray, str]:
             key = keys[0] if key is None else key
             if key not in keys:
                 raise DataError(f"{path}: no array {key!r} in the archive; it holds: {', '.join(keys)}")
-            return loaded[key], f"{path}[{key}]"
+            array = loaded[key]
+            if not isinstance(array, np.ndarray):
+                raise DataError(f"{path}[{key}]: not a NumPy array (the member is not a .npy file)")
+            return array, f"{path}[{key}]"
+    except MemoryError as exc:
+        raise DataError(f"{path}: too large to load ({' '.join(str(exc).split())})") from None
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         if isinstance(exc, DataError):
             raise
@@ -216,7 +222,9 @@ def load_table(path: str | Path, *, key: str | None = None, columns: Sequence[st
     if suffix not in FILE_TYPES:
         raise DataError(f"{path}: unknown file type {suffix or '(no extension)'!r}; use one of {', '.join(FILE_TYPES)}")
     if not path.is_file():
-        raise DataError(f"{path}: " + ("not a file" if path.exists() else "no such file"))
+        looping = path.is_symlink() and not path.exists()
+        raise DataError(f"{path}: " + ("a broken or looping symbolic link" if looping else
+                                       "not a file" if path.exists() else "no such file"))
     if suffix == ".csv":
         if key is not None:
             raise DataError(f"{path}: key={key!r} applies to .npz archives only")

@@ -1,0 +1,141 @@
+"""Hostile and careless input: every case answers with one line and exit code 2 (130 for Ctrl-C), never a
+traceback, and leaves nothing behind; a damaged run folder or checkpoint is named, not followed."""
+
+import json
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from scorematch import cli
+from scorematch.cli import main
+
+HUGE = str(10**18)
+TINY = ["--steps", "20", "--hidden", "8", "--quiet"]
+
+
+def run_cli(*args):
+    try:
+        return main([str(a) for a in args])
+    except SystemExit as e:
+        return e.code
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    run = tmp_path_factory.mktemp("hostile") / "run"
+    assert run_cli("train", "moons", "--out", run, *TINY) == 0
+    return run
+
+
+def _fails(capsys, *args, message):
+    assert run_cli(*args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def _damaged(trained, tmp_path, name, text):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    target = copy / name if not name.startswith("step:") else next((copy / "checkpoint").glob("step-*")) / name[5:]
+    target.write_text(text)
+    return copy
+
+
+def test_bad_files_are_one_line_errors(tmp_path, capsys):
+    (tmp_path / "loop.npy").symlink_to(tmp_path / "loop.npy")
+    with zipfile.ZipFile(tmp_path / "bad.npz", "w") as z:
+        z.writestr("x.npy", b"not an array")
+    np.save(tmp_path / "small.npy", np.zeros((3, 2)))
+    raw = (tmp_path / "small.npy").read_bytes()
+    n = int.from_bytes(raw[8:10], "little")
+    header = raw[10:10 + n].decode().replace("(3, 2)", "(1000000000000, 2)").rstrip()
+    (tmp_path / "huge.npy").write_bytes(raw[:10] + (header + " " * (n - len(header) - 1) + "\n").encode() + raw[10 + n:])
+    _fails(capsys, "train", tmp_path / "loop.npy", "--out", tmp_path / "a", message="a broken or looping symbolic link")
+    _fails(capsys, "train", tmp_path / "bad.npz", "--out", tmp_path / "a", message="not a NumPy array")
+    _fails(capsys, "train", tmp_path / "huge.npy", "--out", tmp_path / "a", message="not a readable NumPy file")
+    assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.parametrize("option, message", [
+    ("--batch-size", "choose a smaller --batch-size"), ("--hidden", "choose a smaller --hidden or --depth"),
+    ("--depth", "choose a smaller --hidden or --depth")])
+def test_absurd_sizes_are_refused_up_front(tmp_path, capsys, option, message):
+    _fails(capsys, "train", "moons", "--out", tmp_path / "a", option, HUGE, "--quiet",
+           message="more than this machine's")
+    assert not (tmp_path / "a").exists()
+
+
+def test_absurd_sample_count_and_empty_out(trained, tmp_path, capsys):
+    _fails(capsys, "sample", trained, "--n", HUGE, "--out", tmp_path / "s.npy", message="ask for fewer samples")
+    _fails(capsys, "train", "moons", "--out", "", message="--out must name a folder")
+    assert not (tmp_path / "s.npy").exists()
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("config.json", "[1, 2]", "config.json: must hold a JSON object, got list"),
+    ("data_stats.json", "[]", "data_stats.json: must hold a JSON object, got list"),
+    ("config.json", "{not json", "config.json: unreadable JSON"),
+])
+def test_wrong_json_in_a_run_folder(trained, tmp_path, capsys, name, text, message):
+    copy = _damaged(trained, tmp_path, name, text)
+    _fails(capsys, "sample", copy, "--n", "5", "--out", tmp_path / "s.npy", message=message)
+    _fails(capsys, "train", "moons", "--out", copy, "--resume", "--steps", "30", "--quiet", message=message)
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("checkpoint/latest.json", "[]", "must be an object with a whole 'step' and a 'dir'"),
+    ("checkpoint/latest.json", '{"step": 20, "dir": "/etc"}', "'dir' must name a step folder"),
+    ("checkpoint/latest.json", '{"step": 20, "dir": "../../x"}', "'dir' must name a step folder"),
+    ("step:state.json", "{}", "the checkpoint is damaged"),
+    ("step:model.safetensors", "truncated", "the checkpoint is damaged"),
+])
+def test_a_damaged_checkpoint_stops_resume_and_leaves_the_run_as_it_was(trained, tmp_path, capsys, name, text,
+                                                                          message):
+    copy = _damaged(trained, tmp_path, name, text)
+    before = (copy / "config.json").read_text()
+    _fails(capsys, "train", "moons", "--out", copy, "--resume", "--steps", "30", "--quiet", message=message)
+    assert (copy / "config.json").read_text() == before  # the failed resume did not claim 30 steps
+
+
+def test_a_checkpoint_of_another_network_is_named(trained, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    step = next((copy / "checkpoint").glob("step-*"))
+    weights = load_file(step / "model.safetensors")
+    save_file({k: torch.zeros(3) for k in weights}, step / "model.safetensors")
+    _fails(capsys, "train", "moons", "--out", copy, "--resume", "--steps", "30", "--quiet",
+           message="does not match the model")
+
+
+def test_non_finite_weights_are_refused_on_load(trained, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    weights = load_file(copy / "model.safetensors")
+    save_file({k: torch.full_like(v, float("nan")) for k, v in weights.items()}, copy / "model.safetensors")
+    _fails(capsys, "sample", copy, "--n", "5", "--out", tmp_path / "s.npy", message="non-finite weights")
+    np.save(tmp_path / "x.npy", np.zeros((2, 2)))
+    _fails(capsys, "eval", copy, "--points", tmp_path / "x.npy", "--out", tmp_path / "e.npz",
+           message="non-finite weights")
+
+
+def test_a_string_mean_in_data_stats_is_refused(trained, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    stats = json.loads((copy / "data_stats.json").read_text())
+    stats["standardizer"]["mean"] = "12"
+    (copy / "data_stats.json").write_text(json.dumps(stats))
+    _fails(capsys, "sample", copy, "--n", "5", "--out", tmp_path / "s.npy", message="mean must be a list of numbers")
+
+
+def test_ctrl_c_at_start_up_is_exit_130_without_a_traceback(monkeypatch, capsys):
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_build_parser", interrupted)
+    assert main(["train", "moons", "--out", "x"]) == 130
+    err = capsys.readouterr().err
+    assert err == "scorematch: interrupted; a run can continue with train --resume\n"
