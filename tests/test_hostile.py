@@ -139,3 +139,31 @@ def test_ctrl_c_at_start_up_is_exit_130_without_a_traceback(monkeypatch, capsys)
     assert main(["train", "moons", "--out", "x"]) == 130
     err = capsys.readouterr().err
     assert err == "scorematch: interrupted; a run can continue with train --resume\n"
+
+
+def test_a_second_writer_or_a_reader_fails_at_once_naming_the_holder(trained, tmp_path, capsys):
+    from scorematch.lock import run_lock
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    before = (copy / "config.json").read_text()
+    with run_lock(copy, what="scorematch train"):
+        _fails(capsys, "train", "moons", "--out", copy, "--resume", "--steps", "30", "--quiet",
+               message="is being written by pid")
+        _fails(capsys, "sample", copy, "--n", "5", "--out", tmp_path / "s.npy", message="(scorematch train)")
+    assert (copy / "config.json").read_text() == before and not (tmp_path / "s.npy").exists()
+    assert run_cli("sample", copy, "--n", "5", "--out", tmp_path / "s.npy", "--quiet") == 0  # released
+
+
+def test_a_diverged_run_keeps_its_last_good_weights_or_nothing(trained, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    assert run_cli("train", "moons", "--out", copy, "--resume", "--steps", "60", "--lr", "1e8", "--quiet") == 3
+    assert "the last good checkpoint (step 20) is intact" in capsys.readouterr().err
+    summary = json.loads((copy / "summary.json").read_text())
+    assert summary["stop_reason"] == "diverged" and summary["kept_from_step"] == 20
+    assert json.loads((copy / "config.json").read_text())["steps"] == 20
+    assert run_cli("sample", copy, "--n", "5", "--out", tmp_path / "s.npy", "--quiet") == 0  # still usable
+    new = tmp_path / "new"
+    assert run_cli("train", "moons", "--out", new, "--lr", "1e8", "--clip-grad-norm", "off", "--quiet") == 3
+    assert not new.exists()  # diverged before any checkpoint: nothing left to block a retry

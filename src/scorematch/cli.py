@@ -9,183 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
 from typing import NoReturn
 
-from .options import (
-    add_file_options,
-    add_settings,
-    choices_help,
-    count_or_zero,
-    fraction,
-    number,
-    off_or,
-    positive_int,
-)
+from .options import build_parser as _build_parser
 
 __all__ = ["main"]
-
-EXAMPLES = """examples:
-  scorematch demo                                        every score-matching objective on 8gaussians; report in demo/
-  scorematch train moons --objective dsm --out runs/moons
-  scorematch sample runs/moons --n 2000 --out samples.npy
-  scorematch eval runs/moons --points x.npy --out scores.npz
-  scorematch plot runs/moons
-  scorematch compare rings --objectives esm,ssm,dsm,ncsn --out cmp/
-  scorematch train digits --objective ncsn --out runs/digits   handwritten digits, a conv score net
-  scorematch sample runs/digits                          100 digits -> runs/digits/samples.npy and samples.png
-"""
-
-
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (exit code 2) instead of usage + error."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-def _build_parser() -> argparse.ArgumentParser:
-    from .data import BUILTIN, FILE_TYPES
-    from .defaults import DEFAULTS as D
-    from .registry import ESTIMATORS, MODELS, OBJECTIVES, SAMPLERS
-
-    root = _Parser(
-        prog="scorematch",
-        description="Learn a probability density from samples by score matching: train energy-based models and "
-                    "score networks without the partition function, sample from them, evaluate and draw them.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    sub = root.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
-    S = argparse.SUPPRESS  # options left out keep the config file's / the defaults' value
-
-    t = sub.add_parser("train", help="train a model on DATA into a run folder",
-                       description="Train an energy or score model on DATA with one score-matching objective and "
-                                   "write a run folder: config.json, data_stats.json, model.safetensors, "
-                                   "metrics.jsonl, checkpoint/. Data are standardized first; σ and the FD step "
-                                   "are in standardized units.")
-    t.add_argument("data", metavar="DATA", help=f"a built-in set ({', '.join(BUILTIN)}) or a "
-                   f"{'/'.join(FILE_TYPES)} file: a table (n, d), or images (n, c, h, w) or (n, h, w) in a NumPy file")
-    t.add_argument("--objective", choices=OBJECTIVES.names(), default=S,
-                   help=choices_help(OBJECTIVES.entries()) + " (default: esm; images: ncsn)")
-    t.add_argument("--out", required=True, metavar="RUN", help="the run folder to create (or continue, --resume)")
-    t.add_argument("--model", choices=MODELS.names(), default=S,
-                   help=choices_help(MODELS.entries()) + " (default: energy for tables, conv for images)")
-    t.add_argument("--steps", type=positive_int, default=S, metavar="N", help=f"optimizer steps (default: {D.steps})")
-    t.add_argument("--batch-size", type=positive_int, default=S, metavar="B",
-                   help=f"mini-batch size (default: {D.batch_size})")
-    t.add_argument("--lr", type=number, default=S, metavar="LR", help=f"Adam learning rate (default: {D.lr:g})")
-    t.add_argument("--lr-schedule", choices=("constant", "cosine"), default=S,
-                   help=f"learning rate over the steps: constant, or cosine decay towards 0 (default: {D.lr_schedule})")
-    t.add_argument("--weight-decay", type=number, default=S, metavar="W",
-                   help=f"decoupled weight decay, AdamW (default: {D.weight_decay:g})")
-    t.add_argument("--hidden", type=positive_int, default=S, metavar="W", help=f"hidden width (default: {D.hidden})")
-    t.add_argument("--depth", type=positive_int, default=S, metavar="K", help=f"hidden layers (default: {D.depth})")
-    add_settings(t)  # the objectives' own settings, from the table
-    t.add_argument("--clip-grad-norm", type=off_or(number), default=S, metavar="C",
-                   help=f"clip the global gradient norm to C; off: no clipping (default: {D.clip_grad_norm:g})")
-    t.add_argument("--ema-decay", type=off_or(number), default=S, metavar="D",
-                   help=f"exponential moving average of the weights; off: none (default: {D.ema_decay:g})")
-    t.add_argument("--val-fraction", type=fraction, default=S, metavar="F",
-                   help=f"share of the data held out to measure the fit (held-out Hyvärinen loss), keep the best "
-                        f"weights and stop early; 0 turns it off (default: {D.val_fraction:g})")
-    t.add_argument("--eval-every", type=positive_int, default=S, metavar="N",
-                   help=f"steps between held-out evaluations (default: {D.eval_every})")
-    t.add_argument("--patience", type=count_or_zero, default=S, metavar="N",
-                   help=f"stop after N steps without a new held-out best; 0: never stop early (default: {D.patience})")
-    t.add_argument("--seed", type=int, default=S, metavar="S", help="seed of data, weights and noise (default: 0)")
-    add_file_options(t)
-    t.add_argument("--standardize", choices=("column", "channel", "global", "off"), default=S,
-                   help="the scale the model learns in: z = (x - mean)/std per column (tables' default), per channel "
-                        "pooled over the pixels (images' default), one mean and std for all, or off")
-    t.add_argument("--config", metavar="FILE.toml", help="settings from a TOML (or JSON) file; options given here win")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint "
-                   "(its saved settings are used; --steps may raise the total)")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
-
-    s = sub.add_parser("sample", help="draw samples from a trained run, and say whether they can be trusted",
-                       description="Draw samples from a run's model, in the units of the original data, and write "
-                                   "beside them (SAMPLES.json) whether the sampler converged: acceptance rate, split "
-                                   "R̂ and effective sample size over the chains, for SMC the ESS of its weights and "
-                                   "log Z. The default sampler suits the model: sequential Monte Carlo for energies "
-                                   "(the right weights between modes), annealed Langevin for ncsn score models, "
-                                   "Langevin for other score models. Step sizes are adapted unless --step-size is "
-                                   "given.")
-    s.add_argument("run", metavar="RUN")
-    s.add_argument("--n", type=positive_int, help="number of samples (default: 1000; images: 100)")
-    s.add_argument("--out", metavar="SAMPLES.npy",
-                   help="where to write the samples (default: RUN/samples.npy): (n, d) as .npy, or .csv with the data's "
-                        "column names; images (n, c, h, w) as .npy, with a grid of them beside it (SAMPLES.png)")
-    s.add_argument("--sampler", choices=SAMPLERS.names(), help=choices_help(SAMPLERS.entries()))
-    s.add_argument("--steps", type=positive_int, metavar="N",
-                   help="smc: MALA moves per temperature (default 10); pt, mala, langevin, annealed: steps after "
-                        "warm-up (default 1000, warm-up steps/2; annealed: shared by the levels); hmc: 200")
-    s.add_argument("--step-size", type=number, metavar="EPS", help="fix the step ε instead of adapting it "
-                   "(standardized units; annealed: ε at the smallest σ, in units of σ_L²)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
-
-    e = sub.add_parser("eval", help="score, energy and log-density of a run at given points",
-                       description="Write score (n, d) and, for energy models, energy (n,) at the points, in the "
-                                   "units of the original data (standardization undone exactly). For ncsn runs "
-                                   "the score is the one at the smallest σ. With --log-prob, also the normalised "
-                                   "log p(x) = -energy - log Z, log Z by sequential Monte Carlo, with its standard "
-                                   "error (log_z, log_z_se; every log p shares that error).")
-    e.add_argument("run", metavar="RUN")
-    e.add_argument("--points", required=True, metavar="X.npy", help=".npy/.npz/.csv of shape (n, d), or images "
-                   "(n, c, h, w) in a .npy/.npz for an image run")
-    e.add_argument("--out", required=True, metavar="OUT.npz", help=".npz of arrays, or .csv of columns (score_<name>, "
-                   "energy, log_prob…)")
-    e.add_argument("--log-prob", action="store_true", help="also write log p(x) (energy models)")
-    e.add_argument("--particles", type=positive_int, default=4096, metavar="N",
-                   help="SMC particles for log Z (default: 4096; the standard error falls as 1/sqrt(N))")
-    e.add_argument("--seed", type=int, default=0)
-
-    p = sub.add_parser("plot", help="draw a run: energy landscape, score field, samples, loss curve",
-                       description="Draw the figures of a run (2-D data) into DIR (default RUN/plots). Samples come "
-                                   "from the run's default sampler; the samples figure says whether it converged "
-                                   "and, for energies, whether the samples' mass per mode matches the density's.")
-    p.add_argument("run", metavar="RUN")
-    p.add_argument("--out", metavar="DIR")
-    p.add_argument("--n", type=positive_int, default=2000, help="samples to draw (default: 2000)")
-    p.add_argument("--steps", type=positive_int, metavar="N", help="sampler steps (see sample --help)")
-    p.add_argument("--sampler", choices=SAMPLERS.names(), help="the sampler (default: the run's, see sample --help)")
-    p.add_argument("--log", action="store_true", help="draw the log-density (tails and spurious modes show)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-
-    c = sub.add_parser("compare", help="train several objectives on the same data and write a report",
-                       description="Train each objective on DATA with the same budget and seed, sample from each, "
-                                   "and write report.md / report.json with time per step, final loss, MMD and C2ST "
-                                   "against held-out data, relative Fisher divergence and 2-D KL where the truth is "
-                                   "known, and the figures. On images: grids of samples, and for the built-in digits "
-                                   "their Fréchet distance, class histogram and confidence read by a digit classifier.")
-    c.add_argument("data", metavar="DATA")
-    c.add_argument("--objectives", default=",".join(OBJECTIVES), metavar="NAMES",
-                   help="comma-separated objectives, from: " f"{', '.join(OBJECTIVES)} (default: all); and score "
-                   "estimators with no network, from: " + choices_help(ESTIMATORS.entries()))
-    c.add_argument("--out", required=True, metavar="DIR")
-    c.add_argument("--steps", type=positive_int, default=2000, metavar="N", help="steps per objective (default: 2000)")
-    c.add_argument("--model", choices=MODELS.names(),
-                   help="the model of every method (default: energy; images: conv, energy where a method needs one)")
-    c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--quiet", action="store_true", help="no progress lines")
-    c.add_argument("--log", action="store_true", help="draw log-densities (tails and spurious modes show)")
-    c.add_argument("--sample-steps", type=positive_int, metavar="N",
-                   help="steps of every method's sampler (default: each sampler's own, see sample --help)")
-    c.add_argument("--eval-seconds", type=number, default=1.0, metavar="S",
-                   help="measure each method's held-out quality every S seconds of training (default: 1)")
-    add_settings(c)  # shared by every method that reads them
-    add_file_options(c)
-
-    d = sub.add_parser("demo", help="compare every score-matching objective on 8gaussians (about a minute)",
-                       description="compare on the built-in 8gaussians set, whose exact score is known.")
-    d.add_argument("--out", default="demo", metavar="DIR", help="report folder (default: demo)")
-    return root
-
 
 def _one_line_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
     sys.stderr.write(f"scorematch: warning: {str(message).splitlines()[0]}\n")
@@ -199,8 +31,7 @@ def _fail(message: str) -> NoReturn:
 def _train(args: argparse.Namespace) -> None:
     from .config import TrainConfig
     from .data import BUILTIN
-    from .registry import OBJECTIVES
-    from .runs import prepare_data, read_object, train_run
+    from .lock import run_lock
 
     given = {k: v for k, v in vars(args).items() if k in TrainConfig.keys() and k != "data"}
     if given.get("patience") == 0:
@@ -211,9 +42,28 @@ def _train(args: argparse.Namespace) -> None:
     if not args.out.strip():
         raise ValueError("--out must name a folder, got an empty name")
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file: choose a folder")
+    if args.resume and not (out / "config.json").is_file():
+        raise ValueError(f"--resume: {out} is not a run folder (config.json is missing)")
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with run_lock(out, what="scorematch train"):
+            _train_locked(args, given, data, out)
+    except BaseException:
+        if created and not (out / "checkpoint" / "latest.json").is_file():
+            shutil.rmtree(out, ignore_errors=True)  # a new run that failed before its first checkpoint leaves nothing
+        raise
+
+
+def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path) -> None:
+    from .config import TrainConfig
+    from .lock import LOCK_NAME
+    from .registry import OBJECTIVES
+    from .runs import prepare_data, read_object, train_run
+
     if args.resume:
-        if not (out / "config.json").is_file():
-            raise ValueError(f"--resume: {out} is not a run folder (config.json is missing)")
         saved = TrainConfig.from_dict(read_object(out / "config.json"))
         changed = {k: v for k, v in given.items() if k not in ("steps", "lr") and getattr(saved, k) != v}
         if changed or data != saved.data or args.config:
@@ -226,7 +76,7 @@ def _train(args: argparse.Namespace) -> None:
             cfg = TrainConfig.from_file(args.config, data=data, **given)
         else:
             cfg = TrainConfig(data=data, **given)
-        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if any(p.name != LOCK_NAME for p in out.iterdir()):
             raise ValueError(f"--out {out} exists and is not empty: choose a new folder, or add --resume")
         x = prepare_data(cfg)  # validate the data before anything is written
         from_file = TrainConfig.read_file(args.config) if args.config else {}
@@ -365,7 +215,13 @@ def main(argv: list[str] | None = None) -> int:
         commands = {"train": _train, "sample": _sample, "eval": _eval, "plot": _plot, "compare": _compare,
                     "demo": lambda a: _compare(a, demo=True)}
         try:
-            commands[args.command](args)
+            if args.command in ("sample", "eval", "plot") and Path(args.run).is_dir():
+                from .lock import run_lock
+
+                with run_lock(args.run, shared=True):  # never read a run while it is being written
+                    commands[args.command](args)
+            else:
+                commands[args.command](args)
         except TrainingDiverged as e:
             sys.stderr.write(f"scorematch: training stopped: {e}\n")
             return 3

@@ -41,7 +41,7 @@ from .metrics import HeldOutCriterion
 from .protocol import ScoreModel, in_data_units
 from .registry import MODELS, OBJECTIVES, SAMPLERS, at_smallest_sigma, build_model, build_objective, draw_samples
 from .schedules import ladder_from_data
-from .train import FitResult, fit
+from .train import FitResult, TrainingDiverged, fit
 
 __all__ = ["Run", "RunError", "load_run", "prepare_data", "prepare_table", "read_object", "save_array", "split_data",
            "train_run"]
@@ -327,8 +327,12 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
                                               "n_val": 0 if val is None else val.shape[0]})
     if search is not None:
         _write_json(out / "sigma_search.json", search)
-    result, criterion = _fit(cfg, model, z, z_val, out=out, resume=resume, progress=progress, eval_fn=extra,
-                             eval_seconds=eval_seconds)
+    try:
+        result, criterion = _fit(cfg, model, z, z_val, out=out, resume=resume, progress=progress, eval_fn=extra,
+                                 eval_seconds=eval_seconds)
+    except TrainingDiverged as e:
+        _keep_last_good(out, model, cfg, e)
+        raise
     save_tensors(model.state_dict(), out / "model.safetensors")
     _write_json(out / "config.json", cfg.to_dict())  # the run now goes to cfg.steps
     _write_json(out / "summary.json", {
@@ -340,6 +344,24 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     if resume:
         names = _names(out)
     return Run(out, cfg, stats, model, names), result
+
+
+def _keep_last_good(out: Path, model: Energy | Score, cfg: TrainConfig, error: TrainingDiverged) -> None:
+    """A diverged run stays usable: the weights of its last checkpoint (the best held-out ones, else the EMA, else
+    the raw ones) become ``model.safetensors`` and ``summary.json`` says what happened; with no checkpoint, nothing
+    is kept (``train`` removes a new run folder)."""
+    from .checkpoint import load_checkpoint
+
+    if not (out / "checkpoint" / "latest.json").is_file():
+        return
+    ck = load_checkpoint(out / "checkpoint")
+    model.load_state_dict(ck.best or ck.ema or ck.model)
+    save_tensors(model.state_dict(), out / "model.safetensors")
+    _write_json(out / "config.json", cfg.replace(steps=max(1, ck.step)).to_dict())  # the steps its weights saw
+    _write_json(out / "summary.json", {"steps_done": ck.step, "stop_reason": "diverged",
+                                       "diverged": str(error).splitlines()[0], "diverged_step": error.step,
+                                       "kept_weights": "best held-out" if ck.best else ("EMA" if ck.ema else "last"),
+                                       "kept_from_step": ck.step})
 
 
 def read_object(path: Path) -> dict[str, Any]:
