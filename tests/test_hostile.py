@@ -167,3 +167,24 @@ def test_a_diverged_run_keeps_its_last_good_weights_or_nothing(trained, tmp_path
     new = tmp_path / "new"
     assert run_cli("train", "moons", "--out", new, "--lr", "1e8", "--clip-grad-norm", "off", "--quiet") == 3
     assert not new.exists()  # diverged before any checkpoint: nothing left to block a retry
+
+
+def test_eval_flags_points_the_model_cannot_evaluate(trained, tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.array([[0.0, 0.0], [1e40, 0.0], [1e300, 1.0]]))
+    assert run_cli("eval", trained, "--points", tmp_path / "x.npy", "--out", tmp_path / "e.npz") == 0
+    err = capsys.readouterr().err
+    assert "2 of 3 points give a non-finite score or energy (the first is point 2" in err and err.count("\n") == 1
+    assert np.isfinite(np.load(tmp_path / "e.npz")["score"][0]).all()
+
+
+def test_compare_refuses_a_tiny_file_before_training(tmp_path, capsys):
+    np.save(tmp_path / "three.npy", np.arange(6.0).reshape(3, 2))
+    _fails(capsys, "compare", tmp_path / "three.npy", "--objectives", "esm", "--out", tmp_path / "c",
+           message="compare needs at least 50 rows")
+    assert not (tmp_path / "c").exists()
+
+
+def test_plot_that_fails_leaves_no_figure(trained, tmp_path, capsys):
+    _fails(capsys, "plot", trained, "--out", tmp_path / "p", "--sampler", "annealed",
+           message="needs a noise-conditional model")
+    assert not (tmp_path / "p").exists()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,6 +181,14 @@ class Run:
             log_p, log_z, se = self.log_prob(points, n_particles=n_particles, seed=seed)
             arrays.update(log_prob=log_p.numpy(), log_z=np.float64(log_z), log_z_se=np.float64(se))
             summary += f"; log Z {log_z:.4f} ± {se:.4f} (SMC, {n_particles} particles)"
+        bad = ~np.isfinite(arrays["score"].reshape(len(points), -1)).all(1)
+        if "energy" in arrays:
+            bad |= ~np.isfinite(arrays["energy"])
+        if bad.any():  # flagged, never passed off as numbers: e.g. points beyond the float32 range of the model
+            first = int(np.flatnonzero(bad)[0])
+            warnings.warn(f"{int(bad.sum())} of {len(points)} points give a non-finite score or energy (the first is "
+                          f"point {first + 1}, largest |x| {float(points[first].abs().max()):.3g}): the model is "
+                          "evaluated in float32 on standardized points", stacklevel=2)
         return {k: np.asarray(v) for k, v in arrays.items()}, summary
 
     def default_sampler(self) -> str:

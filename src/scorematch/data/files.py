@@ -72,7 +72,7 @@ def _read_numpy(path: Path, key: str | None) -> tuple[np.ndarray, str]:
             if key is not None:
                 raise DataError(f"{path}: key={key!r} applies to .npz archives; this file holds one array")
             check_memory(f"{path}: an array of shape {loaded.shape}", 2 * loaded.size * 8, "use a smaller file")
-            return np.asarray(loaded), str(path)
+            return np.array(loaded), str(path)  # read into memory (the map is read-only)
         with loaded:
             keys = list(loaded.files)
             if key is None and len(keys) != 1:

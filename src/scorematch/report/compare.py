@@ -34,6 +34,7 @@ from .quality import QualityProbe, seconds_to
 __all__ = ["N_TEST", "QUALITY_TARGET", "compare"]
 
 N_TEST = 2000
+MIN_ROWS = 50
 QUALITY_TARGET = 0.1
 """The relative Fisher divergence a method must reach for the report's "seconds to target" (with an exact score)."""
 
@@ -49,6 +50,9 @@ def _split(base: TrainConfig, n_test: int) -> tuple[Tensor, Tensor, list[str] | 
         x = prepare_data(base, n_extra=n_test)
         return x[:base.n_data], x[base.n_data:], None
     x, names = prepare_table(base)
+    if x.shape[0] < MIN_ROWS:  # before any training: a fifth is held out, and samples are measured against it
+        raise ValueError(f"{base.data}: compare needs at least {MIN_ROWS} rows (a fifth is held out to measure the "
+                         f"samples against); the file has {x.shape[0]}")
     perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(base.seed))
     n_test = max(1, x.shape[0] // 5)
     return x[perm[n_test:]], x[perm[:n_test]], names

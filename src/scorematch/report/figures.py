@@ -4,6 +4,8 @@ the mode check), and the loss curve."""
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,17 @@ def regions_of(truth: Any, data: Tensor):
 
 def plot_run(run: Run, out: Path, *, n_samples: int = 2000, steps: int | None = None, sampler: str | None = None,
              log: bool = False, progress: bool = False) -> list[Path]:
+    """Draw a run's figures into ``out`` (see :func:`_draw_run`); they are drawn into a temporary folder first and
+    moved into ``out`` only when all of them succeeded, so a failure leaves no figure and no empty folder."""
+    with tempfile.TemporaryDirectory(prefix="scorematch-plot-") as work:
+        drawn = _draw_run(run, Path(work), n_samples=n_samples, steps=steps, sampler=sampler, log=log,
+                          progress=progress)
+        out.mkdir(parents=True, exist_ok=True)
+        return [Path(shutil.move(str(p), str(out / p.name))) for p in drawn]
+
+
+def _draw_run(run: Run, out: Path, *, n_samples: int = 2000, steps: int | None = None, sampler: str | None = None,
+              log: bool = False, progress: bool = False) -> list[Path]:
     """Draw a run's figures into ``out``; returns the files written. 2-D runs get the density (or score
     magnitude; ``log``: log-density), the score field and ``n_samples`` samples over the data, drawn by the run's
     default sampler (or ``sampler``), with the sampler's verdict and, for energies, a check of the samples'
