@@ -188,3 +188,30 @@ def test_plot_that_fails_leaves_no_figure(trained, tmp_path, capsys):
     _fails(capsys, "plot", trained, "--out", tmp_path / "p", "--sampler", "annealed",
            message="needs a noise-conditional model")
     assert not (tmp_path / "p").exists()
+
+
+def test_resume_refuses_changed_data_unless_allowed(tmp_path, capsys):
+    g = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", g.standard_normal((200, 2)))
+    run = tmp_path / "run"
+    assert run_cli("train", tmp_path / "x.npy", "--out", run, *TINY) == 0
+    np.save(tmp_path / "x.npy", g.standard_normal((200, 2)) + 5)
+    _fails(capsys, "train", tmp_path / "x.npy", "--out", run, "--resume", "--steps", "30", "--quiet",
+           message="the data changed since the run")
+    assert json.loads((run / "config.json").read_text())["steps"] == 20
+    assert run_cli("train", tmp_path / "x.npy", "--out", run, "--resume", "--steps", "30", "--allow-data-change",
+                   "--quiet") == 0
+
+
+def test_a_config_edited_to_another_network_is_refused(trained, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**config, "activation": "tanh"}))
+    _fails(capsys, "sample", copy, "--n", "5", "--out", tmp_path / "s.npy",
+           message="config.json does not describe the network in model.safetensors (activation: 'tanh'")
+
+
+def test_tiny_but_varying_data_is_not_called_constant(tmp_path, capsys):
+    np.save(tmp_path / "tiny.npy", np.random.default_rng(0).random((50, 2)) * 1e-300)
+    _fails(capsys, "train", tmp_path / "tiny.npy", "--out", tmp_path / "r", message="varies by less than float64")

@@ -60,11 +60,11 @@ def atomic_write(path: str | Path, data: bytes | str) -> None:
         raise
 
 
-def save_tensors(tensors: dict[str, Tensor], path: str | Path) -> None:
-    """Save a flat dict of tensors as safetensors, atomically."""
+def save_tensors(tensors: dict[str, Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> None:
+    """Save a flat dict of tensors as safetensors (with string ``metadata`` in its header), atomically."""
     from safetensors.torch import save
 
-    atomic_write(path, save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}))
+    atomic_write(path, save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata=metadata))
 
 
 @dataclass

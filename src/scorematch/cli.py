@@ -91,7 +91,8 @@ def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path) -
     chosen = set(given) | (set(TrainConfig.read_file(args.config)) if args.config else set())
     ladder = (OBJECTIVES[cfg.objective].conditional and not args.resume  # no σ given: the ladder of the data
               and not chosen & {"sigma", "sigma_max", "n_sigmas"})
-    run, result = train_run(cfg, out, resume=args.resume, progress=False if args.quiet else None, ladder=ladder)
+    run, result = train_run(cfg, out, resume=args.resume, progress=False if args.quiet else None, ladder=ladder,
+                            allow_data_change=args.allow_data_change)
     last = result.history[-1] if result.history else {"loss": float("nan"), "seconds": 0.0}
     sigma = f", sigma {run.config.sigma:g} (auto)" if cfg.sigma == "auto" else ""
     if ladder:

@@ -173,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", metavar="FILE.toml", help="settings from a TOML (or JSON) file; options given here win")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint "
                    "(its saved settings are used; --steps may raise the total)")
+    t.add_argument("--allow-data-change", action="store_true", help="with --resume: continue although the data "
+                   "changed since the run began (its fingerprint in data_stats.json), with the run's standardization")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("sample", help="draw samples from a trained run, and say whether they can be trusted",

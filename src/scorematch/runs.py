@@ -261,7 +261,8 @@ def _fit(cfg: TrainConfig, model: Energy | Score, z: Tensor, z_val: Tensor | Non
 
 def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: bool | None = None,
               data: Tensor | None = None, eval_fn: Any = None, eval_seconds: float | None = None,
-              names: list[str] | None = None, ladder: bool = False) -> tuple[Run, FitResult]:
+              names: list[str] | None = None, ladder: bool = False, allow_data_change: bool = False
+              ) -> tuple[Run, FitResult]:
     """Train ``cfg`` into the folder ``out`` (or continue it with ``resume``); returns the run and its history.
 
     A random ``val_fraction`` of the data is held out: the held-out Hyvärinen loss (the Fisher divergence up to a
@@ -273,7 +274,8 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     ``data`` overrides the data the config names (used by ``compare`` to hold out a test split), with its column
     ``names``; ``ladder``: choose the σ ladder (``sigma``, ``sigma_max``, ``n_sigmas``) from the standardized
     training points by :func:`scorematch.schedules.ladder_from_data` and write it, with the reason for each number
-    and the annealed sampler's step, to ``ladder.json`` (``sample`` then uses that step); ``eval_fn``
+    and the annealed sampler's step, to ``ladder.json`` (``sample`` then uses that step); ``allow_data_change``:
+    resume although the data's fingerprint (``data_stats.json``) differs; ``eval_fn``
     (``eval_fn(model, stats) -> dict``) adds its values to every held-out evaluation's record (used by
     ``make quality`` to follow the exact Fisher divergence); ``eval_seconds`` also calls it at regular training
     times (see :func:`scorematch.fit`; used by ``compare`` to draw quality against time).
@@ -282,7 +284,11 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     x, names = prepare_table(cfg) if data is None else (data, names)
     train, val = split_data(x, cfg.val_fraction, cfg.seed)
     if resume:
-        stats = Standardizer.from_dict(read_object(out / "data_stats.json")["standardizer"])
+        saved = read_object(out / "data_stats.json")
+        stats = Standardizer.from_dict(saved["standardizer"])
+        if saved.get("fingerprint") not in (None, _fingerprint(x)) and not allow_data_change:
+            raise RunError(f"{cfg.data}: the data changed since the run {out} began (its fingerprint differs): start a "
+                           "new run, or continue with the run's standardization by --allow-data-change")
         done = latest_step(out / "checkpoint")
         if done is not None and cfg.steps < done:
             raise RunError(f"{out}: the run has done {done} steps; --steps {cfg.steps} would go backwards")
@@ -330,7 +336,7 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
         _write_json(out / "ladder.json", {**chosen.to_dict(), "units": "standardized"})
     if not (out / "data_stats.json").is_file():
         _write_json(out / "data_stats.json", {"standardizer": stats.to_dict(), "event_shape": list(x.shape[1:]),
-                                              "columns": names,
+                                              "columns": names, "fingerprint": _fingerprint(x),
                                               "range": [float(train.min()), float(train.max())] if x.ndim == 4 else None,
                                               "n": x.shape[0], "n_train": train.shape[0],
                                               "n_val": 0 if val is None else val.shape[0]})
@@ -342,7 +348,7 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     except TrainingDiverged as e:
         _keep_last_good(out, model, cfg, e)
         raise
-    save_tensors(model.state_dict(), out / "model.safetensors")
+    save_tensors(model.state_dict(), out / "model.safetensors", _architecture(cfg, tuple(x.shape[1:])))
     _write_json(out / "config.json", cfg.to_dict())  # the run now goes to cfg.steps
     _write_json(out / "summary.json", {
         "steps_done": result.steps, "stop_reason": result.stop_reason, "best_step": result.best_step,
@@ -355,6 +361,25 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     return Run(out, cfg, stats, model, names), result
 
 
+def _architecture(cfg: TrainConfig, event_shape: tuple[int, ...]) -> dict[str, str]:
+    """What defines the network of a run, as the header of ``model.safetensors``: checked on load, so that a
+    ``config.json`` edited to another activation or size is refused rather than run with these weights."""
+    entry = OBJECTIVES[cfg.objective]
+    keys = ("model", "conv_width", "conv_blocks") if MODELS[cfg.model].needs_images else \
+        ("model", "hidden", "depth", "activation")
+    return {"architecture": json.dumps({**{k: getattr(cfg, k) for k in keys}, "conditional": entry.conditional,
+                                        "learns_log_z": entry.learns_log_z, "event_shape": list(event_shape)},
+                                       sort_keys=True)}
+
+
+def _fingerprint(x: Tensor) -> str:
+    """SHA-256 of the data (float64) and its shape: ``--resume`` checks that the data did not change."""
+    import hashlib
+
+    raw = x.detach().double().contiguous().numpy().tobytes()
+    return hashlib.sha256(str(tuple(x.shape)).encode() + raw).hexdigest()
+
+
 def _keep_last_good(out: Path, model: Energy | Score, cfg: TrainConfig, error: TrainingDiverged) -> None:
     """A diverged run stays usable: the weights of its last checkpoint (the best held-out ones, else the EMA, else
     the raw ones) become ``model.safetensors`` and ``summary.json`` says what happened; with no checkpoint, nothing
@@ -365,12 +390,17 @@ def _keep_last_good(out: Path, model: Energy | Score, cfg: TrainConfig, error: T
         return
     ck = load_checkpoint(out / "checkpoint")
     model.load_state_dict(ck.best or ck.ema or ck.model)
-    save_tensors(model.state_dict(), out / "model.safetensors")
+    save_tensors(model.state_dict(), out / "model.safetensors", _architecture(cfg, _event_shape(out)))
     _write_json(out / "config.json", cfg.replace(steps=max(1, ck.step)).to_dict())  # the steps its weights saw
     _write_json(out / "summary.json", {"steps_done": ck.step, "stop_reason": "diverged",
                                        "diverged": str(error).splitlines()[0], "diverged_step": error.step,
                                        "kept_weights": "best held-out" if ck.best else ("EMA" if ck.ema else "last"),
                                        "kept_from_step": ck.step})
+
+
+def _event_shape(path: Path) -> tuple[int, ...]:
+    stats = read_object(path / "data_stats.json")
+    return Standardizer.from_dict(stats["standardizer"]).event_shape
 
 
 def read_object(path: Path) -> dict[str, Any]:
@@ -425,6 +455,15 @@ def load_run(path: str | Path) -> Run:
     except Exception as e:  # a truncated file, or weights of another architecture
         raise RunError(f"{path}: model.safetensors is unreadable or does not match config.json "
                        f"({str(e).splitlines()[0][:120]})") from None
+    from safetensors import safe_open
+
+    with safe_open(path / "model.safetensors", "pt") as f:
+        stored = (f.metadata() or {}).get("architecture")
+    if stored is not None and stored != _architecture(cfg, stats.event_shape)["architecture"]:
+        now = json.loads(_architecture(cfg, stats.event_shape)["architecture"])
+        diff = next((k for k, v in json.loads(stored).items() if now.get(k) != v), "the network")
+        raise RunError(f"{path}: config.json does not describe the network in model.safetensors ({diff}: "
+                       f"{now.get(diff)!r} in config.json, {json.loads(stored).get(diff)!r} in the weights)")
     bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise RunError(f"{path}: model.safetensors holds non-finite weights ({bad[0]}{' …' if len(bad) > 1 else ''}); "

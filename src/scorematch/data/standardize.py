@@ -76,7 +76,11 @@ class Standardizer:
         x64 = x.detach().to(torch.float64)
         pooled = x64.reshape(-1, 1) if per == "global" else x64.transpose(0, 1).reshape(x.shape[1], -1).T
         mean, std = pooled.mean(0), pooled.std(0, correction=0)
+        spread = pooled.amax(0) - pooled.amin(0)
         for j, s in enumerate(std.tolist()):
+            if s == 0 and spread[j] > 0:  # e.g. values of 1e-300: their variance underflows
+                raise ValueError(f"Standardizer.fit: column {j + 1} varies by less than float64 can standardize (values "
+                                 f"about {mean[j].item():.3g}): rescale it")
             if s == 0:
                 what = {"column": "column", "channel": "channel", "global": "the data"}[per]
                 raise ValueError(f"Standardizer.fit: {what}{'' if per == 'global' else f' {j + 1}'} is constant "
