@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from ._checks import check_positive
+from .distributed import average, average_gradients
 
 __all__ = ["default_optimizer", "training_step"]
 
@@ -36,17 +37,20 @@ def training_step(model: nn.Module, objective: Objective, optimizer: torch.optim
     It evaluates ``objective(model, x, generator=generator).mean()``, back-propagates, clips the global gradient
     norm to ``clip_grad_norm`` (if given) and steps ``optimizer`` — but only when both the loss and the
     gradient norm are finite: otherwise the weights are left untouched and the caller sees the non-finite value
-    (``grad_norm`` is NaN when the loss already was).
+    (``grad_norm`` is NaN when the loss already was). Under a process group the loss and the gradients are
+    averaged over the ranks (:mod:`scorematch.distributed`).
     """
     params = [p for g in optimizer.param_groups for p in g["params"]]
     limit = math.inf if clip_grad_norm is None else check_positive("clip_grad_norm", clip_grad_norm)
 
     def step(x: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
-        loss = objective(model, x, generator=generator).mean()
+        local = objective(model, x, generator=generator).mean()
+        loss = average(local.detach())  # under a process group: the global batch's loss, the same on every rank
         if not torch.isfinite(loss):
             return loss, torch.full((), math.nan)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        local.backward()
+        average_gradients(params)
         grad_norm = torch.nn.utils.clip_grad_norm_(params, limit)
         if torch.isfinite(grad_norm):  # checked before the step: no NaN ever reaches the weights
             optimizer.step()

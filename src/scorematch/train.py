@@ -31,6 +31,7 @@ from ._checks import check_choice, check_count, check_positive
 from .checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
 from .curvature import check_objective_fits
 from .defaults import DEFAULTS
+from .distributed import shard, world
 from .losses import base_objective, multiscale_denoising
 from .monitor import build_monitor, hold_out
 from .optimizer import default_optimizer, training_step
@@ -75,7 +76,7 @@ def _batches(data: Tensor | Iterable, batch_size: int, generator: torch.Generato
             raise ValueError(f"data must have shape (n, *event) with n >= 1; got {tuple(data.shape)}")
         while True:
             idx = torch.randint(0, data.shape[0], (batch_size,), generator=generator, device=generator.device)
-            yield data[idx.to(data.device)]
+            yield data[shard(idx).to(data.device)]  # under a process group: this rank's share of the global batch
     while True:  # a DataLoader or any re-iterable of batches: iterate afresh each epoch (reshuffles, no cache)
         for batch in data:
             yield batch[0] if isinstance(batch, (tuple, list)) else batch
@@ -254,6 +255,8 @@ def fit(
                 steps = ck.step  # it stopped for good: resuming changes nothing
         start, result.history = ck.step, ck.history
         result.seconds = result.history[-1]["seconds"] if result.history else 0.0
+    if world()[0] != 0:
+        out = None  # under a process group only rank 0 writes (metrics, checkpoints); every rank reads to resume
     if out is not None:
         _write_metrics(out / "metrics.jsonl", result.history)  # drop lines past the checkpoint after a kill
     if progress is None:
