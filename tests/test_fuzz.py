@@ -1,0 +1,121 @@
+"""Property-based tests (hypothesis) of what users hand the tool: data files, run folders and command-line options.
+Whatever the input, the answer is a result or one of the documented one-line errors — never another exception —
+and a failed command writes nothing. The counts by outcome are printed by the last test (``pytest -s``)."""
+
+import json
+import shutil
+from collections import Counter
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from scorematch.cli import main
+from scorematch.data import DataError, load_table
+from scorematch.runs import RunError, load_run
+
+OUTCOMES: Counter = Counter()
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                                     max_size=4), max_leaves=12)
+
+
+def _cli(*args):
+    try:
+        return main([str(a) for a in args])
+    except SystemExit as e:
+        return e.code
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    run = tmp_path_factory.mktemp("fuzz") / "run"
+    assert _cli("train", "moons", "--out", run, "--steps", "5", "--hidden", "8", "--quiet") == 0
+    return run
+
+
+@FAST
+@given(array=hnp.arrays(st.sampled_from([np.float64, np.float32, np.int64, np.uint8, np.bool_, np.complex64]),
+                        hnp.array_shapes(min_dims=0, max_dims=5, max_side=4)),
+       suffix=st.sampled_from([".npy", ".npz", ".csv"]))
+def test_numpy_arrays_load_or_fail_in_one_line(tmp_path_factory, array, suffix):
+    path = tmp_path_factory.mktemp("f") / f"x{suffix}"
+    if suffix == ".npy":
+        np.save(path, array)
+    elif suffix == ".npz":
+        np.savez(path, a=array)
+    else:
+        path.write_text("\n".join(",".join(str(v) for v in np.atleast_1d(row).ravel()) for row in np.atleast_1d(array)))
+    try:
+        x, _ = load_table(path)
+    except DataError as e:
+        assert "\n" not in str(e) and str(path) in str(e)
+        OUTCOMES["data file: one-line DataError"] += 1
+        return
+    assert x.ndim in (2, 4) and bool(np.isfinite(x.numpy()).all())
+    OUTCOMES["data file: loaded"] += 1
+
+
+@FAST
+@given(text=st.text(alphabet=st.sampled_from(list("0123456789.,;-e \tnaifNAIF\n\"x")), max_size=60))
+def test_csv_text_loads_or_fails_in_one_line(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("c") / "x.csv"
+    path.write_text(text)
+    try:
+        x, _ = load_table(path)
+    except DataError as e:
+        assert "\n" not in str(e)
+        OUTCOMES["csv text: one-line DataError"] += 1
+        return
+    assert x.ndim == 2 and bool(np.isfinite(x.numpy()).all())
+    OUTCOMES["csv text: loaded"] += 1
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(["config.json", "data_stats.json", "checkpoint/latest.json"]), value=JSON,
+       key=st.sampled_from([None, "standardizer", "columns", "range", "hidden", "activation", "steps", "mean"]))
+def test_damaged_run_json_is_a_run_error(trained, tmp_path_factory, name, value, key):
+    copy = tmp_path_factory.mktemp("r") / "run"
+    shutil.copytree(trained, copy)
+    original = json.loads((copy / name).read_text())
+    if key is not None and isinstance(original, dict):
+        target = original.get("standardizer") if key == "mean" else original
+        if isinstance(target, dict):
+            target[key] = value
+        value = original
+    (copy / name).write_text(json.dumps(value))
+    try:
+        load_run(copy)
+        OUTCOMES["run folder: loaded"] += 1
+    except RunError as e:
+        assert "\n" not in str(e)
+        OUTCOMES["run folder: one-line RunError"] += 1
+
+
+OPTIONS = ["--batch-size", "--lr", "--hidden", "--depth", "--sigma", "--n-probes", "--ema-decay",
+           "--val-fraction", "--patience", "--clip-grad-norm", "--seed", "--weight-decay", "--standardize"]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(option=st.sampled_from(OPTIONS),
+       value=st.one_of(st.sampled_from(["0", "-1", "nan", "inf", "1e400", "off", "", "x", "1e18", "0.5", "auto"]),
+                       st.integers(-10, 10**20).map(str), st.floats(allow_nan=True).map(str)))
+def test_train_options_succeed_or_fail_in_one_line_and_write_nothing(tmp_path_factory, capsys, option, value):
+    out = tmp_path_factory.mktemp("o") / "run"
+    code = _cli("train", "moons", "--out", out, "--steps", "2", "--hidden", "8", "--quiet", option, value)
+    err = capsys.readouterr().err
+    assert code in (0, 2, 3), (option, value, code, err)
+    assert "Traceback" not in err
+    if code != 0:
+        assert not out.exists() or (out / "checkpoint" / "latest.json").is_file(), (option, value)
+    OUTCOMES[f"train option: exit {code}"] += 1
+
+
+def test_zz_counts_by_outcome():
+    """Print how many cases ran, by outcome (every property above must have run)."""
+    print("\nfuzz cases by outcome:", json.dumps(dict(sorted(OUTCOMES.items())), indent=1))
+    assert sum(OUTCOMES.values()) > 0
