@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from scorematch.cli import main
+from commands import exit_code
 from scorematch.data import DataError, load_table
 from scorematch.runs import RunError, load_run
 
@@ -24,17 +24,10 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st
                                                                                      max_size=4), max_leaves=12)
 
 
-def _cli(*args):
-    try:
-        return main([str(a) for a in args])
-    except SystemExit as e:
-        return e.code
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     run = tmp_path_factory.mktemp("fuzz") / "run"
-    assert _cli("train", "moons", "--out", run, "--steps", "5", "--hidden", "8", "--quiet") == 0
+    assert exit_code("train", "moons", "--out", run, "--steps", "5", "--hidden", "8", "--quiet") == 0
     return run
 
 
@@ -106,7 +99,7 @@ OPTIONS = ["--batch-size", "--lr", "--hidden", "--depth", "--sigma", "--n-probes
                        st.integers(-10, 10**20).map(str), st.floats(allow_nan=True).map(str)))
 def test_train_options_succeed_or_fail_in_one_line_and_write_nothing(tmp_path_factory, capsys, option, value):
     out = tmp_path_factory.mktemp("o") / "run"
-    code = _cli("train", "moons", "--out", out, "--steps", "2", "--hidden", "8", "--quiet", option, value)
+    code = exit_code("train", "moons", "--out", out, "--steps", "2", "--hidden", "8", "--quiet", option, value)
     err = capsys.readouterr().err
     assert code in (0, 2, 3), (option, value, code, err)
     assert "Traceback" not in err

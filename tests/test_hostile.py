@@ -10,29 +10,22 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from commands import exit_code
 from scorematch import cli
-from scorematch.cli import main
 
 HUGE = str(10**18)
 TINY = ["--steps", "20", "--hidden", "8", "--quiet"]
 
 
-def run_cli(*args):
-    try:
-        return main([str(a) for a in args])
-    except SystemExit as e:
-        return e.code
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     run = tmp_path_factory.mktemp("hostile") / "run"
-    assert run_cli("train", "moons", "--out", run, *TINY) == 0
+    assert exit_code("train", "moons", "--out", run, *TINY) == 0
     return run
 
 
 def _fails(capsys, *args, message):
-    assert run_cli(*args) == 2
+    assert exit_code(*args) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
 
@@ -136,7 +129,7 @@ def test_ctrl_c_at_start_up_is_exit_130_without_a_traceback(monkeypatch, capsys)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "_build_parser", interrupted)
-    assert main(["train", "moons", "--out", "x"]) == 130
+    assert exit_code("train", "moons", "--out", "x") == 130
     err = capsys.readouterr().err
     assert err == "scorematch: interrupted; a run can continue with train --resume\n"
 
@@ -152,26 +145,26 @@ def test_a_second_writer_or_a_reader_fails_at_once_naming_the_holder(trained, tm
                message="is being written by pid")
         _fails(capsys, "sample", copy, "--n", "5", "--out", tmp_path / "s.npy", message="(scorematch train)")
     assert (copy / "config.json").read_text() == before and not (tmp_path / "s.npy").exists()
-    assert run_cli("sample", copy, "--n", "5", "--out", tmp_path / "s.npy", "--quiet") == 0  # released
+    assert exit_code("sample", copy, "--n", "5", "--out", tmp_path / "s.npy", "--quiet") == 0  # released
 
 
 def test_a_diverged_run_keeps_its_last_good_weights_or_nothing(trained, tmp_path, capsys):
     copy = tmp_path / "copy"
     shutil.copytree(trained, copy)
-    assert run_cli("train", "moons", "--out", copy, "--resume", "--steps", "60", "--lr", "1e8", "--quiet") == 3
+    assert exit_code("train", "moons", "--out", copy, "--resume", "--steps", "60", "--lr", "1e8", "--quiet") == 3
     assert "the last good checkpoint (step 20) is intact" in capsys.readouterr().err
     summary = json.loads((copy / "summary.json").read_text())
     assert summary["stop_reason"] == "diverged" and summary["kept_from_step"] == 20
     assert json.loads((copy / "config.json").read_text())["steps"] == 20
-    assert run_cli("sample", copy, "--n", "5", "--out", tmp_path / "s.npy", "--quiet") == 0  # still usable
+    assert exit_code("sample", copy, "--n", "5", "--out", tmp_path / "s.npy", "--quiet") == 0  # still usable
     new = tmp_path / "new"
-    assert run_cli("train", "moons", "--out", new, "--lr", "1e8", "--clip-grad-norm", "off", "--quiet") == 3
+    assert exit_code("train", "moons", "--out", new, "--lr", "1e8", "--clip-grad-norm", "off", "--quiet") == 3
     assert not new.exists()  # diverged before any checkpoint: nothing left to block a retry
 
 
 def test_eval_flags_points_the_model_cannot_evaluate(trained, tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.array([[0.0, 0.0], [1e40, 0.0], [1e300, 1.0]]))
-    assert run_cli("eval", trained, "--points", tmp_path / "x.npy", "--out", tmp_path / "e.npz") == 0
+    assert exit_code("eval", trained, "--points", tmp_path / "x.npy", "--out", tmp_path / "e.npz") == 0
     err = capsys.readouterr().err
     assert "2 of 3 points give a non-finite score or energy (the first is point 2" in err and err.count("\n") == 1
     assert np.isfinite(np.load(tmp_path / "e.npz")["score"][0]).all()
@@ -194,12 +187,12 @@ def test_resume_refuses_changed_data_unless_allowed(tmp_path, capsys):
     g = np.random.default_rng(0)
     np.save(tmp_path / "x.npy", g.standard_normal((200, 2)))
     run = tmp_path / "run"
-    assert run_cli("train", tmp_path / "x.npy", "--out", run, *TINY) == 0
+    assert exit_code("train", tmp_path / "x.npy", "--out", run, *TINY) == 0
     np.save(tmp_path / "x.npy", g.standard_normal((200, 2)) + 5)
     _fails(capsys, "train", tmp_path / "x.npy", "--out", run, "--resume", "--steps", "30", "--quiet",
            message="the data changed since the run")
     assert json.loads((run / "config.json").read_text())["steps"] == 20
-    assert run_cli("train", tmp_path / "x.npy", "--out", run, "--resume", "--steps", "30", "--allow-data-change",
+    assert exit_code("train", tmp_path / "x.npy", "--out", run, "--resume", "--steps", "30", "--allow-data-change",
                    "--quiet") == 0
 
 

@@ -1,0 +1,271 @@
+"""Run folders: their layout, loading a finished one, and using it in the units of the original data.
+
+A run folder holds::
+
+    config.json          every setting (a TrainConfig), enough to reproduce the run
+    data_stats.json      the standardization (mean, std per column), the data's event shape and column names
+    model.safetensors    the weights kept: the best by the held-out criterion (else the EMA); atomic
+    metrics.jsonl        one line per logged step: step, loss, seconds; held-out val_hyvarinen, val_loss
+    summary.json         steps done, why training stopped, the best step and its held-out criterion, overfitting
+    sigma_search.json    with sigma "auto": the σ values tried and their held-out criterion
+    ladder.json          a σ ladder chosen from the data: σ₁, σ_L, L, the sampler's step, and why each
+    checkpoint/          weights, optimizer, RNG state, step, best weights (see scorematch.checkpoint)
+
+Models are trained on standardized data ``z = (x − m)/s``; everything read out of a run is mapped back: scores by
+``1/s``, energies by ``+Σ log s`` (``−log p`` in data units), samples by ``x = m + s·z``.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+from torch import Tensor
+
+from ._checks import check_memory
+from .config import TrainConfig
+from .data import Standardizer
+from .fields import Energy, Score
+from .protocol import ScoreModel, in_data_units
+from .registry import MODELS, OBJECTIVES, SAMPLERS, at_smallest_sigma, build_model, draw_samples
+
+__all__ = ["Run", "RunError", "architecture_header", "column_names", "load_run", "read_object"]
+
+
+class RunError(ValueError):
+    """A run folder that cannot be used as asked (missing, incomplete, wrong shape)."""
+
+
+@dataclass
+class Run:
+    """A trained run: its folder, settings, standardization, model (in standardized units) and the data's column
+    names (``x1 … xd`` when the data had none; images have none)."""
+
+    path: Path
+    config: TrainConfig
+    stats: Standardizer
+    model: Energy | Score
+    names: list[str] | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        """The data's column names: the file's header, else ``x1 … xd``."""
+        return list(self.names) if self.names else [f"x{j + 1}" for j in range(self.dim)]
+
+    @property
+    def dim(self) -> int:
+        """Coordinates of one sample (``d``; ``c·h·w`` for images)."""
+        return self.stats.dim
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        """The shape of one sample: ``(d,)``, or ``(c, h, w)`` for images."""
+        return self.stats.event_shape
+
+    @property
+    def value_range(self) -> tuple[float, float] | None:
+        """The smallest and largest value of the training data (images; ``None`` for tables and older runs), the
+        grey scale of image grids."""
+        return _range_of(read_object(self.path / "data_stats.json"))
+
+    @property
+    def images(self) -> bool:
+        """Whether the run's samples are images ``(c, h, w)``."""
+        return len(self.event_shape) == 3
+
+    def _check_points(self, x: Tensor, what: str) -> Tensor:
+        if tuple(x.shape[1:]) != self.event_shape or x.ndim < 2:
+            want = ", ".join(map(str, ("n", *self.event_shape)))
+            raise RunError(f"{what} must have shape ({want}) to match the run {self.path}; got {tuple(x.shape)}")
+        return x
+
+    @property
+    def view(self) -> ScoreModel:
+        """The run's model in data units (:func:`~scorematch.protocol.in_data_units`: standardized in float64,
+        evaluated in float32, float64 out), an energy model for energy runs; for ``ncsn`` runs at the smallest σ.
+        Anything that takes a model (plots, metrics, samplers) takes it."""
+        return in_data_units(at_smallest_sigma(self.model, self.config), self.stats)
+
+    def score(self, x: Tensor) -> Tensor:
+        """∇ₓ log p(x) in data units, ``(n, d)``; for ``ncsn`` runs at the smallest σ."""
+        return self.view.score(self._check_points(x, "points"))
+
+    def energy(self, x: Tensor) -> Tensor:
+        """−log p̃(x) in data units (unnormalised), ``(n,)``; energy models only."""
+        if not isinstance(self.model, Energy):
+            raise RunError(f"{self.path} holds a score model: it has no energy")
+        return self.view.energy(self._check_points(x, "points"))
+
+    @property
+    def learned_log_z(self) -> float | None:
+        """The log-normalizer learned with the weights (runs of an objective that learns one, e.g. ``nce``), so that
+        ``log p(x) = −energy(x) − learned_log_z`` in data units (the energies carry the standardization's Jacobian,
+        so log Z is the same number in both units); ``None`` for other runs."""
+        log_z = getattr(self.model, "log_z", None)
+        return None if log_z is None else float(log_z.detach())
+
+    def log_z(self, *, n_particles: int = 4096, seed: int = 0, progress: bool = False) -> tuple[float, float]:
+        """``(log Z, its standard error)`` of :meth:`energy` by sequential Monte Carlo
+        (:func:`scorematch.samplers.smc.smc`, 16 independent groups, base N(0, 2²I) in standardized units); energy
+        models only. The energies carry the standardization's Jacobian, so this normalises them in data units."""
+        from .samplers.smc import smc
+        from .sampling import BASE_STD
+
+        if not isinstance(self.model, Energy):
+            raise RunError(f"{self.path} holds a score model: log p needs an energy model (train with --model energy)")
+        field = at_smallest_sigma(self.model, self.config)
+        out = smc(field, n_particles, self.event_shape, base_std=BASE_STD, generator=torch.Generator().manual_seed(seed),
+                  dtype=torch.float32, progress=progress)
+        return out.log_z, out.standard_error
+
+    def log_prob(self, x: Tensor, *, n_particles: int = 4096, seed: int = 0) -> tuple[Tensor, float, float]:
+        """``(log p(x), log Z, se)``: the normalised log-density in data units, ``(n,)``, with log Z from
+        :meth:`log_z`; every value shares log Z's standard error ``se``."""
+        energy = self.energy(x)
+        log_z, se = self.log_z(n_particles=n_particles, seed=seed)
+        return -energy - log_z, log_z, se
+
+    def evaluate(self, points: Tensor, *, log_prob: bool = False, n_particles: int = 4096, seed: int = 0
+                 ) -> tuple[dict[str, np.ndarray], str]:
+        """What ``scorematch eval`` writes at ``points`` (data units): ``score`` ``(n, d)``; for energy runs
+        ``energy``; for runs that learned log Z, ``log_prob_learned`` and ``log_z_learned``; with ``log_prob``,
+        ``log_prob`` with ``log_z`` and ``log_z_se`` by SMC. Also a line summing up the log Z values."""
+        if log_prob and not isinstance(self.model, Energy):
+            raise RunError(f"--log-prob: {self.path} holds a score model; log p needs an energy model")
+        arrays = {"score": self.score(points).numpy()}
+        summary = ""
+        if isinstance(self.model, Energy):
+            arrays["energy"] = self.energy(points).numpy()
+        if self.learned_log_z is not None:  # a run that learned its log-normalizer (nce): log p with no sampling
+            arrays.update(log_prob_learned=-arrays["energy"] - self.learned_log_z,
+                          log_z_learned=np.float64(self.learned_log_z))
+            summary = f"; learned log Z {self.learned_log_z:.4f}"
+        if log_prob:
+            log_p, log_z, se = self.log_prob(points, n_particles=n_particles, seed=seed)
+            arrays.update(log_prob=log_p.numpy(), log_z=np.float64(log_z), log_z_se=np.float64(se))
+            summary += f"; log Z {log_z:.4f} ± {se:.4f} (SMC, {n_particles} particles)"
+        bad = ~np.isfinite(arrays["score"].reshape(len(points), -1)).all(1)
+        if "energy" in arrays:
+            bad |= ~np.isfinite(arrays["energy"])
+        if bad.any():  # flagged, never passed off as numbers: e.g. points beyond the float32 range of the model
+            first = int(np.flatnonzero(bad)[0])
+            warnings.warn(f"{int(bad.sum())} of {len(points)} points give a non-finite score or energy (the first is "
+                          f"point {first + 1}, largest |x| {float(points[first].abs().max()):.3g}): the model is "
+                          "evaluated in float32 on standardized points", stacklevel=2)
+        return {k: np.asarray(v) for k, v in arrays.items()}, summary
+
+    def default_sampler(self) -> str:
+        """SMC for energy models (the right weights between modes), annealed Langevin for ``ncsn`` score models,
+        Langevin for other score models."""
+        kind = MODELS[self.config.model]
+        if not isinstance(self.model, Energy) and OBJECTIVES[self.config.objective].conditional:
+            return next(s.name for s in SAMPLERS.entries() if s.needs_ladder)
+        return kind.default_sampler
+
+    def draw(self, n: int, *, sampler: str | None = None, steps: int | None = None, step_size: float | None = None,
+             seed: int = 0, progress: bool = False) -> tuple[Tensor, dict[str, Any]]:
+        """``n`` samples in data units and the draw's report (:func:`scorematch.sampling.draw`: step size,
+        acceptance, R̂, ESS, SMC's weights and log Z, warnings). ``step_size`` (standardized units) fixes ε;
+        by default it is adapted. SMC's log Z normalises :meth:`energy` (data units: the energies carry the
+        standardization's Jacobian, so the number is the same in both units)."""
+        check_memory(f"{n} samples of {self.dim} numbers", 64.0 * n * self.dim, "ask for fewer samples (--n)")
+        sampler = sampler or self.default_sampler()
+        chosen = self.path / "ladder.json"
+        if SAMPLERS[sampler].needs_ladder and steps is None and step_size is None and chosen.is_file():
+            rule = json.loads(chosen.read_text())  # the step NCSNv2's rule chose for this ladder
+            steps, step_size = rule["n_steps_each"] * rule["n_sigmas"], rule["step_size"]
+        z, report = draw_samples(self.model, self.config, n, self.event_shape, sampler=sampler,
+                                 steps=steps, step_size=step_size, seed=seed, progress=progress)
+        return self.stats.inverse(z.double()), report
+
+    def sample(self, n: int, *, sampler: str | None = None, steps: int | None = None, step_size: float | None = None,
+               seed: int = 0, progress: bool = False) -> Tensor:
+        """``n`` samples in data units (see :meth:`draw`, which also returns the report)."""
+        return self.draw(n, sampler=sampler, steps=steps, step_size=step_size, seed=seed, progress=progress)[0]
+
+
+def architecture_header(cfg: TrainConfig, event_shape: tuple[int, ...]) -> dict[str, str]:
+    """What defines the network of a run, as the header of ``model.safetensors``: checked on load, so that a
+    ``config.json`` edited to another activation or size is refused rather than run with these weights."""
+    entry = OBJECTIVES[cfg.objective]
+    keys = ("model", "conv_width", "conv_blocks") if MODELS[cfg.model].needs_images else \
+        ("model", "hidden", "depth", "activation")
+    return {"architecture": json.dumps({**{k: getattr(cfg, k) for k in keys}, "conditional": entry.conditional,
+                                        "learns_log_z": entry.learns_log_z, "event_shape": list(event_shape)},
+                                       sort_keys=True)}
+
+
+def read_object(path: Path) -> dict[str, Any]:
+    """A run folder's JSON file, which must hold an object; :class:`RunError` with one line naming it otherwise."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise RunError(f"{path}: unreadable JSON ({str(e).splitlines()[0]})") from None
+    if not isinstance(value, dict):
+        raise RunError(f"{path}: must hold a JSON object, got {type(value).__name__}")
+    return value
+
+
+def column_names(stats: dict[str, Any]) -> list[str] | None:
+    """The column names of a run folder's ``data_stats.json`` (``None``: none, or a run written before names)."""
+    names = stats.get("columns")
+    if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+        raise ValueError("data_stats.json: columns must be a list of names")
+    return names
+
+
+def _range_of(stats: dict[str, Any]) -> tuple[float, float] | None:
+    """The data's range in a run folder's ``data_stats.json`` (``None``: none, a table, or an older run)."""
+    span = stats.get("range")
+    if span is None:
+        return None
+    if not (isinstance(span, list) and len(span) == 2 and all(isinstance(v, (int, float)) for v in span)):
+        raise ValueError("data_stats.json: range must be [smallest, largest]")
+    return float(span[0]), float(span[1])
+
+
+def load_run(path: str | Path) -> Run:
+    """Load a finished run folder; ``RunError`` with one line if it is not one."""
+    path = Path(path)
+    if not path.is_dir():
+        raise RunError(f"{path}: no such run folder")
+    for name in ("config.json", "data_stats.json", "model.safetensors"):
+        if not (path / name).is_file():
+            raise RunError(f"{path}: not a finished run ({name} is missing)")
+    try:
+        cfg = TrainConfig.from_dict(read_object(path / "config.json"))
+        saved = read_object(path / "data_stats.json")
+        stats = Standardizer.from_dict(saved["standardizer"])
+        names = column_names(saved)
+        _range_of(saved)
+    except RunError:
+        raise
+    except (ValueError, KeyError, TypeError) as e:
+        raise RunError(f"{path}: unreadable run settings ({type(e).__name__}: {str(e).splitlines()[0][:160]})") from None
+    model = build_model(cfg, stats.event_shape)
+    try:
+        model.load_state_dict(load_file(path / "model.safetensors"))
+    except Exception as e:  # a truncated file, or weights of another architecture
+        raise RunError(f"{path}: model.safetensors is unreadable or does not match config.json "
+                       f"({str(e).splitlines()[0][:120]})") from None
+    with safe_open(path / "model.safetensors", "pt") as f:
+        stored = (f.metadata() or {}).get("architecture")
+    expected = architecture_header(cfg, stats.event_shape)["architecture"]
+    if stored is not None and stored != expected:
+        now = json.loads(expected)
+        diff = next((k for k, v in json.loads(stored).items() if now.get(k) != v), "the network")
+        raise RunError(f"{path}: config.json does not describe the network in model.safetensors ({diff}: "
+                       f"{now.get(diff)!r} in config.json, {json.loads(stored).get(diff)!r} in the weights)")
+    bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise RunError(f"{path}: model.safetensors holds non-finite weights ({bad[0]}{' …' if len(bad) > 1 else ''}); "
+                       "the run cannot be used")
+    model.eval()
+    return Run(path, cfg, stats, model, names)
