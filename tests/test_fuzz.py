@@ -109,6 +109,75 @@ def test_train_options_succeed_or_fail_in_one_line_and_write_nothing(tmp_path_fa
     OUTCOMES[f"train option: exit {code}"] += 1
 
 
+CONFIG_KEYS = ["objective", "model", "sigma", "lr", "depth", "activation", "n_data", "val_fraction", "patience",
+               "eval_every", "ema_decay", "standardize", "columns", "seed", "weight_decay", "checkpoint_every", "bogus"]
+SCALARS = (st.none() | st.booleans() | st.integers(-5, 400) | st.floats(allow_nan=True) | st.text(max_size=6)
+           | st.sampled_from(["esm", "dsm", "ncsn", "energy", "score", "conv", "tanh", "auto", "off", "channel"]))
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(config=st.dictionaries(st.sampled_from(CONFIG_KEYS), SCALARS | st.lists(SCALARS, max_size=3), max_size=4))
+def test_config_files_train_or_fail_in_one_line_and_write_nothing(tmp_path_factory, capsys, config):
+    folder = tmp_path_factory.mktemp("c")
+    (folder / "c.json").write_text(json.dumps(config))
+    out = folder / "run"
+    code = exit_code("train", "moons", "--out", out, "--config", folder / "c.json", "--steps", "2", "--hidden", "8",
+                     "--batch-size", "16", "--quiet")
+    err = capsys.readouterr().err
+    assert code in (0, 2, 3), (config, code, err)
+    assert "Traceback" not in err and (code == 0 or err.count("\n") == 1), (config, err)
+    if code != 0:
+        assert not out.exists() or (out / "checkpoint" / "latest.json").is_file(), config
+    OUTCOMES[f"config file: exit {code}"] += 1
+
+
+SAMPLE_OPTIONS = {"--n": ["0", "-3", "1", "7", "x", "1e3", ""], "--steps": ["0", "1", "3", "nan"],
+                  "--step-size": ["0", "-1", "nan", "inf", "1e-3", "1e9", "0.5"], "--seed": ["0", "-1", "9" * 30, "x"],
+                  "--sampler": ["smc", "pt", "mala", "hmc", "langevin", "annealed", "nope"], "--out": ["s.npy", "s.csv",
+                                                                                                        "s.txt", ""]}
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chosen=st.dictionaries(st.sampled_from(sorted(SAMPLE_OPTIONS)), st.integers(0, 6), min_size=1, max_size=4))
+def test_sample_options_draw_or_fail_in_one_line_and_write_nothing(trained, tmp_path_factory, capsys, chosen):
+    folder = tmp_path_factory.mktemp("s")
+    args = []
+    for option, i in chosen.items():
+        value = SAMPLE_OPTIONS[option][i % len(SAMPLE_OPTIONS[option])]
+        args += [option, str(folder / value) if option == "--out" and value else value]
+    if "--n" not in chosen:
+        args += ["--n", "5"]
+    if "--steps" not in chosen:
+        args += ["--steps", "3"]
+    before = sorted(p.name for p in trained.iterdir())
+    code = exit_code("sample", trained, *args, "--quiet")
+    err = capsys.readouterr().err
+    assert code in (0, 2), (args, code, err)
+    assert "Traceback" not in err and "internal error" not in err, (args, err)
+    if code == 2:
+        assert err.count("\n") == 1 and not list(folder.iterdir()), (args, err)
+    for p in trained.iterdir():  # a draw into the run folder itself is the default --out; remove it again
+        if p.name not in before:
+            p.unlink()
+    OUTCOMES[f"sample options: exit {code}"] += 1
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(["state.json", "rng.safetensors", "model.safetensors", "optimizer.safetensors"]),
+       content=st.binary(max_size=40) | JSON.map(lambda v: json.dumps(v).encode()))
+def test_damaged_checkpoint_files_resume_or_fail_in_one_line_and_leave_the_run(trained, tmp_path_factory, capsys,
+                                                                               name, content):
+    copy = tmp_path_factory.mktemp("k") / "run"
+    shutil.copytree(trained, copy)
+    next((copy / "checkpoint").glob("step-*")).joinpath(name).write_bytes(content)
+    before = {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file() and p.name != ".lock"}
+    code = exit_code("train", "moons", "--out", copy, "--resume", "--steps", "8", "--quiet")
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, (name, content, code, err)
+    assert {p.name: p.read_bytes() for p in copy.iterdir() if p.is_file() and p.name != ".lock"} == before
+    OUTCOMES["damaged checkpoint: one-line error, run unchanged"] += 1
+
+
 def test_zz_counts_by_outcome():
     """Print how many cases ran, by outcome (every property above must have run)."""
     print("\nfuzz cases by outcome:", json.dumps(dict(sorted(OUTCOMES.items())), indent=1))

@@ -10,24 +10,11 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from commands import exit_code
+from commands import TINY, exit_code
+from commands import fails as _fails
 from scorematch import cli
 
 HUGE = str(10**18)
-TINY = ["--steps", "20", "--hidden", "8", "--quiet"]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    run = tmp_path_factory.mktemp("hostile") / "run"
-    assert exit_code("train", "moons", "--out", run, *TINY) == 0
-    return run
-
-
-def _fails(capsys, *args, message):
-    assert exit_code(*args) == 2
-    err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
 
 
 def _damaged(trained, tmp_path, name, text):
@@ -204,7 +191,3 @@ def test_a_config_edited_to_another_network_is_refused(trained, tmp_path, capsys
     _fails(capsys, "sample", copy, "--n", "5", "--out", tmp_path / "s.npy",
            message="config.json does not describe the network in model.safetensors (activation: 'tanh'")
 
-
-def test_tiny_but_varying_data_is_not_called_constant(tmp_path, capsys):
-    np.save(tmp_path / "tiny.npy", np.random.default_rng(0).random((50, 2)) * 1e-300)
-    _fails(capsys, "train", tmp_path / "tiny.npy", "--out", tmp_path / "r", message="varies by less than float64")

@@ -33,8 +33,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
-__all__ = ["Checkpoint", "CheckpointError", "atomic_write", "latest_step", "load_checkpoint", "save_checkpoint",
-           "save_tensors"]
+__all__ = ["Checkpoint", "CheckpointError", "atomic_write", "latest_step", "load_checkpoint", "remove_leftovers",
+           "save_checkpoint", "save_tensors"]
 
 
 def _umask() -> int:
@@ -150,6 +150,18 @@ def save_checkpoint(folder: str | Path, *, step: int, model: dict[str, Tensor], 
         if old.is_dir() and old.name != name:
             shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def remove_leftovers(run: str | Path) -> list[Path]:
+    """Delete the temporary files and folders (``.NAME.*.tmp``) that a process killed while writing left in a run
+    folder and its ``checkpoint/``; returns what was removed. Call it only while holding the run's lock: a live
+    writer's temporaries look the same."""
+    removed = []
+    for folder in (Path(run), Path(run) / "checkpoint"):
+        for p in folder.glob(".*.tmp") if folder.is_dir() else ():
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
 
 
 class CheckpointError(ValueError):

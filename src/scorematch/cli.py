@@ -23,15 +23,23 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *_: objec
     sys.stderr.write(f"scorematch: warning: {str(message).splitlines()[0]}\n")
 
 
+def _rank() -> int:
+    """This process's rank under torchrun (0 alone)."""
+    from .distributed import world
+
+    return world()[0]
+
+
 def _fail(message: str) -> NoReturn:
     sys.stderr.write(f"scorematch: error: {message}\n")
     raise SystemExit(2)
 
 
 def _train(args: argparse.Namespace) -> None:
+    from .checkpoint import remove_leftovers
     from .config import TrainConfig
     from .data import BUILTIN
-    from .lock import run_lock
+    from .lock import LOCK_NAME, run_lock
 
     given = {k: v for k, v in vars(args).items() if k in TrainConfig.keys() and k != "data"}
     if given.get("patience") == 0:
@@ -46,18 +54,27 @@ def _train(args: argparse.Namespace) -> None:
         raise ValueError(f"--out {out} is a file: choose a folder")
     if args.resume and not (out / "config.json").is_file():
         raise ValueError(f"--resume: {out} is not a run folder (config.json is missing)")
-    created = not out.exists()
+    if _rank() != 0:  # under torchrun rank 0 checks, locks and writes the folder; the others train beside it
+        _train_locked(args, given, data, out, {})
+        return
+    created, begun = not out.exists(), {}
     out.mkdir(parents=True, exist_ok=True)
     try:
         with run_lock(out, what="scorematch train"):
-            _train_locked(args, given, data, out)
+            remove_leftovers(out)  # what a killed writer left half-written
+            _train_locked(args, given, data, out, begun)
     except BaseException:
-        if created and not (out / "checkpoint" / "latest.json").is_file():
-            shutil.rmtree(out, ignore_errors=True)  # a new run that failed before its first checkpoint leaves nothing
+        if (created or begun) and not (out / "checkpoint" / "latest.json").is_file():  # failed before a checkpoint
+            if created:
+                shutil.rmtree(out, ignore_errors=True)
+            else:  # a new run in an empty folder: empty it again
+                for p in out.iterdir():
+                    if p.name != LOCK_NAME:
+                        shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
         raise
 
 
-def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path) -> None:
+def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path, begun: dict) -> None:
     from .config import TrainConfig
     from .lock import LOCK_NAME
     from .registry import OBJECTIVES
@@ -76,8 +93,9 @@ def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path) -
             cfg = TrainConfig.from_file(args.config, data=data, **given)
         else:
             cfg = TrainConfig(data=data, **given)
-        if any(p.name != LOCK_NAME for p in out.iterdir()):
+        if _rank() == 0 and any(p.name != LOCK_NAME for p in out.iterdir()):
             raise ValueError(f"--out {out} exists and is not empty: choose a new folder, or add --resume")
+        begun["new"] = True  # from here on what is written belongs to this run
         x = prepare_data(cfg)  # validate the data before anything is written
         from_file = TrainConfig.read_file(args.config) if args.config else {}
         if x.ndim == 4 and "objective" not in given and "objective" not in from_file:
@@ -92,7 +110,9 @@ def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path) -
     ladder = (OBJECTIVES[cfg.objective].conditional and not args.resume  # no σ given: the ladder of the data
               and not chosen & {"sigma", "sigma_max", "n_sigmas"})
     run, result = train_run(cfg, out, resume=args.resume, progress=False if args.quiet else None, ladder=ladder,
-                            allow_data_change=args.allow_data_change)
+                            allow_data_change=args.allow_data_change, device=args.device)
+    if _rank() != 0:
+        return
     last = result.history[-1] if result.history else {"loss": float("nan"), "seconds": 0.0}
     sigma = f", sigma {run.config.sigma:g} (auto)" if cfg.sigma == "auto" else ""
     if ladder:
@@ -111,17 +131,19 @@ def _sample(args: argparse.Namespace) -> None:
     from .runs import load_run
     from .sampling import SAMPLERS, describe
 
-    run = load_run(args.run)
+    run = load_run(args.run, device=args.device)
     out = check_output(args.out or str(run.path / "samples.npy"), (".npy", ".csv"))
     if run.images and out.suffix.lower() == ".csv":
         raise ValueError(f"--out {out}: images are written as .npy (n, c, h, w), with a grid of them as .png")
     if args.step_size is not None and not args.step_size > 0:
         raise ValueError(f"--step-size must be > 0, got {args.step_size}")
     n = args.n or (100 if run.images else 1000)
-    if not args.quiet and not sys.stderr.isatty():  # a terminal gets a progress bar instead
+    if not args.quiet and not sys.stderr.isatty() and _rank() == 0:  # a terminal gets a progress bar instead
         print(f"drawing {n} samples ({args.sampler or run.default_sampler()})…", flush=True)
     x, report = run.draw(n, sampler=args.sampler, steps=args.steps, step_size=args.step_size, seed=args.seed,
                          progress=not args.quiet and sys.stderr.isatty())
+    if _rank() != 0:  # under torchrun every rank drew its share and holds all samples; rank 0 writes them
+        return
     report_path, grid = out.with_suffix(".json"), out.with_suffix(".png")
     if out.suffix.lower() == ".csv":
         write_columns(out, dict(zip(run.columns, x.numpy().T, strict=True)))
@@ -148,7 +170,7 @@ def _eval(args: argparse.Namespace) -> None:
     from .runs import load_run
 
     out = check_output(args.out, (".npz", ".csv"))
-    run = load_run(args.run)
+    run = load_run(args.run, device=args.device)
     if out.suffix.lower() == ".csv" and run.images:
         raise ValueError(f"--out {out}: scores of images are written as .npz (score: (n, c, h, w))")
     header = csv_header(args.points) if args.points.lower().endswith(".csv") and run.names else None
@@ -215,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = _one_line_warning
         commands = {"train": _train, "sample": _sample, "eval": _eval, "plot": _plot, "compare": _compare,
                     "demo": lambda a: _compare(a, demo=True)}
+        if args.command in ("train", "sample", "eval"):  # train and sample join a torchrun's process group
+            from .distributed import start_from_environment
+
+            args.device = start_from_environment(args.device, join=args.command != "eval")
         try:
             if args.command in ("sample", "eval", "plot") and Path(args.run).is_dir():
                 from .lock import run_lock
@@ -226,6 +252,10 @@ def main(argv: list[str] | None = None) -> int:
         except TrainingDiverged as e:
             sys.stderr.write(f"scorematch: training stopped: {e}\n")
             return 3
+        finally:
+            from .distributed import stop
+
+            stop()
     except KeyboardInterrupt:
         sys.stderr.write("scorematch: interrupted; a run can continue with train --resume\n")
         return 130

@@ -25,6 +25,9 @@ LEGACY_KEYS = {"clip": "clip_grad_norm", "ema": "ema_decay", "fd_eps": "fd_step"
 _OFF_AS_ZERO = ("clip_grad_norm", "ema_decay", "patience", "val_fraction")
 
 
+SEED_LIMIT = 2**63  # seeds of torch's generators, with room for the offsets derived from them
+
+
 @dataclass(frozen=True, init=False)
 class TrainConfig:
     """Everything needed to reproduce a run (with the data it names).
@@ -128,6 +131,8 @@ class TrainConfig:
             raise ValueError(why)
         if not (math.isfinite(self.lr) and self.lr > 0):
             bad("lr", "must be a finite number > 0")
+        if not 0 <= self.seed < SEED_LIMIT:
+            bad("seed", "must be an integer from 0 to 2^63 - 1")
         if self.patience is not None and self.patience < 1:
             bad("patience", "must be >= 1 (None: never stop early)")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:

@@ -9,9 +9,12 @@ r"""Data-parallel training under a ``torch.distributed`` process group (``torchr
     \nabla \frac{1}{B}\sum_{i=1}^{B} \ell_i = \frac{1}{W}\sum_{r=1}^{W} \nabla \frac{1}{B/W}\sum_{i \in r} \ell_i ,
 
 the single-process step on the global batch, up to round-off. The reported loss is averaged the same way, so every
-rank takes the same decisions (a non-finite loss stops all of them). The averaging is done on the gradients
-directly rather than by wrapping the model in ``DistributedDataParallel``, whose hooks do not support the
-second-order gradients of explicit and sliced score matching.
+rank takes the same decisions (a non-finite loss stops all of them). The noise of a stochastic objective (denoising,
+sliced) is each rank's own (:func:`rank_generator`), drawn without advancing the shared generator, so the shared
+stream, and hence a deterministic objective's result, is the same for any number of processes (a run resumes on
+another). The averaging is done on the gradients directly rather than by wrapping the model in
+``DistributedDataParallel``, whose hooks do not support the second-order gradients of explicit and sliced score
+matching.
 """
 
 from __future__ import annotations
@@ -21,7 +24,18 @@ from collections.abc import Iterable
 import torch
 from torch import Tensor
 
-__all__ = ["average", "average_gradients", "shard", "world"]
+__all__ = [
+    "agree",
+    "average",
+    "average_gradients",
+    "gather",
+    "portion",
+    "rank_generator",
+    "shard",
+    "start_from_environment",
+    "stop",
+    "world",
+]
 
 
 def world() -> tuple[int, int]:
@@ -65,3 +79,87 @@ def average_gradients(params: Iterable[Tensor]) -> None:
     flat /= size
     for g, part in zip(grads, flat.split([g.numel() for g in grads]), strict=True):
         g.copy_(part.view_as(g))
+
+
+def start_from_environment(device: str | torch.device | None = None, *, join: bool = True) -> torch.device:
+    """Join the process group a launcher describes (``torchrun``, ``srun`` with ``torch.distributed.run``, …: the
+    variables ``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``, ``MASTER_ADDR``/``MASTER_PORT``), with nccl when ``device``
+    is a CUDA device and gloo otherwise; returns this process's device (``cuda:LOCAL_RANK`` for ``cuda``). Without
+    those variables (or with ``WORLD_SIZE=1``, or ``join`` false) nothing is started and ``device`` (default CPU)
+    is returned, checked: a CUDA device that torch cannot see is a ``ValueError``."""
+    import os
+
+    dev = torch.device(device or "cpu")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: this machine has no CUDA device available to torch")
+    size = int(os.environ.get("WORLD_SIZE", "1") or 1) if join else 1
+    if size > 1 and dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0") or 0))
+    if dev.type == "cuda":
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {dev}: there are {torch.cuda.device_count()} CUDA devices")
+        torch.cuda.set_device(dev)
+    if size > 1 and not torch.distributed.is_initialized():
+        if not torch.distributed.is_available():
+            raise ValueError("WORLD_SIZE > 1 but this build of torch has no torch.distributed")
+        torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return dev
+
+
+def stop() -> None:
+    """Leave the process group :func:`start_from_environment` joined (nothing without one)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        try:
+            torch.distributed.barrier()  # no rank leaves while another still talks to it
+        finally:
+            torch.distributed.destroy_process_group()
+
+
+def portion(n: int) -> slice:
+    """This rank's contiguous slice of ``n`` items: ``n // W`` of them, one more on the first ``n mod W`` ranks."""
+    rank, size = world()
+    start = rank * (n // size) + min(rank, n % size)
+    return slice(start, start + n // size + (rank < n % size))
+
+
+def rank_generator(generator: torch.Generator) -> torch.Generator:
+    """A generator of this rank's own random numbers for one step, derived from ``generator``'s state without
+    advancing it (``generator`` itself in one process): ranks that share a generator, as they share the batch
+    indices, draw independent noise for their shards, and the shared stream goes on the same for any number of
+    processes (a run resumes on another world size)."""
+    rank, size = world()
+    if size == 1:
+        return generator
+    import hashlib
+
+    digest = hashlib.blake2b(generator.get_state().numpy().tobytes() + rank.to_bytes(4, "little"), digest_size=8)
+    return torch.Generator(generator.device).manual_seed(int.from_bytes(digest.digest(), "little") >> 1)
+
+
+def gather(x: Tensor) -> Tensor:
+    """Every rank's ``x`` (the first axis may differ between ranks) concatenated in rank order, on every rank."""
+    size = world()[1]
+    if size == 1:
+        return x
+    n = torch.tensor([x.shape[0]], device=x.device)
+    counts = [torch.zeros_like(n) for _ in range(size)]
+    torch.distributed.all_gather(counts, n)
+    sizes = [int(c) for c in counts]
+    padded = torch.zeros((max(sizes), *x.shape[1:]), dtype=x.dtype, device=x.device)
+    padded[: x.shape[0]] = x
+    parts = [torch.empty_like(padded) for _ in range(size)]
+    torch.distributed.all_gather(parts, padded.contiguous())
+    return torch.cat([p[:k] for p, k in zip(parts, sizes, strict=True)])
+
+
+def agree(values: dict[str, float]) -> dict[str, float]:
+    """Rank 0's ``values`` on every rank (``values`` itself in one process): held-out evaluations, from which every
+    rank decides alike on the best weights and on stopping, even where round-off differs between devices."""
+    size = world()[1]
+    if size == 1 or not values:
+        return values
+    nccl = torch.distributed.get_backend() == "nccl"
+    device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
+    numbers = torch.tensor(list(values.values()), dtype=torch.float64, device=device)
+    torch.distributed.broadcast(numbers, 0)
+    return dict(zip(values, numbers.tolist(), strict=True))

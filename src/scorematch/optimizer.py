@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from ._checks import check_positive
-from .distributed import average, average_gradients
+from .distributed import average, average_gradients, rank_generator
 
 __all__ = ["default_optimizer", "training_step"]
 
@@ -38,13 +38,15 @@ def training_step(model: nn.Module, objective: Objective, optimizer: torch.optim
     norm to ``clip_grad_norm`` (if given) and steps ``optimizer`` — but only when both the loss and the
     gradient norm are finite: otherwise the weights are left untouched and the caller sees the non-finite value
     (``grad_norm`` is NaN when the loss already was). Under a process group the loss and the gradients are
-    averaged over the ranks (:mod:`scorematch.distributed`).
+    averaged over the ranks, and each rank draws the objective's noise for its shard from its own generator
+    (:mod:`scorematch.distributed`).
     """
     params = [p for g in optimizer.param_groups for p in g["params"]]
     limit = math.inf if clip_grad_norm is None else check_positive("clip_grad_norm", clip_grad_norm)
 
     def step(x: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
-        local = objective(model, x, generator=generator).mean()
+        noise = generator if generator is None else rank_generator(generator)  # a rank's own noise for its shard
+        local = objective(model, x, generator=noise).mean()
         loss = average(local.detach())  # under a process group: the global batch's loss, the same on every rank
         if not torch.isfinite(loss):
             return loss, torch.full((), math.nan)

@@ -28,6 +28,27 @@ positive_int = integer_from(1, "a positive integer")
 count_or_zero = integer_from(0, "an integer >= 0")
 
 
+def seed(text: str) -> int:
+    """A seed: an integer from 0 to 2⁶³ − 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2^63 - 1, got {text}")
+    return value
+
+
+def device(text: str) -> str:
+    """A torch device name: cpu, cuda, cuda:N, mps, …"""
+    import torch
+
+    try:
+        return str(torch.device(text))
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"not a torch device: {text!r} (cpu, cuda, cuda:N)") from None
+
+
 def number(text: str) -> float:
     try:
         return float(text)
@@ -165,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"steps between held-out evaluations (default: {D.eval_every})")
     t.add_argument("--patience", type=count_or_zero, default=S, metavar="N",
                    help=f"stop after N steps without a new held-out best; 0: never stop early (default: {D.patience})")
-    t.add_argument("--seed", type=int, default=S, metavar="S", help="seed of data, weights and noise (default: 0)")
+    t.add_argument("--seed", type=seed, default=S, metavar="S", help="seed of data, weights and noise (default: 0)")
+    t.add_argument("--device", type=device, default="cpu", help="where to train: cpu (default), cuda, cuda:N; under "
+                   "torchrun, cuda means each process's own GPU (LOCAL_RANK)")
     add_file_options(t)
     t.add_argument("--standardize", choices=("column", "channel", "global", "off"), default=S,
                    help="the scale the model learns in: z = (x - mean)/std per column (tables' default), per channel "
@@ -186,7 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Langevin for other score models. Step sizes are adapted unless --step-size is "
                                    "given.")
     s.add_argument("run", metavar="RUN")
-    s.add_argument("--n", type=positive_int, help="number of samples (default: 1000; images: 100)")
+    s.add_argument("--n", "--n-samples", dest="n", type=positive_int, metavar="N",
+                   help="number of samples (default: 1000; images: 100); under torchrun write --n-samples, which its "
+                        "own options do not shadow")
     s.add_argument("--out", metavar="SAMPLES.npy",
                    help="where to write the samples (default: RUN/samples.npy): (n, d) as .npy, or .csv with the data's "
                         "column names; images (n, c, h, w) as .npy, with a grid of them beside it (SAMPLES.png)")
@@ -196,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "warm-up (default 1000, warm-up steps/2; annealed: shared by the levels); hmc: 200")
     s.add_argument("--step-size", type=number, metavar="EPS", help="fix the step ε instead of adapting it "
                    "(standardized units; annealed: ε at the smallest σ, in units of σ_L²)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=seed, default=0)
+    s.add_argument("--device", type=device, default="cpu", help="where the chains run: cpu (default), cuda, cuda:N")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
 
     e = sub.add_parser("eval", help="score, energy and log-density of a run at given points",
@@ -213,7 +239,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--log-prob", action="store_true", help="also write log p(x) (energy models)")
     e.add_argument("--particles", type=positive_int, default=4096, metavar="N",
                    help="SMC particles for log Z (default: 4096; the standard error falls as 1/sqrt(N))")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=seed, default=0)
+    e.add_argument("--device", type=device, default="cpu", help="where the model runs: cpu (default), cuda, cuda:N")
 
     p = sub.add_parser("plot", help="draw a run: energy landscape, score field, samples, loss curve",
                        description="Draw the figures of a run (2-D data) into DIR (default RUN/plots). Samples come "
@@ -241,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--steps", type=positive_int, default=2000, metavar="N", help="steps per objective (default: 2000)")
     c.add_argument("--model", choices=MODELS.names(),
                    help="the model of every method (default: energy; images: conv, energy where a method needs one)")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=seed, default=0)
     c.add_argument("--quiet", action="store_true", help="no progress lines")
     c.add_argument("--log", action="store_true", help="draw log-densities (tails and spurious modes show)")
     c.add_argument("--sample-steps", type=positive_int, metavar="N",

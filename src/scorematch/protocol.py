@@ -28,13 +28,13 @@ from __future__ import annotations
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from .derivatives import energy_and_score
 from .fields import Energy, Score
 from .shapes import one_per_sample
 
-__all__ = ["EnergyModel", "ScoreModel", "as_model", "at_sigma", "has_energy", "in_data_units"]
+__all__ = ["EnergyModel", "ScoreModel", "as_model", "at_sigma", "device_of", "has_energy", "in_data_units"]
 
 Kind = Literal["energy", "score"]
 
@@ -159,26 +159,36 @@ def at_sigma(model: Energy | Score, sigma: float) -> Energy | Score:
 class _InDataUnits:
     """The model of ``x = m + s·z`` for a model of the standardized ``z``; see :func:`in_data_units`."""
 
-    def __init__(self, model: ScoreModel, stats: Any, dtype: torch.dtype):
+    def __init__(self, model: ScoreModel, stats: Any, dtype: torch.dtype, device: torch.device | None):
         self.model, self.stats, self.dtype = model, stats, dtype
+        self.device = device if device is not None else device_of(model)  # points come and go in their own
         if has_energy(model):
             self.energy = self._energy
 
     def _z(self, x: Tensor) -> Tensor:
-        return self.stats.transform(x.double()).to(self.dtype)
+        return self.stats.transform(x.double()).to(device=self.device or x.device, dtype=self.dtype)
 
     def score(self, x: Tensor) -> Tensor:
         with torch.no_grad():
-            return self.stats.score_to_data(self.model.score(self._z(x)).double())
+            return self.stats.score_to_data(self.model.score(self._z(x)).to(x.device).double())
 
     def _energy(self, x: Tensor) -> Tensor:
         with torch.no_grad():
-            return self.stats.energy_to_data(one_per_sample(self.model.energy(self._z(x)), x).double())
+            energy = one_per_sample(self.model.energy(self._z(x)), x).to(x.device)
+            return self.stats.energy_to_data(energy.double())
 
 
-def in_data_units(model: ScoreModel, stats: Any, *, dtype: torch.dtype = torch.float32) -> ScoreModel:
-    r"""``model`` (of standardized :math:`z = (x - m)/s`, evaluated in ``dtype``) in the units of the data:
-    :math:`s_x(x) = s_z(z)/s`, :math:`E_x(x) = E_z(z) + \sum\log s` (``stats``: a
-    :class:`~scorematch.data.Standardizer`); float64 in and out, no autograd graph. An energy model stays one."""
-    return as_model(_InDataUnits(model, stats, dtype))
+def in_data_units(model: ScoreModel, stats: Any, *, dtype: torch.dtype = torch.float32,
+                  device: torch.device | None = None) -> ScoreModel:
+    r"""``model`` (of standardized :math:`z = (x - m)/s`, evaluated in ``dtype`` on ``device``, by default its
+    parameters' device) in the units of the data: :math:`s_x(x) = s_z(z)/s`, :math:`E_x(x) = E_z(z) + \sum\log s`
+    (``stats``: a :class:`~scorematch.data.Standardizer`); float64 in and out on the points' device, no autograd
+    graph. An energy model stays one."""
+    return as_model(_InDataUnits(model, stats, dtype, device))
+
+
+def device_of(model: Any) -> torch.device | None:
+    """The device of a module's first parameter; ``None`` for a model with none (a plain function)."""
+    param = next(iter(model.parameters()), None) if isinstance(model, nn.Module) else None
+    return None if param is None else param.device
 

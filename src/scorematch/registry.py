@@ -46,7 +46,7 @@ from .models import (
     ScoreCNN,
     ScoreMLP,
 )
-from .protocol import at_sigma
+from .protocol import at_sigma, device_of
 from .samplers import annealed_langevin
 from .sampling import SAMPLERS, Sampler, draw
 from .schedules import geometric_sigmas
@@ -301,15 +301,15 @@ def draw_samples(model: Energy | Score, cfg: Any, n: int, event_shape: int | tup
                  steps: int | None = None,
                  step_size: float | None = None, seed: int = 0, progress: bool = False
                  ) -> tuple[Tensor, dict[str, Any]]:
-    """``n`` samples (standardized units) of a run's model by the named sampler, and the draw's report
-    (:func:`scorematch.sampling.draw`). For ``annealed`` the steps are shared equally by the levels and the step
-    size is relative: ε = step_size · σ_L², so level i moves with step_size · σ_i²."""
+    """``n`` samples (standardized units) of a run's model by the named sampler on the model's device, and the
+    draw's report (:func:`scorematch.sampling.draw`). For ``annealed`` the steps are shared equally by the levels
+    and the step size is relative: ε = step_size · σ_L², so level i moves with step_size · σ_i²."""
     if SAMPLERS[sampler].needs_ladder and not OBJECTIVES[cfg.objective].conditional:
         raise ValueError(f"the {sampler} sampler needs a noise-conditional model (a run trained with one of: "
                          f"{', '.join(o.name for o in OBJECTIVES.entries() if o.conditional)})")
 
     def annealed(x0: Tensor, generator: torch.Generator, n_steps: int, eps: float) -> Tensor:
-        ladder = sigma_ladder(cfg, dtype=x0.dtype)
+        ladder = sigma_ladder(cfg, dtype=x0.dtype).to(x0.device)
         if n_steps < len(ladder):
             raise ValueError(f"the annealed sampler shares --steps among {len(ladder)} noise levels: give at least "
                              f"{len(ladder)}, got {n_steps}")
@@ -318,4 +318,4 @@ def draw_samples(model: Energy | Score, cfg: Any, n: int, event_shape: int | tup
 
     shape = (event_shape,) if isinstance(event_shape, int) else tuple(event_shape)
     return draw(sampler, at_smallest_sigma(model, cfg), n, shape, steps=steps, step_size=step_size, seed=seed,
-                progress=progress, annealed=annealed)
+                progress=progress, annealed=annealed, device=device_of(model))

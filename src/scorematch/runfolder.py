@@ -33,7 +33,7 @@ from ._checks import check_memory
 from .config import TrainConfig
 from .data import Standardizer
 from .fields import Energy, Score
-from .protocol import ScoreModel, in_data_units
+from .protocol import ScoreModel, device_of, in_data_units
 from .registry import MODELS, OBJECTIVES, SAMPLERS, at_smallest_sigma, build_model, draw_samples
 
 __all__ = ["Run", "RunError", "architecture_header", "column_names", "load_run", "read_object"]
@@ -91,7 +91,7 @@ class Run:
         """The run's model in data units (:func:`~scorematch.protocol.in_data_units`: standardized in float64,
         evaluated in float32, float64 out), an energy model for energy runs; for ``ncsn`` runs at the smallest σ.
         Anything that takes a model (plots, metrics, samplers) takes it."""
-        return in_data_units(at_smallest_sigma(self.model, self.config), self.stats)
+        return in_data_units(at_smallest_sigma(self.model, self.config), self.stats, device=device_of(self.model))
 
     def score(self, x: Tensor) -> Tensor:
         """∇ₓ log p(x) in data units, ``(n, d)``; for ``ncsn`` runs at the smallest σ."""
@@ -121,8 +121,9 @@ class Run:
         if not isinstance(self.model, Energy):
             raise RunError(f"{self.path} holds a score model: log p needs an energy model (train with --model energy)")
         field = at_smallest_sigma(self.model, self.config)
-        out = smc(field, n_particles, self.event_shape, base_std=BASE_STD, generator=torch.Generator().manual_seed(seed),
-                  dtype=torch.float32, progress=progress)
+        device = device_of(self.model) or torch.device("cpu")
+        out = smc(field, n_particles, self.event_shape, base_std=BASE_STD, dtype=torch.float32, progress=progress,
+                  generator=torch.Generator(device).manual_seed(seed), device=device)
         return out.log_z, out.standard_error
 
     def log_prob(self, x: Tensor, *, n_particles: int = 4096, seed: int = 0) -> tuple[Tensor, float, float]:
@@ -183,7 +184,14 @@ class Run:
             steps, step_size = rule["n_steps_each"] * rule["n_sigmas"], rule["step_size"]
         z, report = draw_samples(self.model, self.config, n, self.event_shape, sampler=sampler,
                                  steps=steps, step_size=step_size, seed=seed, progress=progress)
-        return self.stats.inverse(z.double()), report
+        x = self.stats.inverse(z.double())
+        beyond = int((torch.isfinite(z.flatten(1)).all(1) & ~torch.isfinite(x.flatten(1)).all(1)).sum())
+        if beyond:  # finite in the model's units, past float64 in the data's (data near 1e308)
+            report["beyond_float64"] = beyond
+            report["warnings"].append(f"{beyond} of {n} samples lie beyond the range of float64 in the data's units "
+                                      "(written as ±inf): the data's scale leaves no room for them")
+            report["trusted"] = False
+        return x, report
 
     def sample(self, n: int, *, sampler: str | None = None, steps: int | None = None, step_size: float | None = None,
                seed: int = 0, progress: bool = False) -> Tensor:
@@ -231,8 +239,9 @@ def _range_of(stats: dict[str, Any]) -> tuple[float, float] | None:
     return float(span[0]), float(span[1])
 
 
-def load_run(path: str | Path) -> Run:
-    """Load a finished run folder; ``RunError`` with one line if it is not one."""
+def load_run(path: str | Path, device: str | torch.device | None = None) -> Run:
+    """Load a finished run folder, its model on ``device`` (default CPU); ``RunError`` with one line if it is not
+    one."""
     path = Path(path)
     if not path.is_dir():
         raise RunError(f"{path}: no such run folder")
@@ -267,5 +276,5 @@ def load_run(path: str | Path) -> Run:
     if bad:
         raise RunError(f"{path}: model.safetensors holds non-finite weights ({bad[0]}{' …' if len(bad) > 1 else ''}); "
                        "the run cannot be used")
-    model.eval()
+    model.to(device or "cpu").eval()
     return Run(path, cfg, stats, model, names)

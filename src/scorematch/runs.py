@@ -19,6 +19,7 @@ from .curvature import check_objective_fits
 from .data import DATASETS, IMAGE_SETS, Standardizer, image_set, load_table, make_dataset
 from .data.digits import GREY_CELL
 from .data.outputs import save_array
+from .distributed import world
 from .fields import Energy, Score
 from .metrics import HeldOutCriterion
 from .registry import MODELS, OBJECTIVES, SAMPLERS, at_smallest_sigma, build_model, build_objective
@@ -82,7 +83,8 @@ def _fit(cfg: TrainConfig, model: Energy | Score, z: Tensor, z_val: Tensor | Non
     result = fit(model, z, objective, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
                  lr_schedule=cfg.lr_schedule, schedule_steps=schedule_steps,
                  weight_decay=cfg.weight_decay, clip_grad_norm=cfg.clip_grad_norm, ema_decay=cfg.ema_decay,
-                 generator=torch.Generator().manual_seed(cfg.seed), progress=progress, out_dir=out, val_fraction=None,
+                 generator=torch.Generator(z.device).manual_seed(cfg.seed), progress=progress, out_dir=out,
+                 val_fraction=None,
                  criterion=criterion, patience=cfg.patience, eval_every=cfg.eval_every,
                  checkpoint_every=cfg.checkpoint_every, resume=resume,
                  eval_fn=eval_fn, eval_seconds=eval_seconds)
@@ -91,8 +93,8 @@ def _fit(cfg: TrainConfig, model: Energy | Score, z: Tensor, z_val: Tensor | Non
 
 def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progress: bool | None = None,
               data: Tensor | None = None, eval_fn: Any = None, eval_seconds: float | None = None,
-              names: list[str] | None = None, ladder: bool = False, allow_data_change: bool = False
-              ) -> tuple[Run, FitResult]:
+              names: list[str] | None = None, ladder: bool = False, allow_data_change: bool = False,
+              device: str | torch.device | None = None) -> tuple[Run, FitResult]:
     """Train ``cfg`` into the folder ``out`` (or continue it with ``resume``); returns the run and its history.
 
     A random ``val_fraction`` of the data is held out: the held-out Hyvärinen loss (the Fisher divergence up to a
@@ -105,12 +107,21 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     ``names``; ``ladder``: choose the σ ladder (``sigma``, ``sigma_max``, ``n_sigmas``) from the standardized
     training points by :func:`scorematch.schedules.ladder_from_data` and write it, with the reason for each number
     and the annealed sampler's step, to ``ladder.json`` (``sample`` then uses that step); ``allow_data_change``:
-    resume although the data's fingerprint (``data_stats.json``) differs; ``eval_fn``
+    resume although the data's fingerprint (``data_stats.json``) differs; ``device``: where the model, the data
+    and the noise live (default CPU). Under a ``torch.distributed`` process group (``torchrun``) every rank trains
+    its share of each global batch (:mod:`scorematch.distributed`) and rank 0 alone writes. ``eval_fn``
     (``eval_fn(model, stats) -> dict``) adds its values to every held-out evaluation's record (used by
     ``make quality`` to follow the exact Fisher divergence); ``eval_seconds`` also calls it at regular training
     times (see :func:`scorematch.fit`; used by ``compare`` to draw quality against time).
     """
-    out, continuing = Path(out), resume
+    out, continuing, device = Path(out), resume, torch.device(device or "cpu")
+    rank, size = world()
+    writer = rank == 0  # under a process group only rank 0 writes; every rank reads what it needs to resume
+    if size > 1 and cfg.batch_size % size:
+        raise RunError(f"--batch-size {cfg.batch_size} does not split over {size} processes: choose a multiple of "
+                       f"{size}")
+    if size > 1 and cfg.sigma == "auto":
+        raise RunError("--sigma auto searches in one process: run it without torchrun, or give --sigma")
     x, names = prepare_table(cfg) if data is None else (data, names)
     train, val = split_data(x, cfg.val_fraction, cfg.seed)
     if resume:
@@ -125,8 +136,8 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     else:
         per = cfg.standardize if isinstance(cfg.standardize, str) else None
         stats = Standardizer.fit(train, per) if cfg.standardize else Standardizer.identity(tuple(x.shape[1:]))
-    z = stats.transform(train).float()
-    z_val = stats.transform(val).float() if val is not None else None
+    z = stats.transform(train).float().to(device)
+    z_val = stats.transform(val).float().to(device) if val is not None else None
     extra = None if eval_fn is None else (lambda m: eval_fn(m, stats))
     search, workspace, chosen = None, None, None
     if ladder and not resume:  # the σ ladder and the sampler's step from the standardized training points
@@ -141,7 +152,7 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
 
         def candidate(c: TrainConfig, folder: Path, again: bool) -> float | None:
             torch.manual_seed(c.seed)
-            model = build_model(c, tuple(x.shape[1:]))
+            model = build_model(c, tuple(x.shape[1:])).to(device)
             return _fit(c, model, z, z_val, out=folder, resume=again, progress=False, eval_fn=extra,
                         schedule_steps=cfg.steps)[0].best_value
 
@@ -150,45 +161,59 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
         cfg = cfg.replace(sigma=sigma)
         resume = True  # the run continues the winner from where the search left it
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, tuple(x.shape[1:]))  # refuses a network larger than the memory before building it
+    model = build_model(cfg, tuple(x.shape[1:])).to(device)  # refuses a network larger than the memory before building it
     width, layers = (cfg.conv_width, 2 * cfg.conv_blocks + 2) if MODELS[cfg.model].needs_images else (cfg.hidden,
                                                                                                    cfg.depth + 2)
     check_memory(f"a batch of {cfg.batch_size} samples through the network", 32.0 * cfg.batch_size
                  * max(z[0].numel(), width) * layers, "choose a smaller --batch-size")
     check_objective_fits(model, build_objective(cfg, z))  # before anything is written
-    out.mkdir(parents=True, exist_ok=True)
-    if workspace is not None:
-        shutil.copytree(winner / "checkpoint", out / "checkpoint")
+    if writer:
+        _write_start(out, workspace and (winner, workspace), None if continuing else cfg, chosen, search, {
+            "standardizer": stats.to_dict(), "event_shape": list(x.shape[1:]), "columns": names,
+            "fingerprint": _fingerprint(x), "range": [float(train.min()), float(train.max())] if x.ndim == 4 else None,
+            "n": x.shape[0], "n_train": train.shape[0], "n_val": 0 if val is None else val.shape[0]})
+    elif workspace is not None:
         workspace.cleanup()
-    if not continuing:  # a resumed run's config.json changes only once it has succeeded (a failed one leaves it)
-        _write_json(out / "config.json", cfg.to_dict())
-    if chosen is not None:
-        _write_json(out / "ladder.json", {**chosen.to_dict(), "units": "standardized"})
-    if not (out / "data_stats.json").is_file():
-        _write_json(out / "data_stats.json", {"standardizer": stats.to_dict(), "event_shape": list(x.shape[1:]),
-                                              "columns": names, "fingerprint": _fingerprint(x),
-                                              "range": [float(train.min()), float(train.max())] if x.ndim == 4 else None,
-                                              "n": x.shape[0], "n_train": train.shape[0],
-                                              "n_val": 0 if val is None else val.shape[0]})
-    if search is not None:
-        _write_json(out / "sigma_search.json", search)
     try:
         result, criterion = _fit(cfg, model, z, z_val, out=out, resume=resume, progress=progress, eval_fn=extra,
                                  eval_seconds=eval_seconds)
     except TrainingDiverged as e:
-        _keep_last_good(out, model, cfg, e, tuple(x.shape[1:]))
+        if writer:
+            _keep_last_good(out, model, cfg, e, tuple(x.shape[1:]))
         raise
-    save_tensors(model.state_dict(), out / "model.safetensors", architecture_header(cfg, tuple(x.shape[1:])))
-    _write_json(out / "config.json", cfg.to_dict())  # the run now goes to cfg.steps
-    _write_json(out / "summary.json", {
-        "steps_done": result.steps, "stop_reason": result.stop_reason, "best_step": result.best_step,
-        "best_val_hyvarinen": result.best_value, "overfit_step": result.overfit_step,
-        "criterion": None if criterion is None else ("exact trace" if criterion.exact else "Hutchinson, fixed probes"),
-        "kept_weights": "best held-out" if result.best_step is not None else ("EMA" if cfg.ema_decay else "last"),
-    })
+    if writer:
+        save_tensors(model.state_dict(), out / "model.safetensors", architecture_header(cfg, tuple(x.shape[1:])))
+        _write_json(out / "config.json", cfg.to_dict())  # the run now goes to cfg.steps
+        _write_json(out / "summary.json", {
+            "steps_done": result.steps, "stop_reason": result.stop_reason, "best_step": result.best_step,
+            "best_val_hyvarinen": result.best_value, "overfit_step": result.overfit_step,
+            "criterion": None if criterion is None else ("exact trace" if criterion.exact else "Hutchinson, fixed probes"),
+            "kept_weights": "best held-out" if result.best_step is not None else ("EMA" if cfg.ema_decay else "last"),
+        })
     if resume:
         names = column_names(read_object(out / "data_stats.json"))
     return Run(out, cfg, stats, model, names), result
+
+
+def _write_start(out: Path, searched: Any, new: TrainConfig | None, chosen: Any, search: Any,
+                 data_stats: dict[str, Any]) -> None:
+    """What a run folder holds before its first step: ``config.json`` of a new run (a resumed run's changes only
+    once it has succeeded), the σ search's winner (its checkpoint) and report, the data ladder and
+    ``data_stats.json`` (kept from the start on resume). A new run that fails before its first checkpoint loses them
+    again (``train`` empties the folder)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if searched:
+        winner, workspace = searched
+        shutil.copytree(winner / "checkpoint", out / "checkpoint")
+        workspace.cleanup()
+    if new is not None:
+        _write_json(out / "config.json", new.to_dict())
+    if chosen is not None:
+        _write_json(out / "ladder.json", {**chosen.to_dict(), "units": "standardized"})
+    if not (out / "data_stats.json").is_file():
+        _write_json(out / "data_stats.json", data_stats)
+    if search is not None:
+        _write_json(out / "sigma_search.json", search)
 
 
 def _fingerprint(x: Tensor) -> str:

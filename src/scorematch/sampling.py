@@ -99,7 +99,8 @@ def _smc(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.G
          annealed: Any = None) -> tuple[Tensor, dict[str, Any]]:
     n, shape = x0.shape[0], tuple(x0.shape[1:])
     out = smc(model, n, shape, base_std=BASE_STD, n_moves=steps, step_size=step_size,
-              adapt_step_size=step_size is None, generator=g, dtype=torch.float32, progress=progress)
+              adapt_step_size=step_size is None, generator=g, dtype=torch.float32, device=x0.device,
+              progress=progress, pool_ranks=True)
     run = out.run
     final = diagnose(mala(model, run.step_size), out.x, steps, generator=g)  # spread the resampled copies
     report = {"step_size": run.step_size, "acceptance": float(run.accept_prob[-1]), "rhat": None, "ess": None,
@@ -192,25 +193,43 @@ for _sampler in (
 
 def draw(name: str, model: Any, n: int, event_shape: tuple[int, ...], *, steps: int | None = None,
          step_size: float | None = None, seed: int = 0, progress: bool = False,
-         annealed: Any = None) -> tuple[Tensor, dict[str, Any]]:
+         annealed: Any = None, device: str | torch.device | None = None) -> tuple[Tensor, dict[str, Any]]:
     """``n`` samples (standardized units) from ``model`` by the sampler ``name`` and their report.
 
     ``step_size`` fixes ε (no adaptation); ``None`` adapts it where the sampler can. ``annealed`` is
-    ``(x0, generator, steps) -> samples`` for the annealed sampler (it needs the run's σ ladder).
+    ``(x0, generator, steps) -> samples`` for the annealed sampler (it needs the run's σ ladder); ``device``: where
+    the chains run (the model's device; default CPU).
+
+    Under a ``torch.distributed`` process group (``torchrun``) the draw is sharded: the ``n`` starting points are
+    drawn alike on every rank, each rank runs its share of them with its own random numbers
+    (:func:`scorematch.distributed.rank_generator`), SMC pools the weighted particles of all ranks before its
+    final resampling (so log Z uses every group), and every rank returns all ``n`` samples in rank order. The
+    diagnostics over chains (acceptance, R̂, ESS) are rank 0's share's.
     """
+    from .distributed import gather, portion, rank_generator, world
+
     entry = SAMPLERS[name]
     if entry.needs_energy and not has_energy(model):
         raise ValueError(f"the {name} sampler needs an energy model (train with --model energy)")
     if step_size is not None and not (math.isfinite(step_size) and step_size > 0):
         raise ValueError(f"--step-size must be a finite number > 0, got {step_size}")
     steps = int(steps or entry.steps)
-    g = torch.Generator().manual_seed(seed)
+    device = torch.device(device or "cpu")
+    g = torch.Generator(device).manual_seed(seed)
     t0 = time.perf_counter()
-    x0 = torch.randn(n, *event_shape, generator=g, dtype=torch.float32)
-    x, report = entry.run(model, x0, steps, step_size, g, progress, annealed)
+    x0 = torch.randn(n, *event_shape, generator=g, dtype=torch.float32, device=device)
+    rank, size = world()
+    if size > n:
+        raise ValueError(f"--n {n} is fewer samples than the {size} processes drawing them")
+    if size > 1:
+        x0, g = x0[portion(n)], rank_generator(g)
+    x, report = entry.run(model, x0, steps, step_size, g, progress and rank == 0, annealed)
+    x = gather(x).cpu()
     report = {"sampler": name, "n": n, "steps": steps, "seconds": time.perf_counter() - t0,
               "nonfinite": int((~torch.isfinite(x.flatten(1)).all(1)).sum()),
               "far": int((x.flatten(1).abs().amax(1) > FAR).sum()), **report}
+    if size > 1:
+        report["processes"] = size
     report["warnings"] = warnings_of(report)
     report["trusted"] = not report["warnings"] and entry.judged
     return x, report

@@ -31,7 +31,7 @@ from ._checks import check_choice, check_count, check_positive
 from .checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
 from .curvature import check_objective_fits
 from .defaults import DEFAULTS
-from .distributed import shard, world
+from .distributed import agree, shard, world
 from .losses import base_objective, multiscale_denoising
 from .monitor import build_monitor, hold_out
 from .optimizer import default_optimizer, training_step
@@ -261,6 +261,7 @@ def fit(
         _write_metrics(out / "metrics.jsonl", result.history)  # drop lines past the checkpoint after a kill
     if progress is None:
         progress = sys.stderr.isatty()
+    progress = progress and world()[0] == 0  # one bar under a process group
 
     def checkpoint(step: int) -> None:
         if out is not None:
@@ -301,7 +302,7 @@ def fit(
             bar.update(1)
             evaluate = eval_every is not None and (step % eval_every == 0 or step == steps)
             now = clock()
-            timed = mark is not None and now >= mark
+            timed = mark is not None and agree({"due": float(now >= mark)})["due"] > 0  # rank 0's clock decides
             if timed:
                 mark = _next_mark(eval_seconds, now)
             stop = False
@@ -376,4 +377,4 @@ def _evaluate(model: nn.Module, ema: dict[str, Tensor] | None, eval_fn: Callable
         model.train()
     if any(not math.isfinite(v) for v in values.values()):
         values = {k: (v if math.isfinite(v) else float("nan")) for k, v in values.items()}
-    return values
+    return agree(values)  # under a process group every rank keeps and stops alike

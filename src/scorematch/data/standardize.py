@@ -64,7 +64,8 @@ class Standardizer:
 
     @classmethod
     def fit(cls, x: Tensor, per: str | None = None) -> Standardizer:
-        """Means and (population, divide-by-n) standard deviations of ``x`` ``(n, *event_shape)`` in float64: ``per``
+        """Means and (population, divide-by-n) standard deviations of ``x`` ``(n, *event_shape)`` in float64, computed
+        on ``x / max|x|`` and scaled back, so that data of any magnitude float64 holds are standardized: ``per``
         ``"column"`` (a table ``(n, d)``, the default there), ``"channel"`` (images ``(n, c, …)``, the default
         there) or ``"global"``."""
         if x.ndim < 2 or x.shape[0] < 2:
@@ -75,7 +76,10 @@ class Standardizer:
                              + ("'column' or 'global'" if x.ndim == 2 else "'channel' or 'global'"))
         x64 = x.detach().to(torch.float64)
         pooled = x64.reshape(-1, 1) if per == "global" else x64.transpose(0, 1).reshape(x.shape[1], -1).T
-        mean, std = pooled.mean(0), pooled.std(0, correction=0)
+        top = pooled.abs().amax(0)
+        scale = torch.where((top > 0) & top.isfinite(), top, torch.ones((), dtype=top.dtype))
+        scaled = pooled / scale  # in [-1, 1]: no square over- or underflows for data near 1e±300
+        mean, std = scale * scaled.mean(0), scale * scaled.std(0, correction=0)
         spread = pooled.amax(0) - pooled.amin(0)
         for j, s in enumerate(std.tolist()):
             if s == 0 and spread[j] > 0:  # e.g. values of 1e-300: their variance underflows

@@ -45,8 +45,8 @@ from .hmc import hmc_step
 from .mala import mala_init, mala_step
 from .tempered import Base, Tempered, target_energy
 
-__all__ = ["MOVES", "SMCResult", "SMCSamples", "SMCState", "anneal", "next_beta", "smc", "systematic_resample",
-           "weights_ess"]
+__all__ = ["MOVES", "SMCResult", "SMCSamples", "SMCState", "anneal", "next_beta", "pooled", "smc",
+           "systematic_resample", "weights_ess"]
 
 MOVES: tuple[str, ...] = ("mala", "hmc")
 TARGET_ACCEPT = {"mala": 0.57, "hmc": 0.75}
@@ -247,6 +247,24 @@ def _result(state: SMCState, base: Base, m: int, g: int, ladder: list[float], lo
                      t("accept"), t("step"), t("resampled"), state.step_size)
 
 
+def pooled(run: SMCResult) -> SMCResult:
+    r"""The weighted particles and groups of every rank's run joined (``run`` itself in one process): each group's
+    :math:`\hat Z_m` is unbiased whatever ladder its rank chose, so :math:`\hat Z` averages the groups of all ranks
+    and the pooled weights :math:`e^{L_{m(i)} + \ell_i}` weigh each rank's particles by its groups' evidence. The
+    per-step records (ladder, acceptance) stay this rank's."""
+    from ..distributed import gather, world
+
+    if world()[1] == 1:
+        return run
+    groups = gather(run.log_z_groups.to(run.log_weights.device)).double()
+    m = groups.numel()
+    z = (groups - groups.max()).exp()
+    se = (z.std() / (math.sqrt(m) * z.mean())).item() if m > 1 else math.nan
+    log_z = (torch.logsumexp(groups, 0) - math.log(m)).item()
+    return run._replace(samples=gather(run.samples), log_weights=gather(run.log_weights), log_z=log_z,
+                        standard_error=se, log_z_groups=groups.cpu())
+
+
 class SMCSamples(NamedTuple):
     r"""``n`` equally weighted draws ``x`` from :math:`e^{-E}/Z`, :math:`\log\hat Z` with its standard error, the
     effective sample size of the pooled weights before the final resampling (in particles) and the full run."""
@@ -262,13 +280,18 @@ def smc(
     model: Any, n: int, event_shape: int | tuple[int, ...], *, base_mean: float | Tensor = 0.0, base_std: float = 2.0,
     n_groups: int = 16, pilot_fraction: float = 0.25, cess: float = 0.95, kernel: str = "mala", n_moves: int = 10,
     cond: tuple[Tensor, ...] = (), generator: torch.Generator | None = None, dtype: torch.dtype | None = None,
-    device: Any = None, progress: bool = False, **options: Any,
+    device: Any = None, progress: bool = False, pool_ranks: bool = False, **options: Any,
 ) -> SMCSamples:
     r"""``n`` samples from :math:`e^{-E}/Z` with the right weights between modes, and :math:`\log Z`, by SMC from a
     broad base :math:`N(m, s^2 I)`; see the module docstring. ``options`` go to :func:`anneal`.
 
     The ``n`` particles form ``n_groups`` groups (of ``ceil(n / n_groups)``); ``pilot_fraction`` · that many more
     particles steer the ladder and the step size. The base should cover every mode of the model.
+
+    ``pool_ranks``: under a ``torch.distributed`` process group every rank runs its own groups (with its own
+    ``generator``, e.g. :func:`scorematch.distributed.rank_generator`) and :func:`pooled` joins the weighted
+    particles of all ranks before the final resampling, so each rank's ``n`` draws (its share) and ``log Z`` come
+    from all groups of all ranks.
 
     >>> from scorematch import Energy
     >>> two = Energy(lambda x: -torch.logsumexp(torch.stack([                    # ⅕ N(-4, 0.3²) + ⅘ N(4, 0.3²)
@@ -289,6 +312,8 @@ def smc(
     if not torch.isfinite(run.log_weights.max()):
         raise ValueError(f"SMC failed: the largest log-weight is {run.log_weights.max().item()} "
                          "(is the energy finite and bounded below?)")
+    if pool_ranks:
+        run = pooled(run)
     idx = systematic_resample(run.log_weights.unsqueeze(0), n, generator)[0]
     ess = weights_ess(run.log_weights).item()
     return SMCSamples(run.samples[idx], run.log_z, run.standard_error, ess, run)
