@@ -153,3 +153,35 @@ def test_device_cuda_is_one_flag(tmp_path, capsys):
         assert code == 2 and err == "scorematch: error: --device cuda: this machine has no CUDA device available to " \
                                     "torch\n", err
         assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("text", ["garbage\n", "[1, 2]\n", '{"step": "3"}\n'])
+def test_a_damaged_metrics_file_is_named_by_plot(trained, tmp_path, capsys, text):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    with open(copy / "metrics.jsonl", "a") as f:
+        f.write(text)
+    _fails(capsys, "plot", copy, "--out", tmp_path / "p", "--quiet", message=f"{copy / 'metrics.jsonl'}: line ")
+    assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize(("text", "message"), [("[]", "must hold a JSON object"),
+                                               ('{"n_steps_each": 2, "n_sigmas": "4", "step_size": 1e-5}',
+                                                "n_sigmas must be a whole number > 0, got '4'"),
+                                               ('{"n_steps_each": 2, "n_sigmas": 4, "step_size": -1}',
+                                                "step_size must be a number > 0")])
+def test_a_damaged_ladder_is_named_by_sample(tmp_path, capsys, text, message):
+    run = tmp_path / "run"
+    assert exit_code("train", "moons", "--objective", "ncsn", "--model", "score", "--out", run, *TINY) == 0
+    (run / "ladder.json").write_text(text)
+    _fails(capsys, "sample", run, "--n", "5", "--quiet", message=message)
+    assert not (run / "samples.npy").exists()
+
+
+def test_a_damaged_architecture_header_is_named(trained, tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    save_file(load_file(copy / "model.safetensors"), copy / "model.safetensors", metadata={"architecture": "{not"})
+    _fails(capsys, "sample", copy, "--n", "5", "--quiet", message="header holds no readable architecture")

@@ -14,7 +14,8 @@ sliced) is each rank's own (:func:`rank_generator`), drawn without advancing the
 stream, and hence a deterministic objective's result, is the same for any number of processes (a run resumes on
 another). The averaging is done on the gradients directly rather than by wrapping the model in
 ``DistributedDataParallel``, whose hooks do not support the second-order gradients of explicit and sliced score
-matching.
+matching (double backward through DDP is not supported: pytorch/pytorch#47562, #63812). Rank 0's held-out values
+are every rank's (:func:`agree`), and :func:`gather` joins sharded samples.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ Models are trained on standardized data ``z = (x − m)/s``; everything read out
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,7 @@ from .fields import Energy, Score
 from .protocol import ScoreModel, device_of, in_data_units
 from .registry import MODELS, OBJECTIVES, SAMPLERS, at_smallest_sigma, build_model, draw_samples
 
-__all__ = ["Run", "RunError", "architecture_header", "column_names", "load_run", "read_object"]
+__all__ = ["Run", "RunError", "architecture_header", "column_names", "load_run", "read_metrics", "read_object"]
 
 
 class RunError(ValueError):
@@ -180,7 +181,13 @@ class Run:
         sampler = sampler or self.default_sampler()
         chosen = self.path / "ladder.json"
         if SAMPLERS[sampler].needs_ladder and steps is None and step_size is None and chosen.is_file():
-            rule = json.loads(chosen.read_text())  # the step NCSNv2's rule chose for this ladder
+            rule = read_object(chosen)  # the step NCSNv2's rule chose for this ladder
+            for key in ("n_steps_each", "n_sigmas", "step_size"):
+                value = rule.get(key)
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf \
+                        or (key != "step_size" and not isinstance(value, int)):
+                    raise RunError(f"{chosen}: {key} must be a {'number' if key == 'step_size' else 'whole number'} "
+                                   f"> 0, got {value!r}")
             steps, step_size = rule["n_steps_each"] * rule["n_sigmas"], rule["step_size"]
         z, report = draw_samples(self.model, self.config, n, self.event_shape, sampler=sampler,
                                  steps=steps, step_size=step_size, seed=seed, progress=progress)
@@ -208,6 +215,27 @@ def architecture_header(cfg: TrainConfig, event_shape: tuple[int, ...]) -> dict[
     return {"architecture": json.dumps({**{k: getattr(cfg, k) for k in keys}, "conditional": entry.conditional,
                                         "learns_log_z": entry.learns_log_z, "event_shape": list(event_shape)},
                                        sort_keys=True)}
+
+
+def read_metrics(folder: Path) -> list[dict[str, Any]]:
+    """A run's ``metrics.jsonl`` (none: ``[]``): one JSON object with a number ``step`` per line; :class:`RunError`
+    naming the file and the line otherwise."""
+    path = Path(folder) / "metrics.jsonl"
+    if not path.is_file():
+        return []
+    records = []
+    for i, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as e:
+            raise RunError(f"{path}: line {i} is not JSON ({str(e).splitlines()[0]})") from None
+        if not isinstance(record, dict) or isinstance(record.get("step"), bool) \
+                or not isinstance(record.get("step"), (int, float)):
+            raise RunError(f"{path}: line {i} must be a JSON object with a number 'step'")
+        records.append(record)
+    return records
 
 
 def read_object(path: Path) -> dict[str, Any]:
@@ -269,9 +297,13 @@ def load_run(path: str | Path, device: str | torch.device | None = None) -> Run:
     expected = architecture_header(cfg, stats.event_shape)["architecture"]
     if stored is not None and stored != expected:
         now = json.loads(expected)
-        diff = next((k for k, v in json.loads(stored).items() if now.get(k) != v), "the network")
+        try:
+            then = json.loads(stored)
+            diff = next((k for k, v in then.items() if now.get(k) != v), "the network")
+        except (ValueError, AttributeError):
+            raise RunError(f"{path}: model.safetensors' header holds no readable architecture") from None
         raise RunError(f"{path}: config.json does not describe the network in model.safetensors ({diff}: "
-                       f"{now.get(diff)!r} in config.json, {json.loads(stored).get(diff)!r} in the weights)")
+                       f"{now.get(diff)!r} in config.json, {then.get(diff)!r} in the weights)")
     bad = [k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if bad:
         raise RunError(f"{path}: model.safetensors holds non-finite weights ({bad[0]}{' …' if len(bad) > 1 else ''}); "

@@ -3,7 +3,6 @@ measure what its kind allows (NCE: its learned log Z against annealed importance
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from ..fields import Energy
 from ..metrics import ais_log_z, relative_fisher_divergence
 from ..protocol import in_data_units
 from ..registry import ESTIMATORS, OBJECTIVES, at_smallest_sigma
+from ..runfolder import read_metrics
 from ..runs import Run, train_run
 from ..sampling import draw
 from ..train import TrainingDiverged
@@ -25,11 +25,6 @@ from .measures import draw_report, sample_quality
 from .quality import QualityProbe, runaway_of
 
 __all__ = ["build_estimator", "train_objective"]
-
-
-def _history(folder: Path) -> list[dict[str, Any]]:
-    path = folder / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
 
 def _learned_log_z(run: Run, test: Tensor, seed: int) -> dict[str, Any]:
@@ -59,7 +54,7 @@ def train_objective(cfg: TrainConfig, folder: Path, train: Tensor, test: Tensor,
                                 ladder=ladder and entry.conditional,
                                 names=names)
     except TrainingDiverged as e:
-        history = _history(folder)
+        history = read_metrics(folder)
         curve = [[r["seconds"], r["quality"]] for r in history if "quality" in r]
         say(f"diverged: {e}")
         return {**head, "diverged": f"non-finite at step {e.step} ({e.seconds:.1f} s of training)",

@@ -3,7 +3,6 @@ the mode check), and the loss curve."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,6 +14,7 @@ from torch import Tensor
 from ..fields import Energy
 from ..metrics.modes import kmeans_regions, mode_check
 from ..models.analytic import ANALYTIC
+from ..runfolder import read_metrics
 from ..runs import Run, prepare_data
 from .console import say
 
@@ -25,11 +25,6 @@ def box_of(x: Tensor) -> tuple[tuple[float, float], tuple[float, float]]:
     lo, hi = torch.quantile(x, 0.002, dim=0), torch.quantile(x, 0.998, dim=0)
     centre, half = (lo + hi) / 2, 0.6 * (hi - lo).max()
     return ((float(centre[0] - half), float(centre[0] + half)), (float(centre[1] - half), float(centre[1] + half)))
-
-
-def _history(run: Run) -> list[dict[str, float]]:
-    path = run.path / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
 
 def regions_of(truth: Any, data: Tensor):
@@ -58,6 +53,7 @@ def _draw_run(run: Run, out: Path, *, n_samples: int = 2000, steps: int | None =
     (``samples.png``); every run gets its loss curve. ``progress`` prints a line per stage."""
     from ..plot import energy_landscape, image_grids, loss_curves, samples_over_data, score_field
 
+    history = read_metrics(run.path)  # a damaged file is named before any sampling
     if run.images:
         data = prepare_data(run.config)
         say(f"sampling {min(n_samples, 64)} images ({sampler or run.default_sampler()})…", progress)
@@ -65,7 +61,7 @@ def _draw_run(run: Run, out: Path, *, n_samples: int = 2000, steps: int | None =
         verdict = "converged" if report["trusted"] else ("NOT converged" if report["warnings"] else "unchecked")
         out.mkdir(parents=True, exist_ok=True)
         written = [out / "loss.png", out / "samples.png"]
-        loss_curves({run.config.objective: _history(run)}, path=written[0])
+        loss_curves({run.config.objective: history}, path=written[0])
         image_grids({"training images": data[:64], f"samples ({report['sampler']}: {verdict})": samples},
                     value_range=run.value_range, title=f"{run.config.data}: {run.config.objective}", path=written[1])
         return written
@@ -89,7 +85,7 @@ def _draw_run(run: Run, out: Path, *, n_samples: int = 2000, steps: int | None =
                 title += f"\nmass per mode ≠ density's (TV {check.tv:.2f})"
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "loss.png"]
-    loss_curves({run.config.objective: _history(run)}, path=written[0])
+    loss_curves({run.config.objective: history}, path=written[0])
     if run.dim == 2:
         labels = (run.columns[0], run.columns[1])  # the data's column names, or x1, x2
         figures = {
