@@ -185,3 +185,18 @@ def test_a_damaged_architecture_header_is_named(trained, tmp_path, capsys):
     shutil.copytree(trained, copy)
     save_file(load_file(copy / "model.safetensors"), copy / "model.safetensors", metadata={"architecture": "{not"})
     _fails(capsys, "sample", copy, "--n", "5", "--quiet", message="header holds no readable architecture")
+
+
+def test_plot_and_compare_draw_data_far_beyond_float32(tmp_path, capsys):
+    """Data near 1e154 (squares past float64, values past float32): the plots are drawn in float64, the density
+    as log q (q itself underflows), and compare's mode check and figures finish."""
+    x = np.random.default_rng(1).standard_normal((300, 2)) * 1e154
+    np.save(tmp_path / "x.npy", x)
+    assert exit_code("train", tmp_path / "x.npy", "--out", tmp_path / "r", *TINY) == 0
+    assert exit_code("plot", tmp_path / "r", "--out", tmp_path / "p", "--n", "200", "--quiet") == 0
+    assert {p.name for p in (tmp_path / "p").iterdir()} == {"loss.png", "density.png", "score_field.png",
+                                                             "samples.png"}
+    assert exit_code("compare", tmp_path / "x.npy", "--objectives", "esm", "--steps", "5", "--out", tmp_path / "c",
+                     "--quiet") == 0
+    assert "internal error" not in capsys.readouterr().err
+    assert (tmp_path / "c" / "comparison.png").is_file()

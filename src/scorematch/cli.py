@@ -228,13 +228,13 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``scorematch`` command; returns the exit code: 0 success, 2 bad input or a bad run folder
     (one line naming the file, option or key), 3 training diverged (the run folder keeps nothing of it), 1 an
     internal error, 130 interrupted (Ctrl-C at any moment, no traceback)."""
+    warnings.showwarning = _one_line_warning  # from the first moment: parsing and imports warn in one line too
     try:
         args = _build_parser().parse_args(argv)
         from .train import TrainingDiverged
         from .tuning import tune_cpu_allocator
 
         tune_cpu_allocator()  # this process only: small CPU temporaries are recycled instead of mmap'd (tuning.py)
-        warnings.showwarning = _one_line_warning
         commands = {"train": _train, "sample": _sample, "eval": _eval, "plot": _plot, "compare": _compare,
                     "demo": lambda a: _compare(a, demo=True)}
         if args.command in ("train", "sample", "eval"):  # train and sample join a torchrun's process group

@@ -45,8 +45,11 @@ class ModeCheck:
 
 
 def kmeans_regions(data: Tensor, k: int = 8, *, iterations: int = 25, seed: int = 0) -> Callable[[Tensor], Tensor]:
-    """``assign(x)``: the nearest of ``k`` centres found by Lloyd's algorithm on ``data`` (k-means++ start)."""
-    x = data.detach().double()
+    """``assign(x)``: the nearest of ``k`` centres found by Lloyd's algorithm on ``data`` (k-means++ start), run on
+    ``data / max|data|`` so that squared distances stay finite at any scale."""
+    top = float(data.detach().double().abs().max())
+    scale = top if 0 < top < math.inf else 1.0
+    x = data.detach().double() / scale
     g = torch.Generator().manual_seed(seed)
     centres = x[torch.randint(x.shape[0], (1,), generator=g)]
     while centres.shape[0] < min(k, x.shape[0]):
@@ -56,12 +59,13 @@ def kmeans_regions(data: Tensor, k: int = 8, *, iterations: int = 25, seed: int 
         label = torch.cdist(x, centres).argmin(1)
         centres = torch.stack([x[label == j].mean(0) if (label == j).any() else centres[j]
                                for j in range(centres.shape[0])])
-    return lambda z: torch.cdist(z.detach().double(), centres).argmin(1)
+    return lambda z: torch.cdist(z.detach().double() / scale, centres).argmin(1)
 
 
 def mode_check(energy: Any, samples: Tensor, assign: Callable[[Tensor], Tensor], *, box: Box,
-               resolution: int = 256) -> ModeCheck:
-    """Compare the grid density's mass per region with the samples' fractions; see the module docstring.
+               resolution: int = 256, dtype: torch.dtype | None = None) -> ModeCheck:
+    """Compare the grid density's mass per region with the samples' fractions; see the module docstring. ``dtype``:
+    of the grid (the default dtype by default; float64 for data whose scale float32 cannot hold).
 
     >>> from scorematch.models.analytic import eight_gaussians
     >>> t = eight_gaussians()
@@ -69,7 +73,7 @@ def mode_check(energy: Any, samples: Tensor, assign: Callable[[Tensor], Tensor],
     >>> check.agree, round(float(check.density.sum()), 3)
     (True, 1.0)
     """
-    grid = grid_metrics(energy, box=box, resolution=resolution)
+    grid = grid_metrics(energy, box=box, resolution=resolution, dtype=dtype)
     yy, xx = torch.meshgrid(grid.y_axis, grid.x_axis, indexing="ij")
     nodes = torch.stack([xx.reshape(-1), yy.reshape(-1)], -1)
     labels = assign(nodes)

@@ -36,12 +36,15 @@ class ColumnSpec:
         samples: the model's samples ``(n, 2)``, or ``None``.
         history: its training history (list of dicts with ``step`` and ``loss``), or ``None``.
         note: a line under the column title, e.g. metrics (``"KL 0.12 · MMD² 3e-3"``).
+        dtype: of the points the model is evaluated at (``None``: its parameters', else float32); float64 for a
+            model in data units (:func:`~scorematch.protocol.in_data_units`), whose data may exceed float32.
     """
 
     model: Any = None
     samples: Tensor | np.ndarray | None = None
     history: Sequence[Mapping[str, Any]] | None = None
     note: str = ""
+    dtype: torch.dtype | None = None
 
 
 def _truth_column(truth: Any, n: int) -> ColumnSpec:
@@ -154,11 +157,11 @@ def _draw_cell(ax: Any, row: str, spec: ColumnSpec, name: str, reference: np.nda
                n: int, log: bool, smoothing: float | None) -> None:
     if row == "density" and spec.model is not None:
         energy_landscape(spec.model, box=box, resolution=resolution, data=reference, log=log, colorbar=False, ax=ax,
-                         title="")
+                         title="", dtype=spec.dtype)
         add_colorbar(ax, ax.images[0], "")
         ax.child_axes[-1].tick_params(labelsize=8)
     elif row == "score" and spec.model is not None:
-        score_field(spec.model, box=box, n=n, data=reference, colorbar=False, ax=ax, title="")
+        score_field(spec.model, box=box, n=n, data=reference, colorbar=False, ax=ax, title="", dtype=spec.dtype)
     elif row == "samples" and spec.samples is not None:
         samples_over_data(spec.samples, reference, box=box, ax=ax, title="", legend=False)
     elif row == "loss" and name == TRUTH:

@@ -53,7 +53,8 @@ def energy_landscape(
         box: ``((x_min, x_max), (y_min, y_max))`` with min < max.
         resolution: grid cells per axis.
         data: points ``(n, 2)`` to overlay, or ``None``.
-        log: draw :math:`\log q` rather than :math:`q`.
+        log: draw :math:`\log q` rather than :math:`q` (also when every :math:`q` on the grid is below 1e-304,
+            the scale of data near 1e150 and beyond, where q itself would underflow to 0).
         colorbar: add a colour bar beside the axes.
         ax: axes to draw on; a new figure by default.
         path: save the figure there as a PNG (150 dpi, tight bounding box).
@@ -80,6 +81,8 @@ def energy_landscape(
     if view.energy is not None:
         grid = grid_metrics(view.energy, box=box, resolution=resolution, dtype=view.dtype, device=view.device)
         log_q = grid.log_density.detach().cpu().double().numpy()
+        if not log and not np.max(log_q) > -700:  # q below float64's smallest normal number: draw log q instead
+            log = True
         if log:
             top = float(np.max(log_q))
             image, norm, cmap = np.maximum(log_q, top - LOG_FLOOR), None, "magma"

@@ -138,7 +138,7 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
             note += f" · {row['sampler']} " + ("✓" if row["sampler_trusted"] else "✗ not converged")
             if row.get("modes_agree") is False:
                 note += " · samples ≠ density"
-            columns[name] = ColumnSpec(model=view if box else None, samples=samples, note=note)
+            columns[name] = ColumnSpec(model=view if box else None, samples=samples, note=note, dtype=torch.float64)
             say(objective_line(tag, row), progress)
         for w in row.get("sampler_warnings", []):
             say(f"{tag}: warning: {w}", progress)

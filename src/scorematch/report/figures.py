@@ -78,7 +78,7 @@ def _draw_run(run: Run, out: Path, *, n_samples: int = 2000, steps: int | None =
         title = f"samples ({report['sampler']}: {verdict})"
         if isinstance(run.model, Energy):
             truth = ANALYTIC[run.config.data]() if run.config.data in ANALYTIC else None
-            check = mode_check(run.energy, samples, regions_of(truth, data), box=box)
+            check = mode_check(run.energy, samples, regions_of(truth, data), box=box, dtype=torch.float64)
             if not check.agree:
                 say(f"warning: the samples' mass per mode differs from the density's (total variation "
                      f"{check.tv:.2f} > {check.limit:.2f})", True)
@@ -89,8 +89,10 @@ def _draw_run(run: Run, out: Path, *, n_samples: int = 2000, steps: int | None =
     if run.dim == 2:
         labels = (run.columns[0], run.columns[1])  # the data's column names, or x1, x2
         figures = {
-            "density.png": lambda p: energy_landscape(view, box=box, data=data, log=log, path=p, labels=labels),
-            "score_field.png": lambda p: score_field(view, box=box, data=data, path=p, labels=labels),
+            "density.png": lambda p: energy_landscape(view, box=box, data=data, log=log, path=p, labels=labels,
+                                                      dtype=torch.float64),  # data units, of any scale
+            "score_field.png": lambda p: score_field(view, box=box, data=data, path=p, labels=labels,
+                                                     dtype=torch.float64),
             "samples.png": lambda p: samples_over_data(samples, data, box=box, path=p, title=title, labels=labels),
         }
         for name, draw in figures.items():

@@ -35,11 +35,12 @@ def draw_report(report: dict[str, Any]) -> dict[str, Any]:
 
 def density_quality(energy: Any, samples: Tensor, test: Tensor, truth: Any, box: Any, regions: Any) -> dict[str, Any]:
     """Test log-likelihood and KL on the plotting grid, and the mode check of the samples (2-D energies)."""
-    grid = grid_metrics(energy, box=box, data=test, target_log_prob=(truth.log_prob if truth is not None else None))
+    grid = grid_metrics(energy, box=box, data=test, target_log_prob=(truth.log_prob if truth is not None else None),
+                        dtype=torch.float64)  # data units: float32 overflows past 3e38
     row: dict[str, Any] = {"test_loglik_grid": float(grid.log_likelihood)}
     if truth is not None:
         row["kl_grid"] = float(grid.kl)
-    check = mode_check(energy, samples, regions, box=box)
+    check = mode_check(energy, samples, regions, box=box, dtype=torch.float64)
     row.update(mode_tv=check.tv, mode_tv_limit=check.limit, modes_agree=check.agree,
                mode_mass_density=check.density.tolist(), mode_mass_samples=check.samples.tolist())
     return row
