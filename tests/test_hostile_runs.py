@@ -200,3 +200,12 @@ def test_plot_and_compare_draw_data_far_beyond_float32(tmp_path, capsys):
                      "--quiet") == 0
     assert "internal error" not in capsys.readouterr().err
     assert (tmp_path / "c" / "comparison.png").is_file()
+
+
+@pytest.mark.parametrize(("key", "message"), [("n_data", "choose a smaller n_data"),
+                                              ("hidden", "choose a smaller --hidden or --depth")])
+def test_absurd_sizes_in_a_config_file_are_refused_up_front(tmp_path, capsys, key, message):
+    (tmp_path / "c.toml").write_text(f"{key} = {10**18}\n")
+    _fails(capsys, "train", "moons", "--out", tmp_path / "r", "--config", tmp_path / "c.toml", "--quiet",
+           message=message)
+    assert not (tmp_path / "r").exists()

@@ -39,6 +39,8 @@ def prepare_table(cfg: TrainConfig, n_extra: int = 0) -> tuple[Tensor, list[str]
     if cfg.data in IMAGE_SETS:
         return image_set(cfg.data, "train", generator=torch.Generator().manual_seed(cfg.seed), dtype=torch.float64), None
     if cfg.data in DATASETS:
+        n = cfg.n_data + n_extra  # float64 points and the generator's temporaries, about 4 copies
+        check_memory(f"{n} points of {cfg.data}", 32.0 * n * 2, "choose a smaller n_data")
         return make_dataset(cfg.data, cfg.n_data + n_extra, generator=torch.Generator().manual_seed(cfg.seed),
                             dtype=torch.float64), None
     x, names = load_table(cfg.data, key=cfg.key, columns=cfg.columns, delimiter=cfg.delimiter, dtype=torch.float64)
