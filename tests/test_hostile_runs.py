@@ -209,3 +209,20 @@ def test_absurd_sizes_in_a_config_file_are_refused_up_front(tmp_path, capsys, ke
     _fails(capsys, "train", "moons", "--out", tmp_path / "r", "--config", tmp_path / "c.toml", "--quiet",
            message=message)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_plot_that_fails_after_its_first_figure_writes_none(trained, tmp_path, capsys, monkeypatch):
+    """A figure that fails after the loss curve was drawn: the folder is not made and no figure is left."""
+    import scorematch.plot
+
+    def broken(*args, **kwargs):
+        raise ValueError("the density cannot be drawn")
+
+    monkeypatch.setattr(scorematch.plot, "energy_landscape", broken)
+    _fails(capsys, "plot", trained, "--out", tmp_path / "p", "--n", "20", "--quiet",
+           message="the density cannot be drawn")
+    assert not (tmp_path / "p").exists()
+    default = trained / "plots"
+    assert not default.exists()
+    _fails(capsys, "plot", trained, "--n", "20", "--quiet", message="the density cannot be drawn")
+    assert not default.exists()
