@@ -13,7 +13,7 @@ import torch.multiprocessing as mp
 
 import scorematch
 from scorematch import Energy, losses
-from scorematch.distributed import gather, portion, rank_generator, world
+from scorematch.distributed import gather, noise_generator, portion, world
 from scorematch.models import EnergyMLP
 from scorematch.sampling import draw
 
@@ -50,7 +50,7 @@ def _worker(rank, store, folder):
         _train(f"{folder}/half", steps=12)  # the first 12 steps, to be finished by one process
         g = torch.Generator().manual_seed(5)
         before = g.get_state().clone()
-        mine = torch.randn(4, generator=rank_generator(g), dtype=torch.float64)
+        mine = torch.randn(4, generator=noise_generator(g, "cpu"), dtype=torch.float64)
         found["noise"] = gather(mine.unsqueeze(0)).tolist()
         found["shared_untouched"] = bool(torch.equal(before, g.get_state()))
         found["gathered"] = gather(torch.arange(3 + rank, dtype=torch.float64).unsqueeze(1)).squeeze(1).tolist()

@@ -226,3 +226,19 @@ def test_a_plot_that_fails_after_its_first_figure_writes_none(trained, tmp_path,
     assert not default.exists()
     _fails(capsys, "plot", trained, "--n", "20", "--quiet", message="the density cannot be drawn")
     assert not default.exists()
+
+
+def test_a_step_set_aside_by_a_killed_save_is_put_back_on_resume(trained, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    step = next((copy / "checkpoint").glob("step-*"))
+    step.rename(step.with_name(f".{step.name}.old"))  # killed between the two renames of a save of the same step
+    assert exit_code("train", "moons", "--out", copy, "--resume", "--steps", "30", "--quiet") == 0
+    assert not list((copy / "checkpoint").glob(".*"))
+    assert json.loads((copy / "summary.json").read_text())["steps_done"] == 30
+
+
+def test_standardizing_does_not_overflow_where_x_minus_the_mean_would():
+    stats = Standardizer((-1.5e308,), (1e308,), (1,))
+    z = stats.transform(torch.tensor([[1.7e308], [-1.5e308]], dtype=torch.float64))
+    assert torch.allclose(z, torch.tensor([[3.2], [0.0]], dtype=torch.float64), rtol=1e-12, atol=1e-12), z

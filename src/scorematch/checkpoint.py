@@ -154,13 +154,21 @@ def save_checkpoint(folder: str | Path, *, step: int, model: dict[str, Tensor], 
 
 def remove_leftovers(run: str | Path) -> list[Path]:
     """Delete the temporary files and folders (``.NAME.*.tmp``) that a process killed while writing left in a run
-    folder and its ``checkpoint/``; returns what was removed. Call it only while holding the run's lock: a live
+    folder and its ``checkpoint/``, and put back a step folder set aside (``.step-N.old``) by a save of the same
+    step that was killed between its two renames; returns what was removed. Call it only while holding the run's lock: a live
     writer's temporaries look the same."""
     removed = []
     for folder in (Path(run), Path(run) / "checkpoint"):
         for p in folder.glob(".*.tmp") if folder.is_dir() else ():
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
             removed.append(p)
+    ckpt = Path(run) / "checkpoint"
+    for aside in ckpt.glob(".step-*.old") if ckpt.is_dir() else ():  # a step saved again, killed between renames
+        if aside.is_dir() and not aside.is_symlink() and not (ckpt / aside.name[1:-4]).exists():
+            os.rename(aside, ckpt / aside.name[1:-4])  # the old copy is the step's only one: put it back
+        else:
+            shutil.rmtree(aside, ignore_errors=True)
+            removed.append(aside)
     return removed
 
 

@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             from .distributed import start_from_environment
 
             args.device = start_from_environment(args.device, join=args.command != "eval")
+        ok = False
         try:
             if args.command in ("sample", "eval", "plot") and Path(args.run).is_dir():
                 from .lock import run_lock
@@ -249,13 +250,14 @@ def main(argv: list[str] | None = None) -> int:
                     commands[args.command](args)
             else:
                 commands[args.command](args)
+            ok = True
         except TrainingDiverged as e:
             sys.stderr.write(f"scorematch: training stopped: {e}\n")
             return 3
         finally:
             from .distributed import stop
 
-            stop()
+            stop(ok)  # under torchrun a failed process leaves at once: its exit ends the job
     except KeyboardInterrupt:
         sys.stderr.write("scorematch: interrupted; a run can continue with train --resume\n")
         return 130

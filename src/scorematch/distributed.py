@@ -10,7 +10,7 @@ r"""Data-parallel training under a ``torch.distributed`` process group (``torchr
 
 the single-process step on the global batch, up to round-off. The reported loss is averaged the same way, so every
 rank takes the same decisions (a non-finite loss stops all of them). The noise of a stochastic objective (denoising,
-sliced) is each rank's own (:func:`rank_generator`), drawn without advancing the shared generator, so the shared
+sliced) is each rank's own (:func:`noise_generator`), drawn without advancing the shared generator, so the shared
 stream, and hence a deterministic objective's result, is the same for any number of processes (a run resumes on
 another). The averaging is done on the gradients directly rather than by wrapping the model in
 ``DistributedDataParallel``, whose hooks do not support the second-order gradients of explicit and sliced score
@@ -30,8 +30,8 @@ __all__ = [
     "average",
     "average_gradients",
     "gather",
+    "noise_generator",
     "portion",
-    "rank_generator",
     "shard",
     "start_from_environment",
     "stop",
@@ -94,10 +94,13 @@ def start_from_environment(device: str | torch.device | None = None, *, join: bo
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: this machine has no CUDA device available to torch")
     size = int(os.environ.get("WORLD_SIZE", "1") or 1) if join else 1
-    if size > 1 and dev.type == "cuda" and dev.index is None:
+    if size > 1 and dev.type == "cuda":
+        if dev.index is not None:
+            raise ValueError(f"--device {dev}: under torchrun give --device cuda; each process takes the GPU of its "
+                             "LOCAL_RANK")
         dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0") or 0))
-    if dev.type == "cuda":
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
+    if dev.type == "cuda" and dev.index is not None:
+        if dev.index >= torch.cuda.device_count():
             raise ValueError(f"--device {dev}: there are {torch.cuda.device_count()} CUDA devices")
         torch.cuda.set_device(dev)
     if size > 1 and not torch.distributed.is_initialized():
@@ -107,13 +110,21 @@ def start_from_environment(device: str | torch.device | None = None, *, join: bo
     return dev
 
 
-def stop() -> None:
-    """Leave the process group :func:`start_from_environment` joined (nothing without one)."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        try:
+def stop(ok: bool = True) -> None:
+    """Leave the process group :func:`start_from_environment` joined (nothing without one). ``ok``: this process
+    succeeded, so it waits for the others first; a failed one leaves at once, so that its exit ends the job (the
+    launcher stops the other processes) rather than waiting for peers that wait for it."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return
+    try:
+        if ok:
             torch.distributed.barrier()  # no rank leaves while another still talks to it
-        finally:
+    finally:
+        try:
             torch.distributed.destroy_process_group()
+        except Exception:
+            if ok:
+                raise
 
 
 def portion(n: int) -> slice:
@@ -123,18 +134,22 @@ def portion(n: int) -> slice:
     return slice(start, start + n // size + (rank < n % size))
 
 
-def rank_generator(generator: torch.Generator) -> torch.Generator:
-    """A generator of this rank's own random numbers for one step, derived from ``generator``'s state without
-    advancing it (``generator`` itself in one process): ranks that share a generator, as they share the batch
-    indices, draw independent noise for their shards, and the shared stream goes on the same for any number of
-    processes (a run resumes on another world size)."""
+def noise_generator(generator: torch.Generator, device: torch.device | str, count: int = 0) -> torch.Generator:
+    """The generator an objective draws its noise from on ``device`` for one step: ``generator`` itself in one
+    process when it lives on ``device``; otherwise one derived from ``generator``'s state, this rank and ``count``
+    (the step) without advancing ``generator``. Ranks that share a generator, as they share the batch indices, so
+    draw independent noise for their shards; the shared stream (a CPU generator in :func:`scorematch.fit`) goes on
+    the same for any number of processes and any device, so a run resumes on another of either."""
     rank, size = world()
-    if size == 1:
+    device = torch.device(device)
+    if size == 1 and generator.device.type == device.type and (device.index is None
+                                                                or generator.device.index in (None, device.index)):
         return generator
     import hashlib
 
-    digest = hashlib.blake2b(generator.get_state().numpy().tobytes() + rank.to_bytes(4, "little"), digest_size=8)
-    return torch.Generator(generator.device).manual_seed(int.from_bytes(digest.digest(), "little") >> 1)
+    key = generator.get_state().numpy().tobytes() + rank.to_bytes(4, "little") + count.to_bytes(8, "little")
+    seed = int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little") >> 1
+    return torch.Generator(device).manual_seed(seed)
 
 
 def gather(x: Tensor) -> Tensor:

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from ._checks import check_positive
-from .distributed import average, average_gradients, rank_generator
+from .distributed import average, average_gradients, noise_generator
 
 __all__ = ["default_optimizer", "training_step"]
 
@@ -39,13 +39,17 @@ def training_step(model: nn.Module, objective: Objective, optimizer: torch.optim
     gradient norm are finite: otherwise the weights are left untouched and the caller sees the non-finite value
     (``grad_norm`` is NaN when the loss already was). Under a process group the loss and the gradients are
     averaged over the ranks, and each rank draws the objective's noise for its shard from its own generator
-    (:mod:`scorematch.distributed`).
+    (:func:`scorematch.distributed.noise_generator`; also where ``generator`` is on another device than ``x``).
     """
     params = [p for g in optimizer.param_groups for p in g["params"]]
     limit = math.inf if clip_grad_norm is None else check_positive("clip_grad_norm", clip_grad_norm)
 
+    count = 0
+
     def step(x: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
-        noise = generator if generator is None else rank_generator(generator)  # a rank's own noise for its shard
+        nonlocal count
+        count += 1  # a rank's own noise for its shard, on the data's device, new at every step
+        noise = generator if generator is None else noise_generator(generator, x.device, count)
         local = objective(model, x, generator=noise).mean()
         loss = average(local.detach())  # under a process group: the global batch's loss, the same on every rank
         if not torch.isfinite(loss):

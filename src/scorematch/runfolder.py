@@ -218,8 +218,8 @@ def architecture_header(cfg: TrainConfig, event_shape: tuple[int, ...]) -> dict[
 
 
 def read_metrics(folder: Path) -> list[dict[str, Any]]:
-    """A run's ``metrics.jsonl`` (none: ``[]``): one JSON object with a number ``step`` per line; :class:`RunError`
-    naming the file and the line otherwise."""
+    """A run's ``metrics.jsonl`` (none: ``[]``): one JSON object per line, a whole ``step`` and numbers (or null)
+    for the rest; :class:`RunError` naming the file and the line otherwise."""
     path = Path(folder) / "metrics.jsonl"
     if not path.is_file():
         return []
@@ -231,9 +231,12 @@ def read_metrics(folder: Path) -> list[dict[str, Any]]:
             record = json.loads(line)
         except ValueError as e:
             raise RunError(f"{path}: line {i} is not JSON ({str(e).splitlines()[0]})") from None
-        if not isinstance(record, dict) or isinstance(record.get("step"), bool) \
-                or not isinstance(record.get("step"), (int, float)):
-            raise RunError(f"{path}: line {i} must be a JSON object with a number 'step'")
+        if not isinstance(record, dict) or not isinstance(record.get("step"), int) or isinstance(record["step"], bool):
+            raise RunError(f"{path}: line {i} must be a JSON object with a whole number 'step'")
+        bad = next((k for k, v in record.items() if v is not None and (isinstance(v, bool)
+                                                                      or not isinstance(v, (int, float)))), None)
+        if bad is not None:
+            raise RunError(f"{path}: line {i}: {bad} must be a number, got {record[bad]!r}")
         records.append(record)
     return records
 

@@ -85,7 +85,7 @@ def _fit(cfg: TrainConfig, model: Energy | Score, z: Tensor, z_val: Tensor | Non
     result = fit(model, z, objective, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
                  lr_schedule=cfg.lr_schedule, schedule_steps=schedule_steps,
                  weight_decay=cfg.weight_decay, clip_grad_norm=cfg.clip_grad_norm, ema_decay=cfg.ema_decay,
-                 generator=torch.Generator(z.device).manual_seed(cfg.seed), progress=progress, out_dir=out,
+                 generator=torch.Generator().manual_seed(cfg.seed), progress=progress, out_dir=out,
                  val_fraction=None,
                  criterion=criterion, patience=cfg.patience, eval_every=cfg.eval_every,
                  checkpoint_every=cfg.checkpoint_every, resume=resume,
@@ -147,7 +147,7 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
         if cfg.data in IMAGE_SETS:  # noise finer than a grey level's cell would model the dequantization noise
             floor = {"sigma_min": GREY_CELL / max(stats.std),
                      "sigma_min_reason": "the width of a grey level's dequantization cell, 1/17 of the pixel range"}
-        chosen = ladder_from_data(z.double(), step_budget=SAMPLERS["annealed"].steps, **floor)
+        chosen = ladder_from_data(z.double().cpu(), step_budget=SAMPLERS["annealed"].steps, **floor)
         cfg = cfg.replace(sigma=chosen.sigmas[-1], sigma_max=chosen.sigmas[0], n_sigmas=len(chosen.sigmas))
     if cfg.sigma == "auto":
         from .autosigma import choose_sigma

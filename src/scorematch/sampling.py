@@ -202,11 +202,11 @@ def draw(name: str, model: Any, n: int, event_shape: tuple[int, ...], *, steps: 
 
     Under a ``torch.distributed`` process group (``torchrun``) the draw is sharded: the ``n`` starting points are
     drawn alike on every rank, each rank runs its share of them with its own random numbers
-    (:func:`scorematch.distributed.rank_generator`), SMC pools the weighted particles of all ranks before its
+    (:func:`scorematch.distributed.noise_generator`), SMC pools the weighted particles of all ranks before its
     final resampling (so log Z uses every group), and every rank returns all ``n`` samples in rank order. The
     diagnostics over chains (acceptance, R̂, ESS) are rank 0's share's.
     """
-    from .distributed import gather, portion, rank_generator, world
+    from .distributed import gather, noise_generator, portion, world
 
     entry = SAMPLERS[name]
     if entry.needs_energy and not has_energy(model):
@@ -222,7 +222,7 @@ def draw(name: str, model: Any, n: int, event_shape: tuple[int, ...], *, steps: 
     if size > n:
         raise ValueError(f"--n {n} is fewer samples than the {size} processes drawing them")
     if size > 1:
-        x0, g = x0[portion(n)], rank_generator(g)
+        x0, g = x0[portion(n)], noise_generator(g, device)
     x, report = entry.run(model, x0, steps, step_size, g, progress and rank == 0, annealed)
     x = gather(x).cpu()
     report = {"sampler": name, "n": n, "steps": steps, "seconds": time.perf_counter() - t0,

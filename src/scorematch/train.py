@@ -128,8 +128,10 @@ def fit(
 
     Args:
         model: the wrapped network; any ``nn.Module`` the objective accepts.
-        data: a tensor ``(n, *event)`` (mini-batches drawn with replacement from ``generator``), or any
-            re-iterable of batches such as a ``DataLoader`` (cycled; a ``(x, ...)`` tuple uses ``x``).
+        data: a tensor ``(n, *event)`` (mini-batches drawn with replacement from ``generator``; under a process
+            group each rank takes its share of every batch), or any re-iterable of batches such as a ``DataLoader``
+            (cycled; a ``(x, ...)`` tuple uses ``x``; under a process group give each rank its own shard, e.g. with
+            ``torch.utils.data.DistributedSampler``).
         objective: ``objective(model, x, generator=g) -> (B,)`` per-sample values, e.g.
             ``functools.partial(scorematch.losses.denoising, sigma=0.1)``.
         steps: total optimizer steps (a resumed run continues up to this number).
@@ -145,7 +147,9 @@ def fit(
         ema_decay: keep an EMA of the weights with this decay in (0, 1) and load it into ``model`` at the end;
             step ``t`` uses ``min(ema_decay, t/(t + 10))``, so that short runs do not keep the initial weights.
             ``None``: no EMA.
-        generator: the source of all randomness; by default one seeded from torch's global RNG.
+        generator: the source of all randomness (a CPU generator keeps a run resumable on any device); by
+            default one seeded from torch's global RNG. The objective's noise on another device, or under a process
+            group, comes from :func:`scorematch.distributed.noise_generator`.
         progress: show a tqdm bar with the running loss; by default only when stderr is a terminal.
         log_every: record ``{"step", "loss", "seconds"}`` in the history every this many steps.
         val_data: held-out points ``(m, *event)``: every ``eval_every`` steps (default 100) the held-out

@@ -117,9 +117,12 @@ class Standardizer:
         return torch.tensor(self.mean, **opts).view(view), torch.tensor(self.std, **opts).view(view)
 
     def transform(self, x: Tensor) -> Tensor:
-        """:math:`z = (x - m)/s`."""
+        """:math:`z = (x - m)/s` (as :math:`x/s - m/s` where :math:`x - m` passes float's largest number)."""
         m, s = self._stats(x)
-        return (x - m) / s
+        z = (x - m) / s
+        if not bool(torch.isfinite(z).all()):
+            z = torch.where(torch.isfinite(z) | ~torch.isfinite(x), z, x / s - m / s)
+        return z
 
     def inverse(self, z: Tensor) -> Tensor:
         """:math:`x = m + s z`, the inverse of :meth:`transform` up to round-off."""

@@ -289,7 +289,7 @@ def smc(
     particles steer the ladder and the step size. The base should cover every mode of the model.
 
     ``pool_ranks``: under a ``torch.distributed`` process group every rank runs its own groups (with its own
-    ``generator``, e.g. :func:`scorematch.distributed.rank_generator`) and :func:`pooled` joins the weighted
+    ``generator``, e.g. :func:`scorematch.distributed.noise_generator`) and :func:`pooled` joins the weighted
     particles of all ranks before the final resampling, so each rank's ``n`` draws (its share) and ``log Z`` come
     from all groups of all ranks.
 
