@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: test test-all lint demo bench quality clean
+.PHONY: test test-all lint docs demo bench quality clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,15 +18,20 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m ruff check src tests examples bench
+	$(PY) -m ruff check src tests examples bench docs/hooks
 	$(VENV)/bin/lint-imports
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 	$(PY) -m pytest -q -m "not slow"
+
+# The documentation site (mkdocs.yml, docs/) into build/site, in strict mode: a broken reference or page fails.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests examples bench
+	$(PY) -m ruff check src tests examples bench docs/hooks
 	$(VENV)/bin/lint-imports
 
 demo: $(STAMP)

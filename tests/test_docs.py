@@ -1,0 +1,30 @@
+"""The documentation site: its Python example runs and learns (moons: low energy on the data, high far away),
+and every lesson and page it names exists. The strict build itself runs in ``make test`` (``mkdocs build
+--strict``)."""
+
+import re
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_getting_started_example_runs_and_fits():
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "index.md").read_text(), flags=re.S)
+    assert len(blocks) == 1
+    torch.set_default_dtype(torch.float32)
+    namespace: dict = {}
+    exec(compile(blocks[0], "docs/index.md", "exec"), namespace)
+    model, x = namespace["model"], namespace["x"]
+    with torch.no_grad():
+        on_data = model.energy(x[:500]).mean()
+        far = model.energy(torch.tensor([[6.0, 6.0], [-6.0, -6.0], [6.0, -6.0]])).mean()
+    assert far > on_data + 3, (on_data, far)
+    assert namespace["result"].history[-1]["step"] == 1000
+
+
+def test_every_lesson_is_on_the_lessons_page():
+    page = (ROOT / "docs" / "examples.md").read_text()
+    for script in sorted((ROOT / "examples").glob("[0-9][0-9]_*.py")):
+        assert f"examples/{script.name}" in page, script.name
