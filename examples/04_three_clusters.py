@@ -19,8 +19,8 @@ import functools
 
 import matplotlib.pyplot as plt
 import torch
-
 from lesson import options
+
 from scorematch import Energy, fit, losses
 from scorematch.metrics import grid_metrics, relative_fisher_divergence
 from scorematch.models import EnergyMLP

@@ -21,14 +21,13 @@ import functools
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-
 from lesson import options
+
 from scorematch import Score, fit, losses
 from scorematch.metrics import relative_fisher_divergence
 from scorematch.models import NoiseConditionalScoreMLP, ScoreMLP
 from scorematch.models.analytic import ncsn_toy
 from scorematch.models.smoothed import SmoothedMixture
-from scorematch.protocol import at_sigma
 from scorematch.samplers import annealed_langevin, langevin, sample
 from scorematch.schedules import geometric_sigmas
 

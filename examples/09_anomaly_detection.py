@@ -20,6 +20,7 @@ telling anomalies from held-out normal rows (1 is perfect, 0.5 chance).
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from lesson import options
 from sklearn.datasets import load_breast_cancer, load_digits
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score, roc_curve
@@ -27,7 +28,6 @@ from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GridSearchCV
 from sklearn.neighbors import KernelDensity
 
-from lesson import options
 from scorematch import Energy, fit, losses
 from scorematch.models import EnergyMLP
 
