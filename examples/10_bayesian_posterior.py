@@ -18,9 +18,9 @@ their largest difference from the reference, in units of the reference's posteri
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from lesson import options
 from sklearn.datasets import load_breast_cancer
 
-from lesson import options
 from scorematch import Energy
 from scorematch.samplers import adapt_step_size, hmc, mala
 from scorematch.samplers.chains import run_chains
