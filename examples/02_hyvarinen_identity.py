@@ -8,7 +8,8 @@ E_p[s_θ s_p] = ∫ s_θ p′ dx = [s_θ p] − ∫ s_θ′ p dx. On ℝ the bra
 gives the identity: the Fisher divergence is Hyvärinen's J(θ) = E_p[½ s_θ² + s_θ′] plus a constant free of θ.
 On [0, ∞) the bracket is −s_θ(0) p(0), so ½E(s_θ − s_p)² = J(θ) + ½E s_p² + s_θ(0) p(0). For the exponential
 density p(x) = e^{−x} and the model s_θ(x) = −θ (the exponential family with rate θ), J(θ) = ½θ² is least at
-θ = 0 — no density at all — while the truth is θ = 1. Hyvärinen's (2007) generalised score matching weights the
+θ = 0 — no density at all — while the truth is θ = 1. Generalised score matching for non-negative data
+(Hyvärinen 2007 with h(x) = x²; Yu, Drton & Shojaie 2019 with other h) weights the
 objective by h(x) with h(0) = 0, here h(x) = x: J_h(θ) = E_p[½ h s_θ² + h s_θ′ + h′ s_θ], whose boundary term
 h(0) p(0) s_θ(0) is zero, and J_h(θ) = ½θ² − θ is least at θ = 1.
 """

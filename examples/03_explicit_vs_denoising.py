@@ -89,20 +89,20 @@ assert 1.8 < slope < 2.2 and 1.8 < grad_slope < 2.2, (slope, grad_slope)
 
 # The library's losses on samples, by autograd: explicit on x, denoising on x with fresh noise (one draw per point)
 energy = Energy(lambda z, th=None: (torch.cat([z[:, :1] ** i * z[:, 1:] ** j for i, j in POWERS], 1) @ th))
-check = []
+theta = probe.clone().requires_grad_(True)
+model = Energy(functools.partial(energy.net, th=theta))
+(ge,) = torch.autograd.grad(explicit(model, x).mean(), theta)
+esm_err = float((ge - g_esm).norm() / g_esm.norm())  # the same samples: equal in expectation (by parts), not here
+print(f"  library: the explicit gradient against its expectation {esm_err:.3f} (relative; Monte Carlo error)")
+assert esm_err < 20 / N**0.5, esm_err
 for s in (0.3, 0.1, 0.03):
-    theta = probe.clone().requires_grad_(True)
-    model = Energy(functools.partial(energy.net, th=theta))
-    (ge,) = torch.autograd.grad(explicit(model, x).mean(), theta)
     (gd,) = torch.autograd.grad(denoising(model, x, sigma=s, generator=torch.Generator().manual_seed(1)).mean(),
                                 theta)
     xt = x2 + s * eps
-    exact_dsm = expected_grad(probe, xt, smoothed(s).score(xt))
-    check.append((s, float((ge - g_esm).norm() / g_esm.norm()), float((gd - exact_dsm).norm() / g_esm.norm())))
-    print(f"  library at σ = {s}: explicit gradient vs E-gradient {check[-1][1]:.3f}, denoising gradient vs its "
-          f"expectation {check[-1][2]:.3f} (relative; Monte Carlo error, growing like 1/σ)")
-limit = 0.5 if args.smoke else 0.15
-assert check[0][1] < limit and check[0][2] < limit, check
+    err = float((gd - expected_grad(probe, xt, smoothed(s).score(xt))).norm() / g_esm.norm())
+    bound = 0.02 + 6 / (s * N**0.5)  # its Monte Carlo error grows like 1/(σ√N)
+    print(f"  library: the denoising gradient at σ = {s} against its expectation {err:.3f} (bound {bound:.3f})")
+    assert err < bound, (s, err, bound)
 
 fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.6), layout="constrained")
 a.loglog(sigmas, gaps, "o-", label="‖θ_σ − θ₀‖ (denoising's optimum − explicit's)")

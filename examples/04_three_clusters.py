@@ -5,14 +5,15 @@ Run: ``python examples/04_three_clusters.py [--smoke]``; the figure is ``docs/ex
 
 The data are 3,000 draws from ⅓N((−2, 0), 0.3²I) + ⅓N((2, 0), 0.3²I) + ⅓N((0, 2.5), 0.3²I). The same MLP energy,
 optimiser, batch and seed are trained for 3,000 steps by each objective with ``scorematch.fit`` (its held-out
-Hyvärinen loss keeps the best weights). Explicit score matching uses the exact trace, sliced one Rademacher probe,
+Hyvärinen loss keeps the best weights). Explicit score matching uses the exact trace, sliced one Gaussian probe,
 denoising σ = 0.1 (it fits the data smoothed by N(0, σ²I), a little wider). The relative Fisher divergence
 E‖s − s*‖²/E‖s*‖² on 2,000 fresh points against the mixture's exact score says how close each score is — and
 the lesson of the figure is what it does not say: normalised on a grid, the landscapes put unequal mass on the
 three equal clusters. The score inside each cluster is right; the relative heights of separated modes are fixed by
-the score only where the data connect them, and here almost nothing does (Wenliang et al. 2019 and Song & Ermon
-2019 discuss this blindness). The printed masses per cluster show it; sampling by annealing or SMC, or multi-scale
-noise (lesson 5), is how the library deals with it.
+the score only where the data connect them, and here almost nothing does (Wenliang & Kanagawa 2020, "Blindness of
+score-based methods to isolated components and mixing proportions"; Song & Ermon 2019). The printed masses per
+cluster show it. A sampler cannot repair it: SMC draws from the learned density faithfully, wrong masses included.
+What helps is noise that connects the modes — a noise-conditional model sampled by annealing (lesson 5).
 """
 
 import functools

@@ -6,13 +6,14 @@ Run: ``python examples/05_multiscale_denoising.py [--smoke]``; the figure is
 
 The data are the NCSN toy of Song & Ermon (2019): ⅕N((−5, −5), I) + ⅘N((5, 5), I). A score MLP trained by
 denoising at one σ learns the score of the data smoothed by N(0, σ²I): at σ = 1 it is biased at the data, at
-σ = 0.01 its loss's variance (∝ 1/σ²) keeps it from learning anything in the budget. The σ²-weighted combination
+σ = 0.01 its gradient's variance (∝ 1/σ²) keeps it from learning anything in the budget. The σ²-weighted combination
 over the four levels (``multiscale_denoising``) trains one noise-conditional network for all of them at once. Each
 is judged by the relative Fisher divergence against the exact score of the smoothed mixture at its own σ.
 
 Then sampling: 2,000 chains start uniform on [−8, 8]². Plain Langevin with a score learned at one σ keeps the
 split of the start — no chain crosses the 14 units between the modes. Annealed Langevin over a noise-conditional
-network trained on a ladder from σ = 20 (the distance between the modes) down to 0.5 follows the smoothed scores,
+network trained on a ladder from σ = 20 (about the largest distance between training points, NCSNv2's rule
+for σ₁) down to 0.5 follows the smoothed scores,
 which see both modes, and recovers the weights ⅕ / ⅘.
 """
 
