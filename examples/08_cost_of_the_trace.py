@@ -9,9 +9,9 @@ backward pass per coordinate, d of them (``explicit`` on a ``Score`` model, or o
 forward-Laplacian sweep does not cover): its cost grows like d. For an MLP energy the library computes the
 Laplacian in one forward sweep that carries the second derivatives along (``scorematch.sweeps``), whose cost grows
 with d only until d passes the network's width. Sliced score matching replaces the trace by one Hessian-vector
-product per probe (a forward sweep for MLP energies), denoising by a plain regression: both cost about the same at any d. The script times a full
-step (loss, backward, Adam) for each, for d from 2 to 512, on the same 2-hidden-layer MLP of width 128 and a
-batch of 128, taking the median of repeated, interleaved measurements.
+product per probe (a forward sweep for MLP energies), denoising by a plain regression: both cost about the same at
+any d. The script times a full step (loss, backward, Adam) for each, for d from 2 to 512, on the same
+2-hidden-layer MLP of width 128 and a batch of 128, taking the median of repeated, interleaved measurements.
 """
 
 import functools

@@ -11,8 +11,9 @@ intercept, so 31 coefficients w), with the prior w ~ N(0, I):
 The normaliser p(data) is never needed: the samplers use only E and its gradient. ``Energy(fn)`` makes the
 function a model, and the library's kernels run many chains at once with the step size adapted during warm-up
 (``adapt_step_size``), reporting split R̂ and the effective sample size (``run_chains``). The reference is an
-HMC run with twice the chains and more steps; each chain's final state is one draw. The check is each coefficient's posterior mean and standard deviation:
-their largest difference from the reference, in units of the reference's posterior standard deviation.
+HMC run with twice the chains and more steps; each chain's final state is one draw. The check is each
+coefficient's posterior mean and standard deviation: their largest difference from the reference, in units of the
+reference's posterior standard deviation.
 """
 
 import matplotlib.pyplot as plt
