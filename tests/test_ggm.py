@@ -1,0 +1,79 @@
+"""The score-matching lasso for Gaussian graphical models: the ends of its path, its optimality conditions along the
+path, and agreement with the general exponential-family solver."""
+
+import numpy as np
+import torch
+
+from scorematch.expfam import quadratic_form, solve_l1
+from scorematch.ggm import choose_lambda, lambda_max, penalised_loss, score_matching_lasso
+
+
+def _chain_data(p=8, n=400, seed=0):
+    K = np.eye(p) + np.diag(np.full(p - 1, 0.4), 1) + np.diag(np.full(p - 1, 0.4), -1)
+    rng = np.random.default_rng(seed)
+    return rng.multivariate_normal(np.zeros(p), np.linalg.inv(K), size=n), K
+
+
+def _second_moment(x):
+    x = x - x.mean(0)
+    return x.T @ x / len(x)
+
+
+def test_the_path_ends_at_the_unpenalised_solution_and_at_the_empty_graph():
+    x, _ = _chain_data()
+    S = _second_moment(x)
+    top = lambda_max(S)
+    path = score_matching_lasso(x, lambdas=np.array([top * 1.0001, top * 0.999, 0.0]), tol=1e-13)
+    assert len(path.edges(0)) == 0 and len(path.edges(1)) == 1
+    assert np.allclose(path.precisions[2], np.linalg.inv(S), rtol=1e-8, atol=1e-10)
+    assert np.allclose(path.precisions[0], np.diag(1 / np.diag(S)), rtol=1e-12)
+
+
+def test_kkt_conditions_hold_along_the_path():
+    x, _ = _chain_data(p=10)
+    S = _second_moment(x)
+    path = score_matching_lasso(x, n_lambdas=20, tol=1e-13)
+    worst = 0.0
+    for lam, K in zip(path.lambdas, path.precisions, strict=True):
+        assert np.allclose(K, K.T)
+        grad = S @ K + K @ S
+        a, b = np.triu_indices(len(K), 1)
+        on = K[a, b] != 0
+        worst = max(worst, np.abs(grad[a, b][on] + lam * np.sign(K[a, b][on])).max(initial=0.0))
+        assert (np.abs(grad[a, b][~on]) <= lam + 1e-8).all()
+        worst = max(worst, np.abs(np.diag(S @ K) - 1).max())
+    assert worst < 1e-8, worst
+
+
+def test_the_path_agrees_with_the_general_exponential_family_solver():
+    x, _ = _chain_data(p=5, n=300)
+    xc = torch.tensor(x - x.mean(0))
+    rows, cols = torch.triu_indices(5, 5)
+    coef = torch.where(rows == cols, -0.5, -1.0).double()
+    q = quadratic_form(xc, T=lambda v: coef * v[rows] * v[cols])  # K_ab's statistics, each pair once
+    w = (rows != cols).double()  # the diagonal unpenalised
+    for lam in (0.05, 0.2):
+        theta = solve_l1(q, lam, penalize=w, tol=1e-14)
+        K = score_matching_lasso(x, lambdas=np.array([lam]), tol=1e-14).precisions[0]
+        assert np.allclose(K[rows.numpy(), cols.numpy()], theta.numpy(), atol=1e-9), lam
+
+
+def test_the_path_is_the_minimum_of_the_penalised_loss():
+    x, _ = _chain_data(p=6)
+    S = _second_moment(x)
+    lam = 0.1
+    K = score_matching_lasso(x, lambdas=np.array([lam]), tol=1e-13).precisions[0]
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        E = rng.normal(size=K.shape) * 1e-3
+        assert penalised_loss(K, S, lam) <= penalised_loss(K + E + E.T, S, lam) + 1e-15
+
+
+def test_held_out_loss_chooses_a_lambda_that_recovers_a_chain():
+    x, K = _chain_data(p=8, n=800)
+    lam, losses = choose_lambda(x, folds=4, n_lambdas=15)
+    est = score_matching_lasso(x, lambdas=np.array([lam])).precisions[0]
+    a, b = np.triu_indices(8, 1)
+    truth, found = K[a, b] != 0, np.abs(est[a, b]) > 0
+    assert found[truth].all(), "a true edge was missed"
+    assert losses.shape == (15,) and np.isfinite(losses).all()
