@@ -11,8 +11,8 @@ graph's missing edges. The partial derivatives are
 
     \partial L/\partial K_{ab} = (SK + KS)_{ab}\ (a \ne b), \qquad \partial L/\partial K_{aa} = (SK)_{aa} - 1,
 
-with curvatures :math:`S_{aa} + S_{bb}` and :math:`S_{aa}`, so coordinate descent updates one entry in closed form
-(a soft threshold) and keeps :math:`SK` current in O(p) per update. Above
+and the problem is solved by accelerated proximal gradient (a gradient step of size 1/L, L = 2 max eig S, then the
+soft threshold of the off-diagonal entries). Above
 :math:`\lambda_{\max} = \max_{a<b}|S_{ab}|\,(1/S_{aa} + 1/S_{bb})` the estimate is diagonal,
 :math:`K = \operatorname{diag}(1/S_{aa})`. The path is solved from λ_max down a geometric grid with warm starts;
 λ is chosen by the held-out score-matching loss :math:`L_{\text{test}}(K)` (:func:`choose_lambda`).
@@ -55,44 +55,57 @@ def lambda_max(S: np.ndarray) -> float:
     return float(grad.max())
 
 
-def _descend(S: np.ndarray, K: np.ndarray, lam: float, tol: float, max_sweeps: int) -> tuple[np.ndarray, int]:
-    p = len(S)
-    K = K.copy()
+def _gradient(S: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """∂L/∂K in the parameters K_aa, K_ab (a < b, each pair once): SK + KS off the diagonal, (SK)_aa − 1 on it."""
     SK = S @ K
-    d = np.diag(S).copy()
-    rows, cols = np.triu_indices(p, 1)
-    for sweep in range(1, max_sweeps + 1):
-        biggest = 0.0
-        for a in range(p):  # the diagonal: no penalty
-            grad = SK[a, a] - 1.0
-            new = K[a, a] - grad / d[a]
-            delta = new - K[a, a]
-            if delta != 0.0:
-                K[a, a] = new
-                SK[:, a] += delta * S[:, a]
-                biggest = max(biggest, abs(delta))
-        for a, b in zip(rows.tolist(), cols.tolist(), strict=True):
-            c = d[a] + d[b]
-            z = c * K[a, b] - (SK[a, b] + SK[b, a])
-            new = np.sign(z) * max(abs(z) - lam, 0.0) / c
-            delta = new - K[a, b]
-            if delta != 0.0:
-                K[a, b] = K[b, a] = new
-                SK[:, b] += delta * S[:, a]
-                SK[:, a] += delta * S[:, b]
-                biggest = max(biggest, abs(delta))
-        if biggest <= tol:
-            return K, sweep
-    return K, max_sweeps
+    grad = SK + SK.T
+    np.fill_diagonal(grad, np.diag(SK) - 1.0)
+    return grad
+
+
+def _kkt(S: np.ndarray, K: np.ndarray, lam: float) -> float:
+    """The largest violation of the optimality conditions at K."""
+    grad = _gradient(S, K)
+    off = ~np.eye(len(K), dtype=bool)
+    on = off & (K != 0)
+    zero = off & (K == 0)
+    worst = np.abs(np.diag(grad)).max()
+    if on.any():
+        worst = max(worst, np.abs(grad[on] + lam * np.sign(K[on])).max())
+    if zero.any():
+        worst = max(worst, np.maximum(np.abs(grad[zero]) - lam, 0.0).max())
+    return float(worst)
+
+
+def _descend(S: np.ndarray, K: np.ndarray, lam: float, tol: float, max_steps: int) -> tuple[np.ndarray, int]:
+    """Accelerated proximal gradient (FISTA with gradient restarts, O'Donoghue & Candès 2015) from K, step 1/L with
+    L = 2 max eig S (the curvature bound in these parameters): a gradient step, then the soft threshold λ/L on the
+    off-diagonal entries. Done when the optimality conditions hold to ``tol``."""
+    step = 1.0 / (2.0 * max(float(np.linalg.eigvalsh(S)[-1]), 1e-300))
+    off = ~np.eye(len(S), dtype=bool)
+    K, Y, t = K.copy(), K.copy(), 1.0
+    for i in range(1, max_steps + 1):
+        Z = Y - step * _gradient(S, Y)
+        new = np.where(off, np.sign(Z) * np.maximum(np.abs(Z) - step * lam, 0.0), Z)
+        if np.sum((Y - new) * (new - K)) > 0:  # the momentum points uphill: restart it
+            t, Y = 1.0, K.copy()
+            continue
+        t_next = 0.5 * (1 + np.sqrt(1 + 4 * t * t))
+        Y = new + (t - 1) / t_next * (new - K)
+        K, t = new, t_next
+        if i % 10 == 0 and _kkt(S, K, lam) <= tol:
+            return K, i
+    return K, max_steps
 
 
 @dataclass(frozen=True)
 class GGMPath:
-    """The estimates along a λ path: ``lambdas`` (decreasing) and ``precisions`` ``(L, p, p)``, symmetric."""
+    """The estimates along a λ path: ``lambdas`` (decreasing), ``precisions`` ``(L, p, p)``, symmetric, and the
+    iterations each took (``steps``)."""
 
     lambdas: np.ndarray
     precisions: np.ndarray
-    sweeps: np.ndarray
+    steps: np.ndarray
 
     def edges(self, i: int, tol: float = 0.0) -> np.ndarray:
         """The edges ``(a, b)``, a < b, present at the i-th λ."""
@@ -113,10 +126,11 @@ class GGMPath:
 
 def score_matching_lasso(x: np.ndarray, *, n_lambdas: int = 50, ratio: float = 0.01,
                          lambdas: np.ndarray | None = None, centre: bool = True, tol: float = 1e-10,
-                         max_sweeps: int = 10_000) -> GGMPath:
+                         max_steps: int = 100_000) -> GGMPath:
     """The whole path of the score-matching lasso on data ``x`` ``(n, p)``: ``n_lambdas`` values from λ_max down to
-    ``ratio``·λ_max on a geometric grid (or the decreasing ``lambdas`` given), each solved by coordinate descent to
-    ``tol`` from the previous one (warm starts). At λ = 0 (with n > p) the estimate is :math:`S^{-1}`."""
+    ``ratio``·λ_max on a geometric grid (or the decreasing ``lambdas`` given), each solved until its optimality
+    conditions hold to ``tol``, from the previous one (warm starts). At λ = 0 (with n > p) the estimate is
+    :math:`S^{-1}`."""
     S = _second_moment(x, centre)
     if lambdas is None:
         top = lambda_max(S)
@@ -125,12 +139,12 @@ def score_matching_lasso(x: np.ndarray, *, n_lambdas: int = 50, ratio: float = 0
     if (np.diff(lambdas) > 0).any() or (lambdas < 0).any():
         raise ValueError("lambdas must be >= 0 and decreasing")
     K = np.diag(1 / np.diag(S))
-    out, sweeps = [], []
+    out, steps = [], []
     for lam in lambdas:
-        K, n = _descend(S, K, float(lam), tol, max_sweeps)
+        K, n = _descend(S, K, float(lam), tol, max_steps)
         out.append(K)
-        sweeps.append(n)
-    return GGMPath(lambdas, np.stack(out), np.array(sweeps))
+        steps.append(n)
+    return GGMPath(lambdas, np.stack(out), np.array(steps))
 
 
 def choose_lambda(x: np.ndarray, *, folds: int = 5, n_lambdas: int = 30, ratio: float = 0.01,
