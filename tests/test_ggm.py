@@ -2,6 +2,7 @@
 path, and agreement with the general exponential-family solver."""
 
 import numpy as np
+import pytest
 import torch
 
 from scorematch.expfam import quadratic_form, solve_l1
@@ -77,3 +78,66 @@ def test_held_out_loss_chooses_a_lambda_that_recovers_a_chain():
     truth, found = K[a, b] != 0, np.abs(est[a, b]) > 0
     assert found[truth].all(), "a true edge was missed"
     assert losses.shape == (15,) and np.isfinite(losses).all()
+
+
+def _truncated_gaussian(K, n, seed, sweeps=200):
+    """n draws of p ∝ exp(−xᵀKx/2) on [0, ∞)^p by Gibbs sampling, n independent chains (each coordinate's
+    conditional is a normal truncated to [0, ∞))."""
+    from scipy.stats import truncnorm
+
+    rng = np.random.default_rng(seed)
+    p = len(K)
+    x = np.abs(rng.normal(size=(n, p)))
+    sd = 1 / np.sqrt(np.diag(K))
+    for _ in range(sweeps):
+        for j in range(p):
+            m = -(x @ K[j] - K[j, j] * x[:, j]) / K[j, j]
+            x[:, j] = truncnorm.rvs(-m / sd[j], np.inf, loc=m, scale=sd[j], random_state=rng)
+    return x
+
+
+def _truncated_errors(ns, sweeps):
+    from scorematch.ggm import truncated_lasso
+
+    K = np.eye(5) + np.diag(np.full(4, 0.4), 1) + np.diag(np.full(4, 0.4), -1)
+    K[0, 4] = K[4, 0] = -0.3
+    errors = []
+    for n in ns:
+        x = _truncated_gaussian(K, n, seed=n, sweeps=sweeps)
+        est = truncated_lasso(x, lambdas=np.array([0.0]), tol=1e-11).precisions[0]
+        errors.append(np.linalg.norm(est - K) / np.linalg.norm(K))
+    print(f"relative error of the truncated estimator at n = {ns}: {errors}")
+    return errors
+
+
+def test_the_truncated_estimator_improves_with_n():
+    errors = _truncated_errors((500, 4000), sweeps=60)
+    assert errors[1] < 0.15 and 1.5 < errors[0] / errors[1] < 8.0, errors  # √8 ≈ 2.8 expected
+
+
+@pytest.mark.slow
+def test_the_truncated_estimator_is_consistent_at_the_root_n_rate():
+    errors = _truncated_errors((1000, 16000), sweeps=200)
+    assert errors[1] < 0.08, errors
+    assert 2.0 < errors[0] / errors[1] < 8.0, errors  # 16× the data: √16 = 4× smaller, up to sampling noise
+
+
+def test_the_truncated_path_is_empty_at_its_lambda_max_and_meets_its_kkt_conditions():
+    from scorematch.ggm import _kkt, _lambda_max, _Rows, truncated_lasso
+
+    K = np.eye(4) + np.diag(np.full(3, 0.5), 1) + np.diag(np.full(3, 0.5), -1)
+    x = _truncated_gaussian(K, 2000, seed=7, sweeps=100)
+    path = truncated_lasso(x, n_lambdas=12, tol=1e-11)
+    assert len(path.edges(0)) == 0 and len(path.edges(len(path.lambdas) - 1)) > 0
+    n = len(x)
+    h, dh = np.minimum(x, 3.0), (x < 3.0).astype(float)
+    q = _Rows(np.einsum("tj,ta,tb->jab", h, x, x) / n, np.diag(h.mean(0)) + dh.T @ x / n)
+    assert np.isclose(_lambda_max(q), path.lambdas[0])
+    assert max(_kkt(q, K_, lam) for lam, K_ in zip(path.lambdas, path.precisions, strict=True)) < 1e-8
+
+
+def test_negative_data_are_refused_by_the_truncated_estimator():
+    from scorematch.ggm import truncated_lasso
+
+    with pytest.raises(ValueError, match="non-negative"):
+        truncated_lasso(np.array([[1.0, -0.1], [0.5, 0.2], [0.3, 0.3]]))

@@ -21,10 +21,12 @@ soft threshold of the off-diagonal entries). Above
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["GGMPath", "choose_lambda", "lambda_max", "penalised_loss", "score_matching_lasso", "sm_loss"]
+__all__ = ["GGMPath", "choose_lambda", "lambda_max", "penalised_loss", "score_matching_lasso", "sm_loss",
+           "truncated_lasso"]
 
 
 def _second_moment(x: np.ndarray, centre: bool = True) -> np.ndarray:
@@ -47,25 +49,50 @@ def penalised_loss(K: np.ndarray, S: np.ndarray, lam: float) -> float:
     return sm_loss(K, S) + lam * float(np.abs(np.triu(K, 1)).sum())
 
 
-def lambda_max(S: np.ndarray) -> float:
-    """The smallest λ at which the estimate has no edge."""
-    d = np.diag(S)
-    grad = np.abs(S) * (1 / d[:, None] + 1 / d[None, :])
+class _Rows(NamedTuple):
+    """A loss :math:`\\sum_j \tfrac12 K_j^\top\\Gamma_j K_j - g_j^\top K_j` over the rows :math:`K_j` of a symmetric K:
+    ``gamma`` one ``(p, p)`` shared by every row or ``(p, p, p)``, ``g`` ``(p, p)`` (row j is :math:`g_j`)."""
+
+    gamma: np.ndarray
+    g: np.ndarray
+
+
+def _row_terms(q: _Rows, K: np.ndarray) -> np.ndarray:
+    r""":math:`\Gamma_j K_j - g_j`, row by row."""
+    if q.gamma.ndim == 2:
+        return K @ q.gamma - q.g
+    return np.einsum("jab,jb->ja", q.gamma, K) - q.g
+
+
+def _gradient(q: _Rows, K: np.ndarray) -> np.ndarray:
+    """∂L/∂K in the parameters K_aa, K_ab (a < b, each pair once): G + Gᵀ off the diagonal, G_aa on it, with G the
+    row terms (K_ab appears in rows a and b)."""
+    G = _row_terms(q, K)
+    grad = G + G.T
+    np.fill_diagonal(grad, np.diag(G))
+    return grad
+
+
+def _diagonal(q: _Rows) -> np.ndarray:
+    r"""The minimiser among diagonal K: :math:`K_{jj} = g_{jj}/\Gamma_{j,jj}`."""
+    curv = np.diag(q.gamma) if q.gamma.ndim == 2 else np.einsum("jjj->j", q.gamma)
+    return np.diag(np.diag(q.g) / curv)
+
+
+def _lambda_max(q: _Rows) -> float:
+    grad = np.abs(_gradient(q, _diagonal(q)))
     np.fill_diagonal(grad, 0.0)
     return float(grad.max())
 
 
-def _gradient(S: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """∂L/∂K in the parameters K_aa, K_ab (a < b, each pair once): SK + KS off the diagonal, (SK)_aa − 1 on it."""
-    SK = S @ K
-    grad = SK + SK.T
-    np.fill_diagonal(grad, np.diag(SK) - 1.0)
-    return grad
+def lambda_max(S: np.ndarray) -> float:
+    r"""The smallest λ at which the estimate has no edge: :math:`\max_{a<b}|S_{ab}|(1/S_{aa} + 1/S_{bb})`."""
+    return _lambda_max(_Rows(S, np.eye(len(S))))
 
 
-def _kkt(S: np.ndarray, K: np.ndarray, lam: float) -> float:
+def _kkt(q: _Rows, K: np.ndarray, lam: float) -> float:
     """The largest violation of the optimality conditions at K."""
-    grad = _gradient(S, K)
+    grad = _gradient(q, K)
     off = ~np.eye(len(K), dtype=bool)
     on = off & (K != 0)
     zero = off & (K == 0)
@@ -77,15 +104,16 @@ def _kkt(S: np.ndarray, K: np.ndarray, lam: float) -> float:
     return float(worst)
 
 
-def _descend(S: np.ndarray, K: np.ndarray, lam: float, tol: float, max_steps: int) -> tuple[np.ndarray, int]:
+def _descend(q: _Rows, K: np.ndarray, lam: float, tol: float, max_steps: int) -> tuple[np.ndarray, int]:
     """Accelerated proximal gradient (FISTA with gradient restarts, O'Donoghue & Candès 2015) from K, step 1/L with
-    L = 2 max eig S (the curvature bound in these parameters): a gradient step, then the soft threshold λ/L on the
-    off-diagonal entries. Done when the optimality conditions hold to ``tol``."""
-    step = 1.0 / (2.0 * max(float(np.linalg.eigvalsh(S)[-1]), 1e-300))
-    off = ~np.eye(len(S), dtype=bool)
+    L = 2 max_j eig Γ_j (the curvature bound in these parameters): a gradient step, then the soft threshold λ/L on
+    the off-diagonal entries. Done when the optimality conditions hold to ``tol``."""
+    top = np.linalg.eigvalsh(q.gamma)[..., -1].max()
+    step = 1.0 / (2.0 * max(float(top), 1e-300))
+    off = ~np.eye(len(K), dtype=bool)
     K, Y, t = K.copy(), K.copy(), 1.0
     for i in range(1, max_steps + 1):
-        Z = Y - step * _gradient(S, Y)
+        Z = Y - step * _gradient(q, Y)
         new = np.where(off, np.sign(Z) * np.maximum(np.abs(Z) - step * lam, 0.0), Z)
         if np.sum((Y - new) * (new - K)) > 0:  # the momentum points uphill: restart it
             t, Y = 1.0, K.copy()
@@ -93,7 +121,7 @@ def _descend(S: np.ndarray, K: np.ndarray, lam: float, tol: float, max_steps: in
         t_next = 0.5 * (1 + np.sqrt(1 + 4 * t * t))
         Y = new + (t - 1) / t_next * (new - K)
         K, t = new, t_next
-        if i % 10 == 0 and _kkt(S, K, lam) <= tol:
+        if i % 10 == 0 and _kkt(q, K, lam) <= tol:
             return K, i
     return K, max_steps
 
@@ -124,6 +152,21 @@ class GGMPath:
         return np.where(first >= 0, self.lambdas[np.maximum(first, 0)], 0.0)
 
 
+def _path(q: _Rows, n_lambdas: int, ratio: float, lambdas: np.ndarray | None, tol: float, max_steps: int) -> GGMPath:
+    if lambdas is None:
+        lambdas = _lambda_max(q) * np.geomspace(1.0, ratio, n_lambdas)
+    lambdas = np.asarray(lambdas, dtype=np.float64)
+    if (np.diff(lambdas) > 0).any() or (lambdas < 0).any():
+        raise ValueError("lambdas must be >= 0 and decreasing")
+    K = _diagonal(q)
+    out, steps = [], []
+    for lam in lambdas:
+        K, n = _descend(q, K, float(lam), tol, max_steps)
+        out.append(K)
+        steps.append(n)
+    return GGMPath(lambdas, np.stack(out), np.array(steps))
+
+
 def score_matching_lasso(x: np.ndarray, *, n_lambdas: int = 50, ratio: float = 0.01,
                          lambdas: np.ndarray | None = None, centre: bool = True, tol: float = 1e-10,
                          max_steps: int = 100_000) -> GGMPath:
@@ -132,19 +175,29 @@ def score_matching_lasso(x: np.ndarray, *, n_lambdas: int = 50, ratio: float = 0
     conditions hold to ``tol``, from the previous one (warm starts). At λ = 0 (with n > p) the estimate is
     :math:`S^{-1}`."""
     S = _second_moment(x, centre)
-    if lambdas is None:
-        top = lambda_max(S)
-        lambdas = top * np.geomspace(1.0, ratio, n_lambdas)
-    lambdas = np.asarray(lambdas, dtype=np.float64)
-    if (np.diff(lambdas) > 0).any() or (lambdas < 0).any():
-        raise ValueError("lambdas must be >= 0 and decreasing")
-    K = np.diag(1 / np.diag(S))
-    out, steps = [], []
-    for lam in lambdas:
-        K, n = _descend(S, K, float(lam), tol, max_steps)
-        out.append(K)
-        steps.append(n)
-    return GGMPath(lambdas, np.stack(out), np.array(steps))
+    return _path(_Rows(S, np.eye(len(S))), n_lambdas, ratio, lambdas, tol, max_steps)
+
+
+def truncated_lasso(x: np.ndarray, *, cap: float = 3.0, n_lambdas: int = 50, ratio: float = 0.01,
+                    lambdas: np.ndarray | None = None, tol: float = 1e-10, max_steps: int = 100_000) -> GGMPath:
+    r"""The path of generalised score matching (Hyvärinen 2007; Yu, Drton & Shojaie 2019) for the truncated Gaussian
+    graphical model :math:`p(x) \propto e^{-x^\top Kx/2}` on :math:`[0, \infty)^p`, with the weights
+    :math:`h_j(x) = \min(x_j, \text{cap})`. Its loss, per point,
+    :math:`\sum_j \tfrac12 h_j (Kx)_j^2 - h_j K_{jj} - h_j'(Kx)_j`, has no boundary term at 0 since
+    :math:`h_j(0) = 0`; in rows, :math:`\Gamma_j = \overline{h_j(x_j)\,xx^\top}` and
+    :math:`g_j = \overline{h_j(x_j)e_j + h_j'(x_j)\,x}`. The data must be non-negative; they are not centred."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"x must have shape (n, p) with n >= 2, got {x.shape}")
+    if (x < 0).any():
+        raise ValueError("truncated_lasso needs non-negative data (a model on [0, ∞)^p)")
+    if not cap > 0:
+        raise ValueError(f"cap must be > 0, got {cap!r}")
+    n = x.shape[0]
+    h, dh = np.minimum(x, cap), (x < cap).astype(np.float64)
+    gamma = np.einsum("tj,ta,tb->jab", h, x, x) / n
+    g = np.diag(h.mean(0)) + dh.T @ x / n
+    return _path(_Rows(gamma, g), n_lambdas, ratio, lambdas, tol, max_steps)
 
 
 def choose_lambda(x: np.ndarray, *, folds: int = 5, n_lambdas: int = 30, ratio: float = 0.01,
