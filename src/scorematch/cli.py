@@ -1,4 +1,4 @@
-"""The ``scorematch`` command line: train, sample, eval, plot, compare, demo.
+"""The ``scorematch`` command line: train, sample, eval, plot, compare, demo, graph.
 
 Every failure a user can cause (a missing file, a bad shape, NaN in the data, an unknown objective, σ ≤ 0, …)
 ends with one line on stderr and exit code 2, and writes nothing into the run folder.
@@ -197,6 +197,25 @@ def _plot(args: argparse.Namespace) -> None:
         print(path)
 
 
+def _graph(args: argparse.Namespace) -> None:
+    import torch
+
+    from .data import load_table
+    from .report.graphs import graph_report
+
+    x, names = load_table(args.data, key=getattr(args, "key", None), columns=getattr(args, "columns", None),
+                          delimiter=getattr(args, "delimiter", None), dtype=torch.float64)
+    if x.ndim != 2:
+        raise ValueError(f"{args.data}: graph needs a table (n, p), got shape {tuple(x.shape)}")
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"--out {out} exists and is not an empty folder: choose a new one")
+    summary = graph_report(x.numpy(), names, out, model=args.model, lam=args.lam, n_lambdas=args.n_lambdas,
+                           seed=args.seed)
+    print(f"{summary['edges']} edges of {summary['pairs']} pairs at λ = {summary['lambda']:.4g} "
+          f"({summary['criterion']}) -> {out}/edges.csv, graph.png, path.png")
+
+
 def _compare(args: argparse.Namespace, *, demo: bool = False) -> None:
     from .registry import ESTIMATORS, OBJECTIVES
     from .report import compare
@@ -236,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
 
         tune_cpu_allocator()  # this process only: small CPU temporaries are recycled instead of mmap'd (tuning.py)
         commands = {"train": _train, "sample": _sample, "eval": _eval, "plot": _plot, "compare": _compare,
-                    "demo": lambda a: _compare(a, demo=True)}
+                    "demo": lambda a: _compare(a, demo=True), "graph": _graph}
         if args.command in ("train", "sample", "eval"):  # train and sample join a torchrun's process group
             from .distributed import start_from_environment
 

@@ -25,8 +25,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["GGMPath", "choose_lambda", "lambda_max", "penalised_loss", "score_matching_lasso", "sm_loss",
-           "truncated_lasso"]
+__all__ = ["GGMPath", "choose_lambda", "gaussian_rows", "lambda_max", "penalised_loss", "rows_loss",
+           "score_matching_lasso", "sm_loss", "truncated_gaussian_sample", "truncated_lasso", "truncated_rows"]
 
 
 def _second_moment(x: np.ndarray, centre: bool = True) -> np.ndarray:
@@ -167,6 +167,33 @@ def _path(q: _Rows, n_lambdas: int, ratio: float, lambdas: np.ndarray | None, to
     return GGMPath(lambdas, np.stack(out), np.array(steps))
 
 
+def gaussian_rows(x: np.ndarray, centre: bool = True) -> _Rows:
+    """The rows form of the Gaussian graphical model's loss on ``x``: Γ_j = S, g_j = e_j."""
+    S = _second_moment(x, centre)
+    return _Rows(S, np.eye(len(S)))
+
+
+def truncated_rows(x: np.ndarray, cap: float = 3.0) -> _Rows:
+    """The rows form of the truncated Gaussian graphical model's generalised loss on non-negative ``x``, with
+    h(x) = min(x, cap) (see :func:`truncated_lasso`)."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"x must have shape (n, p) with n >= 2, got {x.shape}")
+    if (x < 0).any():
+        raise ValueError("the truncated model needs non-negative data (a model on [0, ∞)^p)")
+    if not cap > 0:
+        raise ValueError(f"cap must be > 0, got {cap!r}")
+    n = x.shape[0]
+    h, dh = np.minimum(x, cap), (x < cap).astype(np.float64)
+    return _Rows(np.einsum("tj,ta,tb->jab", h, x, x) / n, np.diag(h.mean(0)) + dh.T @ x / n)
+
+
+def rows_loss(q: _Rows, K: np.ndarray) -> float:
+    """:math:`\\sum_j \tfrac12 K_j^\top\\Gamma_j K_j - g_j^\top K_j`, the (generalised) score-matching loss."""
+    GK = K @ q.gamma if q.gamma.ndim == 2 else np.einsum("jab,jb->ja", q.gamma, K)
+    return float(0.5 * np.sum(GK * K) - np.sum(q.g * K))
+
+
 def score_matching_lasso(x: np.ndarray, *, n_lambdas: int = 50, ratio: float = 0.01,
                          lambdas: np.ndarray | None = None, centre: bool = True, tol: float = 1e-10,
                          max_steps: int = 100_000) -> GGMPath:
@@ -186,32 +213,48 @@ def truncated_lasso(x: np.ndarray, *, cap: float = 3.0, n_lambdas: int = 50, rat
     :math:`\sum_j \tfrac12 h_j (Kx)_j^2 - h_j K_{jj} - h_j'(Kx)_j`, has no boundary term at 0 since
     :math:`h_j(0) = 0`; in rows, :math:`\Gamma_j = \overline{h_j(x_j)\,xx^\top}` and
     :math:`g_j = \overline{h_j(x_j)e_j + h_j'(x_j)\,x}`. The data must be non-negative; they are not centred."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] < 2:
-        raise ValueError(f"x must have shape (n, p) with n >= 2, got {x.shape}")
-    if (x < 0).any():
-        raise ValueError("truncated_lasso needs non-negative data (a model on [0, ∞)^p)")
-    if not cap > 0:
-        raise ValueError(f"cap must be > 0, got {cap!r}")
-    n = x.shape[0]
-    h, dh = np.minimum(x, cap), (x < cap).astype(np.float64)
-    gamma = np.einsum("tj,ta,tb->jab", h, x, x) / n
-    g = np.diag(h.mean(0)) + dh.T @ x / n
-    return _path(_Rows(gamma, g), n_lambdas, ratio, lambdas, tol, max_steps)
+    return _path(truncated_rows(x, cap), n_lambdas, ratio, lambdas, tol, max_steps)
 
 
-def choose_lambda(x: np.ndarray, *, folds: int = 5, n_lambdas: int = 30, ratio: float = 0.01,
-                  seed: int = 0) -> tuple[float, np.ndarray]:
-    """λ with the least held-out score-matching loss :func:`sm_loss` over ``folds`` splits of the rows (each fold's
-    path on the same grid, from λ_max of all the data), and the mean held-out loss per λ."""
+def choose_lambda(x: np.ndarray, *, kind: str = "gaussian", cap: float = 3.0, folds: int = 5, n_lambdas: int = 30,
+                  ratio: float = 0.01, seed: int = 0) -> tuple[float, np.ndarray]:
+    """λ with the least held-out (generalised) score-matching loss over ``folds`` splits of the rows, for the
+    ``"gaussian"`` model (data centred) or the ``"truncated"`` one (non-negative data, h = min(x, ``cap``)); each
+    fold's path on one grid from λ_max of all the data. Returns λ and the mean held-out loss per λ."""
     x = np.asarray(x, dtype=np.float64)
-    x = x - x.mean(0)
-    grid = lambda_max(_second_moment(x, False)) * np.geomspace(1.0, ratio, n_lambdas)
+    if kind == "gaussian":
+        x = x - x.mean(0)
+        build = lambda rows: gaussian_rows(rows, centre=False)  # noqa: E731
+    elif kind == "truncated":
+        build = lambda rows: truncated_rows(rows, cap)  # noqa: E731
+    else:
+        raise ValueError(f"kind must be 'gaussian' or 'truncated', got {kind!r}")
+    if len(x) < 2 * folds:
+        raise ValueError(f"{folds}-fold cross-validation needs at least {2 * folds} rows, got {len(x)}")
+    grid = _lambda_max(build(x)) * np.geomspace(1.0, ratio, n_lambdas)
     order = np.random.default_rng(seed).permutation(len(x))
     losses = np.zeros(n_lambdas)
     for part in np.array_split(order, folds):
         train = np.setdiff1d(order, part)
-        path = score_matching_lasso(x[train], lambdas=grid, centre=False)
-        S_test = _second_moment(x[part], centre=False)
-        losses += np.array([sm_loss(K, S_test) for K in path.precisions]) / folds
+        path = _path(build(x[train]), n_lambdas, ratio, grid, 1e-8, 100_000)
+        test = build(x[part])
+        losses += np.array([rows_loss(test, K) for K in path.precisions]) / folds
     return float(grid[int(np.argmin(losses))]), losses
+
+
+def truncated_gaussian_sample(K: np.ndarray, n: int, *, sweeps: int = 200, seed: int = 0) -> np.ndarray:
+    """``n`` draws of :math:`p(x) \\propto e^{-x^\\top Kx/2}` on :math:`[0, \\infty)^p` (K positive definite) by Gibbs
+    sampling, ``n`` independent chains for ``sweeps`` sweeps from |N(0, I)|: each coordinate's conditional is
+    :math:`N(-\\sum_{k\\ne j}K_{jk}x_k/K_{jj},\\ 1/K_{jj})` truncated to [0, ∞) (scipy's ``truncnorm``)."""
+    from scipy.stats import truncnorm
+
+    K = np.asarray(K, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    p = len(K)
+    x = np.abs(rng.normal(size=(n, p)))
+    sd = 1 / np.sqrt(np.diag(K))
+    for _ in range(sweeps):
+        for j in range(p):
+            m = -(x @ K[j] - K[j, j] * x[:, j]) / K[j, j]
+            x[:, j] = truncnorm.rvs(-m / sd[j], np.inf, loc=m, scale=sd[j], random_state=rng)
+    return x

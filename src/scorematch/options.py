@@ -124,6 +124,7 @@ EXAMPLES = """examples:
   scorematch compare rings --objectives esm,ssm,dsm,ncsn --out cmp/
   scorematch train digits --objective ncsn --out runs/digits   handwritten digits, a conv score net
   scorematch sample runs/digits                          100 digits -> runs/digits/samples.npy and samples.png
+  scorematch graph returns.csv --out graph/               which columns depend on which: edges.csv, graph.png
 """
 
 
@@ -277,6 +278,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="measure each method's held-out quality every S seconds of training (default: 1)")
     add_settings(c)  # shared by every method that reads them
     add_file_options(c)
+
+    from .registry import GRAPH_MODELS
+
+    gr = sub.add_parser("graph", help="a graphical model of a table's columns by penalised score matching",
+                        description="Estimate which columns of DATA depend on which given all the others: a sparse "
+                                    "precision matrix by score matching with an L1 penalty, its whole path over λ, and "
+                                    "λ chosen by held-out score-matching loss (or --lambda). Writes edges.csv (each "
+                                    "edge's partial correlation), graph.json, path.png and graph.png into --out.")
+    gr.add_argument("data", metavar="DATA", help=".csv/.npy/.npz table (n, p)")
+    gr.add_argument("--out", required=True, metavar="DIR")
+    gr.add_argument("--model", choices=GRAPH_MODELS.names(), default="gaussian", help=choices_help(GRAPH_MODELS.entries()))
+    gr.add_argument("--lambda", dest="lam", type=number, metavar="L",
+                    help="the L1 penalty (in units of the scaled data); default: chosen by 5-fold held-out loss")
+    gr.add_argument("--n-lambdas", type=positive_int, default=50, metavar="N", help="values on the path (default: 50)")
+    gr.add_argument("--seed", type=seed, default=0, help="seed of the cross-validation folds")
+    add_file_options(gr)
 
     d = sub.add_parser("demo", help="compare every score-matching objective on 8gaussians (about a minute)",
                        description="compare on the built-in 8gaussians set, whose exact score is known.")

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from . import losses
+from . import ggm, losses
 from ._checks import check_memory
 from .baselines import (
     MCMC_SAMPLERS,
@@ -289,6 +289,42 @@ for _estimator in (
                                                             generator=torch.Generator().manual_seed(cfg.seed))),
 ):
     ESTIMATORS.register(_estimator)
+
+
+@dataclass(frozen=True)
+class GraphModel:
+    """A graphical model ``scorematch graph`` fits by penalised score matching (:mod:`scorematch.ggm`):
+    ``path(x, lambdas, n)`` (the λ given, or n of them from λ_max down) on data ``prepare`` made ready for it
+    (scaled, and centred where the model's support allows)."""
+
+    name: str
+    help: str
+    path: Callable[..., Any]
+    prepare: Callable[[Any], Any]
+
+
+def _scaled(x: Any, centre: bool) -> Any:
+    import numpy as np
+
+    x = np.asarray(x, dtype=np.float64)
+    std = x.std(0)
+    if (std == 0).any():
+        raise ValueError(f"column {int(np.argmax(std == 0)) + 1} is constant: drop it")
+    return ((x - x.mean(0)) if centre else x) / std
+
+
+GRAPH_MODELS: Table[GraphModel] = Table("graph model")
+for _graph in (
+    GraphModel("gaussian", "Gaussian graphical model, the score-matching lasso (Lin, Drton & Shojaie 2016); data "
+               "centred and scaled",
+               lambda x, lambdas, n=50: ggm.score_matching_lasso(x, lambdas=lambdas, n_lambdas=n, centre=False),
+               lambda x: _scaled(x, True)),
+    GraphModel("truncated", "truncated Gaussian graphical model on [0, ∞)^p, generalised score matching with "
+               "h(x) = min(x, 3) (Yu, Drton & Shojaie 2019); non-negative data, scaled",
+               lambda x, lambdas, n=50: ggm.truncated_lasso(x, lambdas=lambdas, n_lambdas=n),
+               lambda x: _scaled(x, False)),
+):
+    GRAPH_MODELS.register(_graph)
 
 
 def at_smallest_sigma(model: Energy | Score, cfg: Any) -> Energy | Score:
