@@ -12,7 +12,8 @@ graph's missing edges. The partial derivatives are
     \partial L/\partial K_{ab} = (SK + KS)_{ab}\ (a \ne b), \qquad \partial L/\partial K_{aa} = (SK)_{aa} - 1,
 
 and the problem is solved by accelerated proximal gradient (a gradient step of size 1/L, L = 2 max eig S, then the
-soft threshold of the off-diagonal entries). Above
+soft threshold of the off-diagonal entries), finished by an active-set method on the support it finds (exact
+on that support; it matters on collinear columns, :func:`_descend`). Above
 :math:`\lambda_{\max} = \max_{a<b}|S_{ab}|\,(1/S_{aa} + 1/S_{bb})` the estimate is diagonal,
 :math:`K = \operatorname{diag}(1/S_{aa})`. The path is solved from λ_max down a geometric grid with warm starts;
 λ is chosen by the held-out score-matching loss :math:`L_{\text{test}}(K)` (:func:`choose_lambda`).
