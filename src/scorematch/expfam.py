@@ -46,10 +46,10 @@ class Quadratic(NamedTuple):
 
 def _derivatives(T: Callable[[Tensor], Tensor], x: Tensor) -> tuple[Tensor, Tensor]:
     """``(∂T/∂x, ∂²T/∂x_j²)`` per sample by autograd: shapes ``(n, k, d)`` and ``(n, k, d)``."""
-    from torch.func import jacfwd, jacrev, vmap
+    from torch.func import jacrev, vmap
 
     jac = vmap(jacrev(T))(x)
-    hess = vmap(jacfwd(jacrev(T)))(x)  # (n, k, d, d)
+    hess = vmap(jacrev(jacrev(T)))(x)  # (n, k, d, d); reverse over reverse (forward mode loads TorchScript)
     return jac, torch.diagonal(hess, dim1=-2, dim2=-1)
 
 
