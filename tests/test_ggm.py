@@ -55,7 +55,8 @@ def _collinear_data(p=12, n=300, seed=0):
 
 
 def test_on_collinear_data_the_path_meets_its_conditions_to_round_off_and_the_active_set_solves_it():
-    from scorematch.ggm import _kkt, _polish, _scale, gaussian_rows
+    from scorematch.ggm import gaussian_rows
+    from scorematch.ggm.solver import _kkt, _polish, _scale
 
     x = _collinear_data()
     S = _second_moment(x)
@@ -76,20 +77,21 @@ def test_on_breast_cancer_columns_the_active_set_cuts_the_steps_and_keeps_the_so
     """Radius, perimeter and area (condition number 1e5): proximal gradient alone takes 4000-8000 steps per λ."""
     from sklearn.datasets import load_breast_cancer
 
-    from scorematch import ggm
+    from scorematch.ggm import solver
 
     x = load_breast_cancer().data[:, :10]
     x = (x - x.mean(0)) / x.std(0)
     lambdas = lambda_max(_second_moment(x)) * np.geomspace(0.5, 0.05, 4)
     fast = score_matching_lasso(x, lambdas=lambdas)
-    monkeypatch.setattr(ggm, "_polish", lambda *a, **k: None)
+    monkeypatch.setattr(solver, "_polish", lambda *a, **k: None)
     slow = score_matching_lasso(x, lambdas=lambdas)
     assert fast.steps.sum() * 3 < slow.steps.sum(), (fast.steps, slow.steps)
     assert np.abs(fast.precisions - slow.precisions).max() < 1e-6 * np.abs(slow.precisions).max()
 
 
 def test_on_collinear_non_negative_data_the_truncated_path_meets_its_conditions():
-    from scorematch.ggm import _kkt, truncated_lasso, truncated_rows
+    from scorematch.ggm import truncated_lasso, truncated_rows
+    from scorematch.ggm.solver import _kkt
 
     x = np.abs(_collinear_data(p=8, n=400, seed=1))
     path = truncated_lasso(x, n_lambdas=15, tol=1e-10)
@@ -171,7 +173,8 @@ def test_the_truncated_estimator_is_consistent_at_the_root_n_rate():
 
 
 def test_the_truncated_path_is_empty_at_its_lambda_max_and_meets_its_kkt_conditions():
-    from scorematch.ggm import _kkt, _lambda_max, _Rows, truncated_lasso
+    from scorematch.ggm import truncated_lasso
+    from scorematch.ggm.solver import _kkt, _lambda_max, _Rows
 
     K = np.eye(4) + np.diag(np.full(3, 0.5), 1) + np.diag(np.full(3, 0.5), -1)
     x = _truncated_gaussian(K, 2000, seed=7, sweeps=100)

@@ -284,13 +284,19 @@ def build_parser() -> argparse.ArgumentParser:
     gr = sub.add_parser("graph", help="a graphical model of a table's columns by penalised score matching",
                         description="Estimate which columns of DATA depend on which given all the others: a sparse "
                                     "precision matrix by score matching with an L1 penalty, its whole path over λ, and "
-                                    "λ chosen by held-out score-matching loss (or --lambda). Writes edges.csv (each "
-                                    "edge's partial correlation), graph.json, path.png and graph.png into --out.")
+                                    "λ chosen by held-out score-matching loss or the extended BIC (or --lambda). "
+                                    "Writes edges.csv (each edge's partial correlation), graph.json, path.png and "
+                                    "graph.png into --out.")
     gr.add_argument("data", metavar="DATA", help=".csv/.npy/.npz table (n, p)")
     gr.add_argument("--out", required=True, metavar="DIR")
     gr.add_argument("--model", choices=GRAPH_MODELS.names(), default="gaussian", help=choices_help(GRAPH_MODELS.entries()))
     gr.add_argument("--lambda", dest="lam", type=number, metavar="L",
-                    help="the L1 penalty (in units of the scaled data); default: chosen by 5-fold held-out loss")
+                    help="the L1 penalty (in units of the scaled data); default: chosen by --criterion")
+    gr.add_argument("--criterion", choices=("cv", "ebic"), default="cv",
+                    help="how λ is chosen: cv, the least 5-fold held-out score-matching loss (default); ebic, the "
+                         "extended BIC with the score-matching loss, on the path of all rows (sparser for γ > 0)")
+    gr.add_argument("--gamma", type=number, default=0.5, metavar="G",
+                    help="the extended BIC's γ (0 is BIC; default: 0.5)")
     gr.add_argument("--n-lambdas", type=positive_int, default=50, metavar="N", help="values on the path (default: 50)")
     gr.add_argument("--seed", type=seed, default=0, help="seed of the cross-validation folds")
     add_file_options(gr)

@@ -71,30 +71,36 @@ def _draw_graph(rho: np.ndarray, names: list[str], title: str, file: Path) -> No
 
 
 def graph_report(x: np.ndarray, names: list[str] | None, out: Path, *, model: str = "gaussian",
-                 lam: float | None = None, n_lambdas: int = 50, folds: int = 5, seed: int = 0) -> dict[str, Any]:
+                 lam: float | None = None, criterion: str = "cv", gamma: float = 0.5, n_lambdas: int = 50,
+                 folds: int = 5, seed: int = 0) -> dict[str, Any]:
     """Fit the graphical model ``model`` (:data:`scorematch.registry.GRAPH_MODELS`) to the columns of ``x``
     ``(n, p)`` and write ``edges.csv`` (each edge with its partial correlation and precision entry), ``graph.json``,
-    ``path.png`` and ``graph.png`` into ``out``. ``lam`` fixes λ; by default it is chosen by ``folds``-fold
-    held-out (generalised) score-matching loss. Everything is drawn in a temporary folder and moved into ``out``
+    ``path.png`` and ``graph.png`` into ``out``. ``lam`` fixes λ; by default it is chosen by ``criterion``:
+    ``"cv"``, ``folds``-fold held-out (generalised) score-matching loss, or ``"ebic"``, the extended BIC with
+    ``gamma`` (:func:`scorematch.ggm.choose_lambda`). Everything is drawn in a temporary folder and moved into ``out``
     only when all succeeded. Returns what ``graph.json`` holds."""
     entry = GRAPH_MODELS[model]
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] < 2:
         raise ValueError(f"graph needs a table of at least 2 columns, got shape {x.shape}")
     names = list(names) if names else [f"x{j + 1}" for j in range(x.shape[1])]
+    if not gamma >= 0:
+        raise ValueError(f"--gamma must be >= 0, got {gamma}")
     z = entry.prepare(x)
-    criterion = "given"
     if lam is None:
-        lam, _ = choose_lambda(z, kind=model, folds=folds, n_lambdas=n_lambdas, seed=seed)
-        criterion = f"{folds}-fold held-out score-matching loss"
-    elif not lam >= 0:
+        lam, _ = choose_lambda(z, kind=model, criterion=criterion, gamma=gamma, folds=folds, n_lambdas=n_lambdas,
+                               seed=seed)
+        how = f"{folds}-fold held-out score-matching loss" if criterion == "cv" else f"extended BIC, γ = {gamma:g}"
+    elif lam >= 0:
+        how = "given"
+    else:
         raise ValueError(f"--lambda must be >= 0, got {lam}")
     path = entry.path(z, None, n_lambdas)
     K = entry.path(z, np.array([lam])).precisions[0]
     rho = partial_correlations(K)
     a, b = np.triu_indices(len(K), 1)
     keep = K[a, b] != 0
-    summary = {"model": model, "n": int(x.shape[0]), "p": int(x.shape[1]), "lambda": lam, "criterion": criterion,
+    summary = {"model": model, "n": int(x.shape[0]), "p": int(x.shape[1]), "lambda": lam, "criterion": how,
                "edges": int(keep.sum()), "pairs": len(a), "columns": names}
     with tempfile.TemporaryDirectory(prefix="scorematch-graph-") as work:
         tmp = Path(work)
@@ -103,7 +109,7 @@ def graph_report(x: np.ndarray, names: list[str] | None, out: Path, *, model: st
         (tmp / "edges.csv").write_text("\n".join(lines) + "\n")
         (tmp / "graph.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         _draw_path(path, lam, names, tmp / "path.png")
-        _draw_graph(rho, names, f"{model}: {int(keep.sum())} edges at λ = {lam:.3g} ({criterion})", tmp / "graph.png")
+        _draw_graph(rho, names, f"{model}: {int(keep.sum())} edges at λ = {lam:.3g} ({how})", tmp / "graph.png")
         out.mkdir(parents=True, exist_ok=True)
         for f in tmp.iterdir():
             shutil.move(str(f), str(out / f.name))

@@ -1,23 +1,6 @@
-r"""Gaussian graphical models by score matching with an L1 penalty: the score-matching lasso of Lin, Drton & Shojaie
-(2016, "Estimation of high-dimensional graphical models using regularized score matching", EJS 10).
-
-For centred data with second-moment matrix :math:`S = X^\top X/n` and a symmetric precision K, Hyvärinen's
-objective of :math:`p \propto e^{-x^\top Kx/2}` is :math:`L(K) = \tfrac12\operatorname{tr}(KSK) - \operatorname{tr}K`,
-a quadratic in the entries of K (its minimiser is :math:`S^{-1}`, :mod:`scorematch.expfam`). With the penalty
-:math:`\lambda\sum_{a<b}|K_{ab}|` (each edge once; the diagonal free) the estimate is sparse, and its zeros are the
-graph's missing edges. The partial derivatives are
-
-.. math::
-
-    \partial L/\partial K_{ab} = (SK + KS)_{ab}\ (a \ne b), \qquad \partial L/\partial K_{aa} = (SK)_{aa} - 1,
-
-and the problem is solved by accelerated proximal gradient (a gradient step of size 1/L, L = 2 max eig S, then the
-soft threshold of the off-diagonal entries), finished by an active-set method on the support it finds (exact
-on that support; it matters on collinear columns, :func:`_descend`). Above
-:math:`\lambda_{\max} = \max_{a<b}|S_{ab}|\,(1/S_{aa} + 1/S_{bb})` the estimate is diagonal,
-:math:`K = \operatorname{diag}(1/S_{aa})`. The path is solved from λ_max down a geometric grid with warm starts;
-λ is chosen by the held-out score-matching loss :math:`L_{\text{test}}(K)` (:func:`choose_lambda`).
-"""
+"""The solver of the score-matching lasso and its kin: a loss that is a sum over the rows K_j of a symmetric
+matrix K of quadratics, with an L1 penalty on the off-diagonal entries (each pair once), solved along a path of
+λ by accelerated proximal gradient finished by an active-set method; its optimality conditions."""
 
 from __future__ import annotations
 
@@ -26,8 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["GGMPath", "choose_lambda", "gaussian_rows", "lambda_max", "penalised_loss", "rows_loss",
-           "score_matching_lasso", "sm_loss", "truncated_gaussian_sample", "truncated_lasso", "truncated_rows"]
+__all__ = ["GGMPath", "lambda_max", "penalised_loss", "rows_loss", "sm_loss"]
 
 
 def _second_moment(x: np.ndarray, centre: bool = True) -> np.ndarray:
@@ -105,10 +87,12 @@ def _kkt(q: _Rows, K: np.ndarray, lam: float) -> float:
     return float(worst)
 
 
-def _restricted(q: _Rows, a: np.ndarray, b: np.ndarray, sign: np.ndarray, lam: float) -> np.ndarray | None:
+def _restricted(q: _Rows, a: np.ndarray, b: np.ndarray, sign: np.ndarray, lam: float,
+                unique: bool = False) -> np.ndarray | None:
     r"""The minimiser of the loss plus :math:`\lambda\sum s_{ab}K_{ab}` over the K whose off-diagonal support is
     the pairs (a, b) (the diagonal free): a quadratic, so :math:`H\theta = r`, H's entry (u, v) the sum of
-    :math:`\Gamma_j[c_u, c_v]` over the rows j that hold both parameters (K_jj in row j; K_ab in rows a and b)."""
+    :math:`\Gamma_j[c_u, c_v]` over the rows j that hold both parameters (K_jj in row j; K_ab in rows a and b).
+    With ``unique``, None unless H is positive definite (its smallest eigenvalue above 1e-10 of its largest)."""
     p = len(q.g)
     diag = np.arange(p)
     m = p + len(a)
@@ -123,6 +107,10 @@ def _restricted(q: _Rows, a: np.ndarray, b: np.ndarray, sign: np.ndarray, lam: f
         H[u[:, None], u] += (q.gamma if q.gamma.ndim == 2 else q.gamma[j])[c[:, None], c]
     rhs = np.bincount(param, weights=q.g[rows, cols], minlength=m)
     rhs[p:] -= lam * sign
+    if unique:
+        eig = np.linalg.eigvalsh(H)
+        if not eig[0] > 1e-10 * eig[-1]:
+            return None
     try:
         theta = np.linalg.solve(H, rhs)
     except np.linalg.LinAlgError:
@@ -254,94 +242,7 @@ def _path(q: _Rows, n_lambdas: int, ratio: float, lambdas: np.ndarray | None, to
     return GGMPath(lambdas, np.stack(out), np.array(steps))
 
 
-def gaussian_rows(x: np.ndarray, centre: bool = True) -> _Rows:
-    """The rows form of the Gaussian graphical model's loss on ``x``: Γ_j = S, g_j = e_j."""
-    S = _second_moment(x, centre)
-    return _Rows(S, np.eye(len(S)))
-
-
-def truncated_rows(x: np.ndarray, cap: float = 3.0) -> _Rows:
-    """The rows form of the truncated Gaussian graphical model's generalised loss on non-negative ``x``, with
-    h(x) = min(x, cap) (see :func:`truncated_lasso`)."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] < 2:
-        raise ValueError(f"x must have shape (n, p) with n >= 2, got {x.shape}")
-    if (x < 0).any():
-        raise ValueError("the truncated model needs non-negative data (a model on [0, ∞)^p)")
-    if not cap > 0:
-        raise ValueError(f"cap must be > 0, got {cap!r}")
-    n = x.shape[0]
-    h, dh = np.minimum(x, cap), (x < cap).astype(np.float64)
-    return _Rows(np.einsum("tj,ta,tb->jab", h, x, x) / n, np.diag(h.mean(0)) + dh.T @ x / n)
-
-
 def rows_loss(q: _Rows, K: np.ndarray) -> float:
     """:math:`\\sum_j \tfrac12 K_j^\top\\Gamma_j K_j - g_j^\top K_j`, the (generalised) score-matching loss."""
     GK = K @ q.gamma if q.gamma.ndim == 2 else np.einsum("jab,jb->ja", q.gamma, K)
     return float(0.5 * np.sum(GK * K) - np.sum(q.g * K))
-
-
-def score_matching_lasso(x: np.ndarray, *, n_lambdas: int = 50, ratio: float = 0.01,
-                         lambdas: np.ndarray | None = None, centre: bool = True, tol: float = 1e-10,
-                         max_steps: int = 100_000) -> GGMPath:
-    """The whole path of the score-matching lasso on data ``x`` ``(n, p)``: ``n_lambdas`` values from λ_max down to
-    ``ratio``·λ_max on a geometric grid (or the decreasing ``lambdas`` given), each solved until its optimality
-    conditions hold to ``tol``, from the previous one (warm starts). At λ = 0 (with n > p) the estimate is
-    :math:`S^{-1}`."""
-    S = _second_moment(x, centre)
-    return _path(_Rows(S, np.eye(len(S))), n_lambdas, ratio, lambdas, tol, max_steps)
-
-
-def truncated_lasso(x: np.ndarray, *, cap: float = 3.0, n_lambdas: int = 50, ratio: float = 0.01,
-                    lambdas: np.ndarray | None = None, tol: float = 1e-10, max_steps: int = 100_000) -> GGMPath:
-    r"""The path of generalised score matching (Hyvärinen 2007; Yu, Drton & Shojaie 2019) for the truncated Gaussian
-    graphical model :math:`p(x) \propto e^{-x^\top Kx/2}` on :math:`[0, \infty)^p`, with the weights
-    :math:`h_j(x) = \min(x_j, \text{cap})`. Its loss, per point,
-    :math:`\sum_j \tfrac12 h_j (Kx)_j^2 - h_j K_{jj} - h_j'(Kx)_j`, has no boundary term at 0 since
-    :math:`h_j(0) = 0`; in rows, :math:`\Gamma_j = \overline{h_j(x_j)\,xx^\top}` and
-    :math:`g_j = \overline{h_j(x_j)e_j + h_j'(x_j)\,x}`. The data must be non-negative; they are not centred."""
-    return _path(truncated_rows(x, cap), n_lambdas, ratio, lambdas, tol, max_steps)
-
-
-def choose_lambda(x: np.ndarray, *, kind: str = "gaussian", cap: float = 3.0, folds: int = 5, n_lambdas: int = 30,
-                  ratio: float = 0.01, seed: int = 0) -> tuple[float, np.ndarray]:
-    """λ with the least held-out (generalised) score-matching loss over ``folds`` splits of the rows, for the
-    ``"gaussian"`` model (data centred) or the ``"truncated"`` one (non-negative data, h = min(x, ``cap``)); each
-    fold's path on one grid from λ_max of all the data. Returns λ and the mean held-out loss per λ."""
-    x = np.asarray(x, dtype=np.float64)
-    if kind == "gaussian":
-        x = x - x.mean(0)
-        build = lambda rows: gaussian_rows(rows, centre=False)  # noqa: E731
-    elif kind == "truncated":
-        build = lambda rows: truncated_rows(rows, cap)  # noqa: E731
-    else:
-        raise ValueError(f"kind must be 'gaussian' or 'truncated', got {kind!r}")
-    if len(x) < 2 * folds:
-        raise ValueError(f"{folds}-fold cross-validation needs at least {2 * folds} rows, got {len(x)}")
-    grid = _lambda_max(build(x)) * np.geomspace(1.0, ratio, n_lambdas)
-    order = np.random.default_rng(seed).permutation(len(x))
-    losses = np.zeros(n_lambdas)
-    for part in np.array_split(order, folds):
-        train = np.setdiff1d(order, part)
-        path = _path(build(x[train]), n_lambdas, ratio, grid, 1e-8, 100_000)
-        test = build(x[part])
-        losses += np.array([rows_loss(test, K) for K in path.precisions]) / folds
-    return float(grid[int(np.argmin(losses))]), losses
-
-
-def truncated_gaussian_sample(K: np.ndarray, n: int, *, sweeps: int = 200, seed: int = 0) -> np.ndarray:
-    """``n`` draws of :math:`p(x) \\propto e^{-x^\\top Kx/2}` on :math:`[0, \\infty)^p` (K positive definite) by Gibbs
-    sampling, ``n`` independent chains for ``sweeps`` sweeps from |N(0, I)|: each coordinate's conditional is
-    :math:`N(-\\sum_{k\\ne j}K_{jk}x_k/K_{jj},\\ 1/K_{jj})` truncated to [0, ∞) (scipy's ``truncnorm``)."""
-    from scipy.stats import truncnorm
-
-    K = np.asarray(K, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    p = len(K)
-    x = np.abs(rng.normal(size=(n, p)))
-    sd = 1 / np.sqrt(np.diag(K))
-    for _ in range(sweeps):
-        for j in range(p):
-            m = -(x @ K[j] - K[j, j] * x[:, j]) / K[j, j]
-            x[:, j] = truncnorm.rvs(-m / sd[j], np.inf, loc=m, scale=sd[j], random_state=rng)
-    return x
