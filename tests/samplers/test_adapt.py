@@ -63,3 +63,34 @@ def test_adaptation_follows_the_scale_of_the_target(scale):
     after = diagnose(mala(model, result.step_size), result.state.x, 200, generator=g)
     assert abs(float(after.mean_accept_prob.mean()) - 0.57) < 0.06
     assert 0.2 < result.step_size / scale**2 < 5
+
+
+def test_a_chain_stuck_far_in_the_tail_restarts_during_warm_up():
+    """At x = 50 on p ∝ exp(−x⁴/4) the gradient is 125,000: MALA with a step fit for the bulk overshoots by
+    thousands and never moves. The warm-up puts the chain where a moving chain is; with ``window=None`` it stays."""
+    from scorematch.samplers import mala
+
+    model = Energy(lambda x: 0.25 * (x**4).sum(-1))
+    x0 = torch.randn(64, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x0[0] = 50.0
+    stay = adapt_step_size(lambda e: mala(model, e), x0, 200, step_size=0.5, window=None,
+                           generator=torch.Generator().manual_seed(1))
+    assert stay.state.x[0, 0] == 50.0
+    moved = adapt_step_size(lambda e: mala(model, e), x0, 200, step_size=0.5,
+                            generator=torch.Generator().manual_seed(1))
+    assert moved.state.x[0, 0].abs() < 3 and torch.isfinite(moved.state.energy).all()
+    assert torch.allclose(moved.state.energy, 0.25 * moved.state.x.pow(4).sum(-1))  # the state was copied whole
+
+
+def test_restart_stuck_copies_whole_states_from_moving_chains():
+    from scorematch.samplers.adapt import restart_stuck
+    from scorematch.samplers.state import State
+
+    x = torch.arange(6.0).reshape(6, 1)
+    state = State(x, -x, 0.5 * x[:, 0] ** 2)
+    moved = torch.tensor([True, False, True, True, False, True])
+    new = restart_stuck(state, moved, torch.Generator().manual_seed(0))
+    assert torch.equal(new.x[moved], x[moved])
+    assert set(new.x[~moved, 0].tolist()) <= {0.0, 2.0, 3.0, 5.0}
+    assert torch.equal(new.score, -new.x) and torch.equal(new.energy, 0.5 * new.x[:, 0] ** 2)
+    assert restart_stuck(state, torch.zeros(6, dtype=torch.bool)) is state  # nobody to copy: unchanged

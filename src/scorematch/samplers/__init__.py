@@ -14,6 +14,7 @@ nothing while they run: progress is the drivers' (``progress=True``).
 ``metropolis_select``      the accept/reject step MALA, HMC and parallel tempering share
 ``sample`` / ``trajectory`` / ``diagnose``   run a kernel: final samples / path / acceptance
 ``adapt_step_size``        dual averaging of ε during warm-up towards a target acceptance, then frozen
+``adapt_preconditioner``   a dense mass matrix from the chains' covariance in warm-up (``Whitened``)
 =========================  ================================================================
 """
 
@@ -24,6 +25,7 @@ from .hmc import hmc, hmc_init, hmc_step
 from .langevin import langevin, langevin_init, langevin_step
 from .mala import mala, mala_init, mala_step
 from .metropolis import metropolis_select
+from .precondition import Whitened, adapt_preconditioner
 from .state import Info, Kernel, State
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "Info",
     "Kernel",
     "State",
+    "Whitened",
+    "adapt_preconditioner",
     "adapt_step_size",
     "annealed_langevin",
     "annealed_langevin_kernel",

@@ -12,13 +12,18 @@ With the mean acceptance probability :math:`\bar\alpha_t` over the chains at war
 :math:`\mu = \log(10\,\varepsilon_0)`, :math:`\gamma = 0.05`, :math:`t_0 = 10`, :math:`\kappa = 0.75`. Warm-up moves with
 :math:`\varepsilon_t`; afterwards the step size is frozen at :math:`\bar\varepsilon` (so the chain that follows is
 an exact MALA/HMC chain). Targets: about 0.57 for MALA (Roberts & Rosenthal 1998), 0.65–0.8 for HMC.
+
+Stuck chains. Early warm-up steps, still too large, can throw a chain far into the tails, where the gradient is
+large and every proposal of the adapted step overshoots: the chain then never moves again, and R̂ says so. So every
+``window`` warm-up steps a chain that accepted no move in that window restarts at the position of a chain, drawn
+at random, that did. This only moves starting points during warm-up; the chains that follow are exact.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -26,7 +31,8 @@ from torch import Tensor
 from .._checks import check_count, check_positive
 from .state import Kernel, State
 
-__all__ = ["AdaptResult", "DualAveraging", "adapt_step_size", "dual_averaging_init", "dual_averaging_update"]
+__all__ = ["AdaptResult", "DualAveraging", "adapt_step_size", "dual_averaging_init", "dual_averaging_update",
+           "restart_stuck"]
 
 
 class DualAveraging(NamedTuple):
@@ -70,8 +76,24 @@ class AdaptResult(NamedTuple):
     accept_prob: Tensor
 
 
+def restart_stuck(state: Any, moved: Tensor, generator: torch.Generator | None = None) -> Any:
+    """``state`` (a tuple of per-chain tensors ``(B, …)``) with each chain that has not ``moved`` replaced by a copy
+    of one that has, drawn uniformly; unchanged when every chain or none moved."""
+    stuck = ~moved
+    if not stuck.any() or not moved.any():
+        return state
+    donors = moved.nonzero().flatten()
+    draw = torch.randint(len(donors), (int(stuck.sum()),), generator=generator,
+                         device=generator.device if generator is not None else "cpu")
+    index = torch.arange(len(moved), device=moved.device)
+    index[stuck] = donors[draw.to(moved.device)]
+    batch = len(moved)
+    return type(state)(*(f[index] if isinstance(f, Tensor) and f.dim() and f.shape[0] == batch else f for f in state))
+
+
 def adapt_step_size(make_kernel: Callable[[float], Kernel], x0: Tensor, n_warmup: int, *, step_size: float = 0.01,
-                    target_accept: float = 0.57, generator: torch.Generator | None = None) -> AdaptResult:
+                    target_accept: float = 0.57, window: int | None = 50,
+                    generator: torch.Generator | None = None) -> AdaptResult:
     r"""Warm up chains from ``x0`` while adapting one step size shared by all chains; see the module docstring.
 
     Args:
@@ -80,6 +102,8 @@ def adapt_step_size(make_kernel: Callable[[float], Kernel], x0: Tensor, n_warmup
         n_warmup: warm-up steps (≥ 1).
         step_size: the initial guess ε₀.
         target_accept: the mean acceptance probability aimed at, in (0, 1).
+        window: every ``window`` steps, chains that accepted nothing in them restart where a moving chain is
+            (see the module docstring); ``None`` never.
         generator: source of randomness.
 
     Returns:
@@ -96,12 +120,19 @@ def adapt_step_size(make_kernel: Callable[[float], Kernel], x0: Tensor, n_warmup
     check_count("n_warmup", n_warmup)
     if not 0 < target_accept < 1:
         raise ValueError(f"target_accept must lie in (0, 1), got {target_accept!r}")
+    if window is not None:
+        check_count("window", window)
     da = dual_averaging_init(step_size)
     state = make_kernel(step_size).init(x0.detach())
     probs = []
-    for _ in range(n_warmup):
+    moved = torch.zeros(x0.shape[0], dtype=torch.bool, device=x0.device)
+    for t in range(1, n_warmup + 1):
         state, info = make_kernel(math.exp(da.log_step)).step(state, generator)
         mean = float(info.accept_prob.mean())
         probs.append(mean)
         da = dual_averaging_update(da, mean, target_accept)
+        if window is not None:
+            moved |= info.accepted.to(moved.device)
+            if t % window == 0:
+                state, moved = restart_stuck(state, moved, generator), torch.zeros_like(moved)
     return AdaptResult(state, math.exp(da.log_step_avg), torch.tensor(probs))
