@@ -61,7 +61,7 @@ def test_preconditioned_samplers_reach_the_covariance_plain_mala_does_not():
 
 
 def test_bad_input_is_refused():
-    model, cov = _gaussian(3)
+    model, _ = _gaussian(3)
     with pytest.raises(ValueError, match=r"\(B, d\)"):
         adapt_preconditioner(lambda m, e: mala(m, e), model, torch.randn(8, 3, 1), 10)
     with pytest.raises(ValueError, match="chol"):
