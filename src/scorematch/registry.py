@@ -323,6 +323,10 @@ for _graph in (
                "h(x) = min(x, 3) (Yu, Drton & Shojaie 2019); non-negative data, scaled",
                lambda x, lambdas, n=50: ggm.truncated_lasso(x, lambdas=lambdas, n_lambdas=n),
                lambda x: _scaled(x, False)),
+    GraphModel("truncated-noncentred", "the truncated model with a linear term, p ∝ exp(−xᵀKx/2 + ηᵀx) on "
+               "[0, ∞)^p: a location away from 0 (η profiled out); non-negative data, scaled",
+               lambda x, lambdas, n=50: ggm.truncated_lasso(x, lambdas=lambdas, n_lambdas=n, centred=False),
+               lambda x: _scaled(x, False)),
 ):
     GRAPH_MODELS.register(_graph)
 

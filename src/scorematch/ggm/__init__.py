@@ -20,9 +20,17 @@ on that support; it matters on collinear columns). Above
 (:func:`choose_lambda`).
 """
 
-from .models import gaussian_rows, score_matching_lasso, truncated_gaussian_sample, truncated_lasso, truncated_rows
+from .models import (
+    gaussian_rows,
+    score_matching_lasso,
+    truncated_gaussian_sample,
+    truncated_lasso,
+    truncated_linear_term,
+    truncated_rows,
+)
 from .select import CRITERIA, choose_lambda, ebic
 from .solver import GGMPath, lambda_max, penalised_loss, rows_loss, sm_loss
 
 __all__ = ["CRITERIA", "GGMPath", "choose_lambda", "ebic", "gaussian_rows", "lambda_max", "penalised_loss", "rows_loss",
-           "score_matching_lasso", "sm_loss", "truncated_gaussian_sample", "truncated_lasso", "truncated_rows"]
+           "score_matching_lasso", "sm_loss", "truncated_gaussian_sample", "truncated_lasso", "truncated_linear_term",
+           "truncated_rows"]

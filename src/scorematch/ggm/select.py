@@ -17,18 +17,22 @@ import numpy as np
 from .models import gaussian_rows, truncated_rows
 from .solver import GGMPath, _lambda_max, _path, _restricted, _Rows, rows_loss
 
-__all__ = ["CRITERIA", "choose_lambda", "ebic"]
+__all__ = ["CRITERIA", "KINDS", "choose_lambda", "ebic"]
 
 #: the ways :func:`choose_lambda` chooses
 CRITERIA = ("cv", "ebic")
 
 
+#: the models :func:`choose_lambda` chooses for
+KINDS = ("gaussian", "truncated", "truncated-noncentred")
+
+
 def _builder(kind: str, cap: float):
     if kind == "gaussian":
         return lambda rows: gaussian_rows(rows, centre=False)
-    if kind == "truncated":
-        return lambda rows: truncated_rows(rows, cap)
-    raise ValueError(f"kind must be 'gaussian' or 'truncated', got {kind!r}")
+    if kind in ("truncated", "truncated-noncentred"):
+        return lambda rows: truncated_rows(rows, cap, centred=kind == "truncated")
+    raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
 
 
 def refit(q: _Rows, K: np.ndarray) -> np.ndarray | None:
@@ -57,7 +61,8 @@ def choose_lambda(x: np.ndarray, *, kind: str = "gaussian", criterion: str = "cv
                   gamma: float = 0.5, n_lambdas: int = 30, ratio: float = 0.01,
                   seed: int = 0) -> tuple[float, np.ndarray]:
     """λ on a geometric grid of ``n_lambdas`` values from λ_max of ``x`` down to ``ratio``·λ_max, for the
-    ``"gaussian"`` model (data centred) or the ``"truncated"`` one (non-negative data, h = min(x, ``cap``)), by
+    ``"gaussian"`` model (data centred), the ``"truncated"`` one (non-negative data, h = min(x, ``cap``)) or the
+    ``"truncated-noncentred"`` one (its linear term profiled out on each part of the data it is fitted to), by
     ``criterion``: ``"cv"``, the least held-out (generalised) score-matching loss over ``folds`` splits of the rows
     (``seed`` shuffles them), each fold's path on the one grid; or ``"ebic"``, the least :func:`ebic` with
     ``gamma`` on the path of all the rows. Returns λ and the criterion per λ."""
