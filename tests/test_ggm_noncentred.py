@@ -3,10 +3,19 @@ a stationary point of the full generalised score-matching loss in (K, η) (autog
 centred model is not, and the sampler with a location draws the right truncated normals."""
 
 import numpy as np
+import pytest
 import torch
 
 from commands import exit_code
-from scorematch.ggm import truncated_gaussian_sample, truncated_lasso, truncated_linear_term
+from scorematch.ggm import (
+    choose_lambda,
+    rows_loss,
+    truncated_gaussian_sample,
+    truncated_lasso,
+    truncated_linear_term,
+    truncated_loss,
+    truncated_rows,
+)
 
 
 def _model(p=5):
@@ -75,3 +84,33 @@ def test_graph_command_fits_the_noncentred_model(tmp_path, capsys):
     edges = {tuple(line.split(",")[:2]) for line in (tmp_path / "g" / "edges.csv").read_text().splitlines()[1:]}
     assert {("x1", "x2"), ("x2", "x3"), ("x3", "x4"), ("x4", "x5"), ("x1", "x5")} <= edges
     capsys.readouterr()
+
+
+def test_the_loss_at_eta_is_the_rows_loss_and_least_at_the_profiled_eta():
+    K, mu = _model()
+    x = truncated_gaussian_sample(K, 800, mean=mu, sweeps=40, seed=5)
+    assert np.isclose(truncated_loss(x, K), rows_loss(truncated_rows(x), K), rtol=1e-12)
+    eta = truncated_linear_term(x, K)
+    best = truncated_loss(x, K, eta)
+    for j in range(5):
+        step = np.zeros(5)
+        step[j] = 1e-3
+        assert truncated_loss(x, K, eta + step) > best and truncated_loss(x, K, eta - step) > best
+
+
+def test_held_out_choice_for_the_noncentred_model_recovers_the_graph():
+    K, mu = _model()
+    x = truncated_gaussian_sample(K, 2000, mean=mu, sweeps=60, seed=6)
+    lam, losses = choose_lambda(x / x.std(0), kind="truncated-noncentred", n_lambdas=15, folds=4)
+    assert np.isfinite(losses).all()
+    est = truncated_lasso(x / x.std(0), lambdas=np.array([lam]), centred=False).precisions[0]
+    a, b = np.triu_indices(5, 1)
+    assert (np.abs(est[a, b]) > 0)[K[a, b] != 0].all()
+
+
+def test_a_two_valued_column_is_refused_by_the_noncentred_model():
+    x = np.abs(np.random.default_rng(0).normal(size=(200, 3)))
+    x[:, 1] = (x[:, 1] > 0.7).astype(float)  # 0 or 1: h(x) x and h(x) cannot be told apart
+    with pytest.raises(ValueError, match="column 2 takes a single positive value"):
+        truncated_rows(x, centred=False)
+    truncated_rows(x)  # the centred model has no linear term to confound

@@ -12,9 +12,10 @@ from scorematch.ggm.select import refit
 
 
 def _chain(p=8, n=800, seed=0):
+    """Centred chain data, each column scaled to standard deviation 1 (as eBIC needs; the graph is unchanged)."""
     K = np.eye(p) + np.diag(np.full(p - 1, 0.4), 1) + np.diag(np.full(p - 1, 0.4), -1)
     x = np.random.default_rng(seed).multivariate_normal(np.zeros(p), np.linalg.inv(K), size=n)
-    return x - x.mean(0), K
+    return (x - x.mean(0)) / x.std(0), K
 
 
 def test_the_refit_is_the_unpenalised_minimiser_on_the_support():
@@ -50,8 +51,9 @@ def test_ebic_is_its_formula_and_infinite_where_the_refit_is_not_unique():
     qf = gaussian_rows(few, centre=False)
     dense = score_matching_lasso(few, lambdas=np.array([0.0]), centre=False, max_steps=200)
     assert np.isinf(ebic(qf, dense, 5)[0])
-    with pytest.raises(ValueError, match="gamma"):
-        ebic(q, path, n, gamma=-1)
+    for bad in (-1, np.inf, np.nan):
+        with pytest.raises(ValueError, match="gamma"):
+            ebic(q, path, n, gamma=bad)
 
 
 def test_ebic_recovers_a_chain_and_is_sparser_than_held_out_loss():
@@ -70,6 +72,15 @@ def test_ebic_recovers_a_chain_and_is_sparser_than_held_out_loss():
         assert found["cv"][truth].all() and found["cv"].sum() >= found["ebic"].sum(), seed
     with pytest.raises(ValueError, match="criterion"):
         choose_lambda(x, criterion="aic")
+
+
+def test_ebic_refuses_columns_not_scaled_to_one():
+    """The loss scales as 1/c² when x does as c and the edge count does not: on raw units eBIC's choice would
+    follow the units (c = 0.1, 1, 10 chose 25, 8 and 0 edges before this check)."""
+    x, _ = _chain()
+    with pytest.raises(ValueError, match="standard deviation 1"):
+        choose_lambda(10 * x, criterion="ebic")
+    choose_lambda(10 * x, criterion="cv", n_lambdas=5)  # held-out loss compares λ in one unit: no such need
 
 
 def test_graph_command_chooses_by_ebic(tmp_path, capsys):

@@ -279,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_settings(c)  # shared by every method that reads them
     add_file_options(c)
 
+    from .ggm import CRITERIA
     from .registry import GRAPH_MODELS
 
     gr = sub.add_parser("graph", help="a graphical model of a table's columns by penalised score matching",
@@ -292,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     gr.add_argument("--model", choices=GRAPH_MODELS.names(), default="gaussian", help=choices_help(GRAPH_MODELS.entries()))
     gr.add_argument("--lambda", dest="lam", type=number, metavar="L",
                     help="the L1 penalty (in units of the scaled data); default: chosen by --criterion")
-    gr.add_argument("--criterion", choices=("cv", "ebic"), default="cv",
+    gr.add_argument("--criterion", choices=CRITERIA, default="cv",
                     help="how λ is chosen: cv, the least 5-fold held-out score-matching loss (default); ebic, the "
                          "extended BIC with the score-matching loss, on the path of all rows (sparser for γ > 0)")
     gr.add_argument("--gamma", type=number, default=0.5, metavar="G",

@@ -135,13 +135,19 @@ def _chains(make: Callable[[Any, float], Any], first_step: float, target_accept:
         if step_size is None and target_accept is not None:
             adapted = adapt_step_size(lambda e: make(model, e), x0, max(1, steps // 2), step_size=first_step,
                                       target_accept=target_accept, generator=g)
-            start, step_size = adapted.state, adapted.step_size
+            start, step_size, restarts = adapted.state, adapted.step_size, adapted.restarts
+        else:
+            restarts = 0
         eps = step_size or first_step
         out = run_chains(make(model, eps), start, steps, generator=g, progress=progress)
         report = {"step_size": eps, "acceptance": out.accept_prob if target_accept is not None else None,
                   "rhat": out.rhat, "ess": out.ess}
         if target_accept is None:
             report["notes"] = [LANGEVIN_NOTE]
+        if restarts:
+            report["notes"] = [f"{restarts} chain restarts in warm-up: chains that accepted nothing for 50 steps "
+                               "(far in a tail, or in a mode the step size cannot move in) restarted where moving "
+                               "chains were"]
         return out.x, report
 
     return run

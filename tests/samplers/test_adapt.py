@@ -80,6 +80,10 @@ def test_a_chain_stuck_far_in_the_tail_restarts_during_warm_up():
                             generator=torch.Generator().manual_seed(1))
     assert moved.state.x[0, 0].abs() < 3 and torch.isfinite(moved.state.energy).all()
     assert torch.allclose(moved.state.energy, 0.25 * moved.state.x.pow(4).sum(-1))  # the state was copied whole
+    assert moved.restarts >= 1 and stay.restarts == 0
+    # never in the last window: with one window of 50 steps nothing restarts, so no chain is handed on as a copy
+    once = adapt_step_size(lambda e: mala(model, e), x0, 50, step_size=0.5, generator=torch.Generator().manual_seed(1))
+    assert once.restarts == 0 and once.state.x[0, 0] == 50.0
 
 
 def test_restart_stuck_copies_whole_states_from_moving_chains():
@@ -89,8 +93,23 @@ def test_restart_stuck_copies_whole_states_from_moving_chains():
     x = torch.arange(6.0).reshape(6, 1)
     state = State(x, -x, 0.5 * x[:, 0] ** 2)
     moved = torch.tensor([True, False, True, True, False, True])
-    new = restart_stuck(state, moved, torch.Generator().manual_seed(0))
-    assert torch.equal(new.x[moved], x[moved])
+    new, k = restart_stuck(state, moved, torch.Generator().manual_seed(0))
+    assert k == 2 and torch.equal(new.x[moved], x[moved])
     assert set(new.x[~moved, 0].tolist()) <= {0.0, 2.0, 3.0, 5.0}
     assert torch.equal(new.score, -new.x) and torch.equal(new.energy, 0.5 * new.x[:, 0] ** 2)
-    assert restart_stuck(state, torch.zeros(6, dtype=torch.bool)) is state  # nobody to copy: unchanged
+    assert restart_stuck(state, torch.zeros(6, dtype=torch.bool))[0] is state  # nobody to copy: unchanged
+    other = (x, -x)  # a state of another kind (e.g. parallel tempering's): left alone
+    assert restart_stuck(other, moved) == (other, 0)
+
+
+def test_the_sample_report_says_how_many_chains_restarted():
+    from scorematch.samplers import mala
+    from scorematch.sampling import _chains
+
+    model = Energy(lambda x: 0.25 * (x**4).sum(-1))
+    x0 = torch.randn(32, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x0[:3] = 50.0
+    _, report = _chains(lambda m, e: mala(m, e), 0.5, 0.57)(model, x0, 200, None, torch.Generator().manual_seed(2),
+                                                            False)
+    notes = [n for n in report.get("notes", []) if "chain restarts in warm-up" in n]
+    assert notes and int(notes[0].split()[0]) >= 3, report  # the 3 placed at x = 50, and any the first steps threw

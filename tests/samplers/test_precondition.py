@@ -66,3 +66,14 @@ def test_bad_input_is_refused():
         adapt_preconditioner(lambda m, e: mala(m, e), model, torch.randn(8, 3, 1), 10)
     with pytest.raises(ValueError, match="chol"):
         Whitened(model, torch.zeros(3), torch.eye(2))
+
+
+def test_with_few_chains_only_the_variances_are_used():
+    """8 chains in 10 dimensions span 7 directions: a dense estimate would pin the other 3 to the ridge."""
+    model, _ = _gaussian()
+    x0 = torch.randn(8, 10, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    w, _ = adapt_preconditioner(lambda m, e: mala(m, e), model, x0, 200, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(w.chol, torch.diag(w.chol.diagonal())) and (w.chol.diagonal() > 0).all()
+    x0 = torch.randn(64, 10, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    w, _ = adapt_preconditioner(lambda m, e: mala(m, e), model, x0, 200, generator=torch.Generator().manual_seed(3))
+    assert (w.chol.tril(-1) != 0).any()  # enough chains: dense

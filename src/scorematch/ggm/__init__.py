@@ -26,6 +26,7 @@ from .models import (
     truncated_gaussian_sample,
     truncated_lasso,
     truncated_linear_term,
+    truncated_loss,
     truncated_rows,
 )
 from .select import CRITERIA, choose_lambda, ebic
@@ -33,4 +34,4 @@ from .solver import GGMPath, lambda_max, penalised_loss, rows_loss, sm_loss
 
 __all__ = ["CRITERIA", "GGMPath", "choose_lambda", "ebic", "gaussian_rows", "lambda_max", "penalised_loss", "rows_loss",
            "score_matching_lasso", "sm_loss", "truncated_gaussian_sample", "truncated_lasso", "truncated_linear_term",
-           "truncated_rows"]
+           "truncated_loss", "truncated_rows"]

@@ -8,7 +8,7 @@ import numpy as np
 from .solver import GGMPath, _path, _Rows, _second_moment
 
 __all__ = ["gaussian_rows", "score_matching_lasso", "truncated_gaussian_sample", "truncated_lasso",
-           "truncated_linear_term", "truncated_rows"]
+           "truncated_linear_term", "truncated_loss", "truncated_rows"]
 
 
 def gaussian_rows(x: np.ndarray, centre: bool = True) -> _Rows:
@@ -45,7 +45,21 @@ def truncated_rows(x: np.ndarray, cap: float = 3.0, *, centred: bool = True) -> 
     if centred:
         return _Rows(gamma, g)
     hx, hm, g_eta = h.T @ x / n, h.mean(0), -dh.mean(0)  # -Γ_Kη per row, Γ_ηη, g_η
-    return _Rows(gamma - np.einsum("ja,jb->jab", hx, hx) / hm[:, None, None], g + hx * (g_eta / hm)[:, None])
+    profiled = gamma - np.einsum("ja,jb->jab", hx, hx) / hm[:, None, None]
+    own, before = np.einsum("jjj->j", profiled), np.einsum("jjj->j", gamma)
+    if (own <= 1e-8 * before).any():  # x_j takes one positive value where h_j > 0: K_jj and η_j are confounded
+        j = int(np.argmax(own <= 1e-8 * before))
+        raise ValueError(f"column {j + 1} takes a single positive value (e.g. a 0/1 indicator): the non-centred "
+                         "model cannot tell its precision from its linear term; drop it or use the centred model")
+    return _Rows(profiled, g + hx * (g_eta / hm)[:, None])
+
+
+def truncated_loss(x: np.ndarray, K: np.ndarray, eta: np.ndarray | None = None, cap: float = 3.0) -> float:
+    r"""The generalised score-matching loss of the truncated model at (K, η) on ``x``, the mean over points of
+    :math:`\sum_j \tfrac12 h_j r_j^2 - h_j K_{jj} - h_j' r_j` with :math:`r = Kx - \eta` (η = 0 when None)."""
+    h, dh, _ = _truncated_parts(x, cap)
+    r = np.asarray(x, dtype=np.float64) @ K - (0.0 if eta is None else eta)
+    return float(np.mean(np.sum(0.5 * h * r**2 - h * np.diag(K) - dh * r, axis=1)))
 
 
 def truncated_linear_term(x: np.ndarray, K: np.ndarray, cap: float = 3.0) -> np.ndarray:
@@ -95,6 +109,8 @@ def truncated_gaussian_sample(K: np.ndarray, n: int, *, mean: np.ndarray | None 
     rng = np.random.default_rng(seed)
     p = len(K)
     mu = np.zeros(p) if mean is None else np.asarray(mean, dtype=np.float64)
+    if K.shape != (p, p) or mu.shape != (p,):
+        raise ValueError(f"K must be (p, p) and mean (p,), got {K.shape} and {mu.shape}")
     x = np.maximum(mu, 0.0) + np.abs(rng.normal(size=(n, p)))
     sd = 1 / np.sqrt(np.diag(K))
     for _ in range(sweeps):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .models import gaussian_rows, truncated_rows
+from .models import gaussian_rows, truncated_linear_term, truncated_loss, truncated_rows
 from .solver import GGMPath, _lambda_max, _path, _restricted, _Rows, rows_loss
 
 __all__ = ["CRITERIA", "KINDS", "choose_lambda", "ebic"]
@@ -46,8 +46,8 @@ def refit(q: _Rows, K: np.ndarray) -> np.ndarray | None:
 def ebic(q: _Rows, path: GGMPath, n: int, *, gamma: float = 0.5, refit_edges: bool = True) -> np.ndarray:
     """:math:`\\operatorname{eBIC}_\\gamma` of each estimate on ``path``, whose loss on the ``n`` rows it was fitted
     to is ``q``; ``inf`` where the refit is not unique."""
-    if not gamma >= 0:
-        raise ValueError(f"gamma must be >= 0, got {gamma!r}")
+    if not 0 <= gamma < np.inf:
+        raise ValueError(f"gamma must be finite and >= 0, got {gamma!r}")
     p = path.precisions.shape[1]
     out = np.empty(len(path.lambdas))
     for i, K in enumerate(path.precisions):
@@ -62,10 +62,12 @@ def choose_lambda(x: np.ndarray, *, kind: str = "gaussian", criterion: str = "cv
                   seed: int = 0) -> tuple[float, np.ndarray]:
     """λ on a geometric grid of ``n_lambdas`` values from λ_max of ``x`` down to ``ratio``·λ_max, for the
     ``"gaussian"`` model (data centred), the ``"truncated"`` one (non-negative data, h = min(x, ``cap``)) or the
-    ``"truncated-noncentred"`` one (its linear term profiled out on each part of the data it is fitted to), by
+    ``"truncated-noncentred"`` one (its linear term profiled out; a held-out fold is scored at the η of the
+    training folds), by
     ``criterion``: ``"cv"``, the least held-out (generalised) score-matching loss over ``folds`` splits of the rows
     (``seed`` shuffles them), each fold's path on the one grid; or ``"ebic"``, the least :func:`ebic` with
-    ``gamma`` on the path of all the rows. Returns λ and the criterion per λ."""
+    ``gamma`` on the path of all the rows, whose columns must have standard deviation 1 (the loss has units: on
+    raw data the choice would depend on them). Returns λ and the criterion per λ."""
     x = np.asarray(x, dtype=np.float64)
     build = _builder(kind, cap)
     if kind == "gaussian":
@@ -75,6 +77,11 @@ def choose_lambda(x: np.ndarray, *, kind: str = "gaussian", criterion: str = "cv
     q = build(x)
     grid = _lambda_max(q) * np.geomspace(1.0, ratio, n_lambdas)
     if criterion == "ebic":
+        sd = x.std(0)
+        if (np.abs(sd - 1) > 0.05).any():
+            j = int(np.argmax(np.abs(sd - 1)))
+            raise ValueError(f"eBIC needs columns scaled to standard deviation 1 (the score-matching loss has units, "
+                             f"the edge count has none); column {j + 1} has {sd[j]:.3g}: divide by x.std(0)")
         scores = ebic(q, _path(q, n_lambdas, ratio, grid, 1e-8, 100_000), len(x), gamma=gamma)
         return float(grid[int(np.argmin(scores))]), scores
     if len(x) < 2 * folds:
@@ -84,6 +91,9 @@ def choose_lambda(x: np.ndarray, *, kind: str = "gaussian", criterion: str = "cv
     for part in np.array_split(order, folds):
         train = np.setdiff1d(order, part)
         path = _path(build(x[train]), n_lambdas, ratio, grid, 1e-8, 100_000)
-        test = build(x[part])
-        losses += np.array([rows_loss(test, K) for K in path.precisions]) / folds
+        if kind == "truncated-noncentred":  # the held-out loss at the training fold's η(K), not the test fold's
+            losses += np.array([truncated_loss(x[part], K, truncated_linear_term(x[train], K, cap), cap)
+                                for K in path.precisions]) / folds
+        else:
+            losses += np.array([rows_loss(build(x[part]), K) for K in path.precisions]) / folds
     return float(grid[int(np.argmin(losses))]), losses

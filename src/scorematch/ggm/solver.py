@@ -146,7 +146,7 @@ def _polish(q: _Rows, K: np.ndarray, lam: float, tol: float, rounds: int = 50) -
             continue
         K = target
         g = _gradient(q, K)[a, b]
-        join = (K[a, b] == 0) & (np.abs(g) > lam + tol)
+        join = (K[a, b] == 0) & (np.abs(g) > lam + max(tol, 1e-14 * _scale(q, K)))
         if not join.any():
             return K if _kkt(q, K, lam) <= max(tol, 1e-14 * _scale(q, K)) else None
         # they join with entries too small to matter, of the sign against their gradient (the loss falls that way)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ggm import choose_lambda
+from ..ggm import CRITERIA, choose_lambda
 from ..registry import GRAPH_MODELS
 
 __all__ = ["graph_report", "partial_correlations"]
@@ -84,8 +84,10 @@ def graph_report(x: np.ndarray, names: list[str] | None, out: Path, *, model: st
     if x.ndim != 2 or x.shape[1] < 2:
         raise ValueError(f"graph needs a table of at least 2 columns, got shape {x.shape}")
     names = list(names) if names else [f"x{j + 1}" for j in range(x.shape[1])]
-    if not gamma >= 0:
-        raise ValueError(f"--gamma must be >= 0, got {gamma}")
+    if not 0 <= gamma < np.inf:
+        raise ValueError(f"--gamma must be finite and >= 0, got {gamma}")
+    if criterion not in CRITERIA:
+        raise ValueError(f"--criterion must be one of {', '.join(CRITERIA)}, got {criterion!r}")
     z = entry.prepare(x)
     if lam is None:
         lam, _ = choose_lambda(z, kind=model, criterion=criterion, gamma=gamma, folds=folds, n_lambdas=n_lambdas,

@@ -14,9 +14,12 @@ With the mean acceptance probability :math:`\bar\alpha_t` over the chains at war
 an exact MALA/HMC chain). Targets: about 0.57 for MALA (Roberts & Rosenthal 1998), 0.65–0.8 for HMC.
 
 Stuck chains. Early warm-up steps, still too large, can throw a chain far into the tails, where the gradient is
-large and every proposal of the adapted step overshoots: the chain then never moves again, and R̂ says so. So every
-``window`` warm-up steps a chain that accepted no move in that window restarts at the position of a chain, drawn
-at random, that did. This only moves starting points during warm-up; the chains that follow are exact.
+large and every proposal of the adapted step overshoots: the chain would never move again. So every ``window``
+warm-up steps (but not in the last window, so the chains handed on have diverged) a chain that accepted no move in
+that window restarts at the position of a chain, drawn at random, that did, and the restarts are counted
+(:attr:`AdaptResult.restarts`; the command line's sample report says how many). This only moves starting points
+during warm-up; the chains that follow are exact. It also moves a chain out of a narrow mode where the adapted step
+is never accepted: the count is the sign of that.
 """
 
 from __future__ import annotations
@@ -69,26 +72,31 @@ def dual_averaging_update(state: DualAveraging, accept_prob: float, target: floa
 
 
 class AdaptResult(NamedTuple):
-    """Where warm-up left the chains, the frozen step size, and the mean acceptance probability per warm-up step."""
+    """Where warm-up left the chains, the frozen step size, the mean acceptance probability per warm-up step, and
+    how many times a stuck chain was restarted."""
 
     state: State
     step_size: float
     accept_prob: Tensor
+    restarts: int = 0
 
 
-def restart_stuck(state: Any, moved: Tensor, generator: torch.Generator | None = None) -> Any:
-    """``state`` (a tuple of per-chain tensors ``(B, …)``) with each chain that has not ``moved`` replaced by a copy
-    of one that has, drawn uniformly; unchanged when every chain or none moved."""
+def restart_stuck(state: Any, moved: Tensor, generator: torch.Generator | None = None) -> tuple[Any, int]:
+    """``state`` with each chain that has not ``moved`` replaced by a copy of one that has, drawn uniformly, and
+    the number replaced. Only states whose fields are per-chain tensors are handled (:class:`State`, the annealed
+    sampler's state); any other state, and a window where every chain or none moved, is returned unchanged."""
+    from .annealed import AnnealedState
+
     stuck = ~moved
-    if not stuck.any() or not moved.any():
-        return state
+    if not isinstance(state, (State, AnnealedState)) or not stuck.any() or not moved.any():
+        return state, 0
     donors = moved.nonzero().flatten()
     draw = torch.randint(len(donors), (int(stuck.sum()),), generator=generator,
                          device=generator.device if generator is not None else "cpu")
     index = torch.arange(len(moved), device=moved.device)
     index[stuck] = donors[draw.to(moved.device)]
-    batch = len(moved)
-    return type(state)(*(f[index] if isinstance(f, Tensor) and f.dim() and f.shape[0] == batch else f for f in state))
+    fields = {k: v[index] for k, v in zip(("x", "score", "energy"), state[:3], strict=True) if v is not None}
+    return state._replace(**fields), int(stuck.sum())
 
 
 def adapt_step_size(make_kernel: Callable[[float], Kernel], x0: Tensor, n_warmup: int, *, step_size: float = 0.01,
@@ -124,7 +132,7 @@ def adapt_step_size(make_kernel: Callable[[float], Kernel], x0: Tensor, n_warmup
         check_count("window", window)
     da = dual_averaging_init(step_size)
     state = make_kernel(step_size).init(x0.detach())
-    probs = []
+    probs, restarts = [], 0
     moved = torch.zeros(x0.shape[0], dtype=torch.bool, device=x0.device)
     for t in range(1, n_warmup + 1):
         state, info = make_kernel(math.exp(da.log_step)).step(state, generator)
@@ -134,5 +142,8 @@ def adapt_step_size(make_kernel: Callable[[float], Kernel], x0: Tensor, n_warmup
         if window is not None:
             moved |= info.accepted.to(moved.device)
             if t % window == 0:
-                state, moved = restart_stuck(state, moved, generator), torch.zeros_like(moved)
-    return AdaptResult(state, math.exp(da.log_step_avg), torch.tensor(probs))
+                if t + window <= n_warmup:  # never in the last window: the chains handed on must have diverged
+                    state, k = restart_stuck(state, moved, generator)
+                    restarts += k
+                moved = torch.zeros_like(moved)
+    return AdaptResult(state, math.exp(da.log_step_avg), torch.tensor(probs), restarts)

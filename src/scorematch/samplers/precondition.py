@@ -12,9 +12,11 @@ on x with proposal covariance :math:`\varepsilon LL^\top`; HMC on z is HMC on x 
 :math:`(LL^\top)^{-1}`. With :math:`LL^\top \approx \operatorname{Cov}_p(x)` the z-target is near isotropic.
 
 :func:`adapt_preconditioner` spends a first window of the warm-up adapting the step size as usual, takes the
-covariance of the chains' positions there (many chains at once make this one ensemble estimate, regularised as
-Stan does: :math:`\tfrac{B}{B+5}\hat\Sigma + 10^{-3}\tfrac{5}{B+5}I` for B chains), adapts the step size on z in
-the next window, and estimates again at its end, window after window.
+covariance of the chains' positions where it ended (one position per chain: an ensemble estimate, shrunk with
+Stan's formula :math:`\tfrac{B}{B+5}\hat\Sigma + 10^{-3}\tfrac{5}{B+5}I`, B counting chains where Stan counts
+draws), adapts the step size on z in the next window, and estimates again at its end, window after window. B
+positions span at most B − 1 directions, so with fewer than 2(d + 1) chains only the variances are used (a diagonal
+L): a dense estimate from so few would shrink the unseen directions to the ridge and make the target worse.
 """
 
 from __future__ import annotations
@@ -99,7 +101,10 @@ def adapt_preconditioner(make_kernel: Callable[[Any, float], Kernel], model: Any
     eye = torch.eye(d, dtype=x.dtype, device=x.device)
     w = None
     for start, end in itertools.pairwise(cuts[1:]):
-        cov = b / (b + 5.0) * torch.cov(x.T).reshape(d, d) + 1e-3 * 5.0 / (b + 5.0) * eye
+        cov = torch.cov(x.T).reshape(d, d)
+        if b < 2 * (d + 1):  # too few chains for a dense estimate: the variances only
+            cov = torch.diag(cov.diagonal())
+        cov = b / (b + 5.0) * cov + 1e-3 * 5.0 / (b + 5.0) * eye
         w = Whitened(model, x.mean(0), torch.linalg.cholesky(cov))
         # in z the target is near N(0, I): start from a step size that suits it
         r = adapt_step_size(lambda eps, w=w: make_kernel(w, eps), w.to_z(x), end - start, step_size=0.5,
