@@ -28,3 +28,18 @@ def test_every_lesson_is_on_the_lessons_page():
     page = (ROOT / "docs" / "examples.md").read_text()
     for script in sorted((ROOT / "examples").glob("[0-9][0-9]_*.py")):
         assert f"examples/{script.name}" in page, script.name
+
+
+def test_docstring_math_and_cross_references_become_markdown():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "docs" / "hooks"))
+    from rest_math import convert
+
+    text = "See :func:`choose_lambda`, :class:`~scorematch.ggm.GGMPath`, :mod:`torch.func` and :math:`x^2`.\n"
+    out = convert(text, "scorematch.ggm.select")
+    assert '<autoref identifier="scorematch.ggm.select.choose_lambda" optional><code>choose_lambda</code>' in out
+    assert '<autoref identifier="scorematch.ggm.GGMPath" optional><code>GGMPath</code></autoref>' in out
+    assert "`torch.func`" in out and "$x^2$" in out and ":func:" not in out
+    block = convert("Then\n\n.. math::\n\n    a = b\n\nafter.\n")
+    assert "$$\na = b\n$$" in block
