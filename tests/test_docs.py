@@ -43,3 +43,5 @@ def test_docstring_math_and_cross_references_become_markdown():
     assert "`torch.func`" in out and "$x^2$" in out and ":func:" not in out
     block = convert("Then\n\n.. math::\n\n    a = b\n\nafter.\n")
     assert "$$\na = b\n$$" in block
+    session = convert("Say:\n\n>>> a = [1,\n...      2]\n>>> a\n[1, 2]\n\nDone.\n")
+    assert "```pycon\n>>> a = [1,\n...      2]\n>>> a\n[1, 2]\n```\n" in session  # not three nested quotes

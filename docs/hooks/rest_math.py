@@ -27,16 +27,24 @@ def xref(m: re.Match[str], module: str | None = None) -> str:
 
 
 BLOCK = re.compile(r"^([ \t]*)\.\. math::[ \t]*\n\n((?:\1[ \t]+\S.*\n|[ \t]*\n)+)", re.MULTILINE)
+DOCTEST = re.compile(r"^([ \t]*)>>> .*\n(?:\1\S.*\n)*", re.MULTILINE)
+
+
+def doctest(m: re.Match[str]) -> str:
+    """A doctest session (``>>>`` up to the next blank line) as a fenced ``pycon`` block, not nested quotes."""
+    body = textwrap.dedent(m.group(0)).rstrip("\n")
+    return f"{m.group(1)}```pycon\n{textwrap.indent(body, m.group(1))}\n{m.group(1)}```\n"
 
 
 def convert(text: str, module: str | None = None) -> str:
-    """reST math in ``text`` as arithmatex's ``$…$`` / ``$$…$$``, and the cross-reference roles as Markdown."""
+    """reST math in ``text`` as arithmatex's ``$…$`` / ``$$…$$``, the cross-reference roles as Markdown, and
+    doctest sessions as code blocks."""
     def block(m: re.Match[str]) -> str:
         body = textwrap.dedent(m.group(2)).strip("\n")
         return f"{m.group(1)}$$\n{body}\n$$\n\n"
 
     text = ROLE.sub(lambda m: f"${m.group(1)}$", BLOCK.sub(block, text if text.endswith("\n") else text + "\n"))
-    return XREF.sub(lambda m: xref(m, module), text)
+    return DOCTEST.sub(doctest, XREF.sub(lambda m: xref(m, module), text))
 
 
 class RestMath(Extension):
