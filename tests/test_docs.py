@@ -45,3 +45,6 @@ def test_docstring_math_and_cross_references_become_markdown():
     assert "$$\na = b\n$$" in block
     session = convert("Say:\n\n>>> a = [1,\n...      2]\n>>> a\n[1, 2]\n\nDone.\n")
     assert "```pycon\n>>> a = [1,\n...      2]\n>>> a\n[1, 2]\n```\n" in session  # not three nested quotes
+    rule = "====  =========\n"
+    table = convert(f"Names:\n\n{rule}name  meaning\n{rule}``a``   first,\n      continued\n``b``   second\n{rule}")
+    assert "| name | meaning |\n|---|---|\n| ``a`` | first, continued |\n| ``b`` | second |" in table

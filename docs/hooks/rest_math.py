@@ -36,6 +36,49 @@ def doctest(m: re.Match[str]) -> str:
     return f"{m.group(1)}```pycon\n{textwrap.indent(body, m.group(1))}\n{m.group(1)}```\n"
 
 
+BORDER = re.compile(r"^([ \t]*)(=+(?: +=+)+)[ \t]*$")
+
+
+def _cells(line: str, spans: list[tuple[int, int]]) -> list[str]:
+    """A row's text in each column; the last column takes the rest of the line."""
+    ends = [s for s, _ in spans[1:]] + [len(line)]
+    return [line[start:end].strip() for (start, _), end in zip(spans, ends, strict=True)]
+
+
+def tables(text: str) -> str:
+    """reST simple tables (``===  ===`` borders, an optional header rule) as Markdown pipe tables; a row whose first
+    cell is blank continues the row above."""
+    lines, out, i = text.split("\n"), [], 0
+    while i < len(lines):
+        m = BORDER.match(lines[i])
+        end = next((j for j in range(i + 1, len(lines)) if lines[j].rstrip() == lines[i].rstrip()), None)
+        if not m or end is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        indent, border = m.group(1), m.group(2)
+        spans = [(len(indent) + a.start(), len(indent) + a.end()) for a in re.finditer(r"=+", border)]
+        body = lines[i + 1:end]
+        header, rows = None, []
+        after = end + 1
+        if after < len(lines) and any(lines[k].rstrip() == lines[i].rstrip() for k in range(after, len(lines))):
+            nxt = next(k for k in range(after, len(lines)) if lines[k].rstrip() == lines[i].rstrip())
+            if all(BORDER.match(x) is None for x in lines[after:nxt]) and all(x.strip() for x in lines[after:nxt]):
+                header, body, end = body, lines[after:nxt], nxt  # top, header rows, rule, body, bottom
+        for line in body:
+            cells = _cells(line.ljust(spans[-1][1]), spans)
+            if rows and not cells[0]:
+                rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells, strict=True)]
+            elif line.strip():
+                rows.append(cells)
+        head = [" ".join(_cells(h.ljust(spans[-1][1]), spans)[k] for h in header).strip() for k in range(len(spans))] \
+            if header else [""] * len(spans)
+        fmt = lambda cells, pad=indent: pad + "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"  # noqa: E731
+        out += ["", fmt(head), indent + "|" + "---|" * len(spans), *map(fmt, rows), ""]
+        i = end + 1
+    return "\n".join(out)
+
+
 def convert(text: str, module: str | None = None) -> str:
     """reST math in ``text`` as arithmatex's ``$…$`` / ``$$…$$``, the cross-reference roles as Markdown, and
     doctest sessions as code blocks."""
@@ -44,7 +87,7 @@ def convert(text: str, module: str | None = None) -> str:
         return f"{m.group(1)}$$\n{body}\n$$\n\n"
 
     text = ROLE.sub(lambda m: f"${m.group(1)}$", BLOCK.sub(block, text if text.endswith("\n") else text + "\n"))
-    return DOCTEST.sub(doctest, XREF.sub(lambda m: xref(m, module), text))
+    return tables(DOCTEST.sub(doctest, XREF.sub(lambda m: xref(m, module), text)))
 
 
 class RestMath(Extension):

@@ -5,17 +5,17 @@ Convention (every Langevin-type sampler): :math:`x \\leftarrow x + (\\varepsilon
 ``step_size`` is that ε; for HMC it is the leapfrog step (a different quantity, documented there). Kernels report
 nothing while they run: progress is the drivers' (``progress=True``).
 
-=========================  ================================================================
-``langevin``               unadjusted Langevin (ULA), bias O(ε)
-``mala``                   Metropolis-adjusted Langevin: exact at any ε, needs an energy
-``hmc``                    Hamiltonian Monte Carlo, leapfrog, needs an energy
-``annealed_langevin``      NCSN's annealed Langevin over a σ ladder, step ε σ_i²/σ_L² (a kernel:
-                           ``annealed_langevin_kernel``)
-``metropolis_select``      the accept/reject step MALA, HMC and parallel tempering share
+===========================================  ================================================================
+``langevin``                                 unadjusted Langevin (ULA), bias O(ε)
+``mala``                                     Metropolis-adjusted Langevin: exact at any ε, needs an energy
+``hmc``                                      Hamiltonian Monte Carlo, leapfrog, needs an energy
+``annealed_langevin``                        NCSN's annealed Langevin over a σ ladder, step ε σ_i²/σ_L² (a kernel:
+                                             ``annealed_langevin_kernel``)
+``metropolis_select``                        the accept/reject step MALA, HMC and parallel tempering share
 ``sample`` / ``trajectory`` / ``diagnose``   run a kernel: final samples / path / acceptance
-``adapt_step_size``        dual averaging of ε during warm-up towards a target acceptance, then frozen
-``adapt_preconditioner``   a dense mass matrix from the chains' covariance in warm-up (``Whitened``)
-=========================  ================================================================
+``adapt_step_size``                          dual averaging of ε during warm-up towards a target acceptance, then frozen
+``adapt_preconditioner``                     a dense mass matrix from the chains' covariance in warm-up (``Whitened``)
+===========================================  ================================================================
 """
 
 from .adapt import AdaptResult, adapt_step_size
