@@ -20,7 +20,8 @@ def _chain_csv(tmp_path, p=5, n=600):
 def test_graph_finds_a_chain_and_writes_its_files(tmp_path, capsys):
     data = _chain_csv(tmp_path)
     assert exit_code("graph", data, "--out", tmp_path / "g", "--n-lambdas", "20") == 0
-    assert "edges of 10 pairs" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "edges of 10 pairs" in printed and "strongest (partial correlation): " in printed
     assert {p.name for p in (tmp_path / "g").iterdir()} == {"edges.csv", "graph.json", "path.png", "graph.png"}
     lines = (tmp_path / "g" / "edges.csv").read_text().splitlines()
     assert lines[0] == "a,b,partial_correlation,precision"
@@ -28,6 +29,11 @@ def test_graph_finds_a_chain_and_writes_its_files(tmp_path, capsys):
     assert {("v0", "v1"), ("v1", "v2"), ("v2", "v3"), ("v3", "v4")} <= edges  # every true edge
     summary = json.loads((tmp_path / "g" / "graph.json").read_text())
     assert summary["criterion"].startswith("5-fold") and summary["lambda"] > 0 and summary["p"] == 5
+    # the chain's partial correlations are -K_ab/√(K_aa K_bb) = -0.45: its edges come first, strongest first
+    strength = [abs(r) for _, _, r in summary["strongest"]]
+    assert strength == sorted(strength, reverse=True)
+    assert {tuple(e[:2]) for e in summary["strongest"][:4]} == {("v0", "v1"), ("v1", "v2"), ("v2", "v3"), ("v3", "v4")}
+    assert [tuple(line.split(",")[:2]) for line in lines[1:3]] == [tuple(e[:2]) for e in summary["strongest"][:2]]
 
 
 def test_a_given_lambda_above_the_first_edge_gives_no_edge(tmp_path):

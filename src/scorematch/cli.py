@@ -214,6 +214,8 @@ def _graph(args: argparse.Namespace) -> None:
                            gamma=args.gamma, n_lambdas=args.n_lambdas, seed=args.seed)
     print(f"{summary['edges']} edges of {summary['pairs']} pairs at λ = {summary['lambda']:.4g} "
           f"({summary['criterion']}) -> {out}/edges.csv, graph.png, path.png")
+    if summary["strongest"]:
+        print("strongest (partial correlation): " + ", ".join(f"{a}–{b} {r:+.2f}" for a, b, r in summary["strongest"][:5]))
 
 
 def _compare(args: argparse.Namespace, *, demo: bool = False) -> None:

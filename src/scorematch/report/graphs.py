@@ -74,11 +74,12 @@ def graph_report(x: np.ndarray, names: list[str] | None, out: Path, *, model: st
                  lam: float | None = None, criterion: str = "cv", gamma: float = 0.5, n_lambdas: int = 50,
                  folds: int = 5, seed: int = 0) -> dict[str, Any]:
     """Fit the graphical model ``model`` (:data:`scorematch.registry.GRAPH_MODELS`) to the columns of ``x``
-    ``(n, p)`` and write ``edges.csv`` (each edge with its partial correlation and precision entry), ``graph.json``,
-    ``path.png`` and ``graph.png`` into ``out``. ``lam`` fixes λ; by default it is chosen by ``criterion``:
-    ``"cv"``, ``folds``-fold held-out (generalised) score-matching loss, or ``"ebic"``, the extended BIC with
-    ``gamma`` (:func:`scorematch.ggm.choose_lambda`). Everything is drawn in a temporary folder and moved into ``out``
-    only when all succeeded. Returns what ``graph.json`` holds."""
+    ``(n, p)`` and write ``edges.csv`` (each edge with its partial correlation and precision entry, strongest
+    first), ``graph.json`` (with the ten strongest edges), ``path.png`` and ``graph.png`` into ``out``. ``lam``
+    fixes λ; by default it is chosen by ``criterion``: ``"cv"``, ``folds``-fold held-out (generalised)
+    score-matching loss, or ``"ebic"``, the extended BIC with ``gamma`` (:func:`scorematch.ggm.choose_lambda`).
+    Everything is drawn in a temporary folder and moved into ``out`` only when all succeeded. Returns what
+    ``graph.json`` holds."""
     entry = GRAPH_MODELS[model]
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] < 2:
@@ -102,12 +103,15 @@ def graph_report(x: np.ndarray, names: list[str] | None, out: Path, *, model: st
     rho = partial_correlations(K)
     a, b = np.triu_indices(len(K), 1)
     keep = K[a, b] != 0
+    order = np.argsort(-np.abs(rho[a, b][keep]), kind="stable")  # the edges, strongest first
+    ea, eb = a[keep][order], b[keep][order]
     summary = {"model": model, "n": int(x.shape[0]), "p": int(x.shape[1]), "lambda": lam, "criterion": how,
-               "edges": int(keep.sum()), "pairs": len(a), "columns": names}
+               "edges": int(keep.sum()), "pairs": len(a), "columns": names,
+               "strongest": [[names[i], names[j], float(rho[i, j])] for i, j in zip(ea[:10], eb[:10], strict=True)]}
     with tempfile.TemporaryDirectory(prefix="scorematch-graph-") as work:
         tmp = Path(work)
         lines = ["a,b,partial_correlation,precision"]
-        lines += [f"{names[i]},{names[j]},{rho[i, j]:.6g},{K[i, j]:.6g}" for i, j in zip(a[keep], b[keep], strict=True)]
+        lines += [f"{names[i]},{names[j]},{rho[i, j]:.6g},{K[i, j]:.6g}" for i, j in zip(ea, eb, strict=True)]
         (tmp / "edges.csv").write_text("\n".join(lines) + "\n")
         (tmp / "graph.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         _draw_path(path, lam, names, tmp / "path.png")
