@@ -114,3 +114,14 @@ def test_a_two_valued_column_is_refused_by_the_noncentred_model():
     with pytest.raises(ValueError, match="column 2 takes a single positive value"):
         truncated_rows(x, centred=False)
     truncated_rows(x)  # the centred model has no linear term to confound
+
+
+def test_a_split_that_leaves_a_column_two_valued_is_named_as_such():
+    rng = np.random.default_rng(0)
+    x = np.abs(rng.normal(size=(60, 3)))
+    x[:, 2] = (x[:, 2] > 0.7).astype(float)
+    x[:2, 2] = 2.0  # three values over all rows, two in a split without the first rows
+    truncated_rows(x, centred=False)
+    with pytest.raises(ValueError, match="cross-validation split: column 3"):
+        for seed in range(20):  # some shuffle puts both rows of 2 in one held-out fold
+            choose_lambda(x, kind="truncated-noncentred", folds=5, n_lambdas=5, seed=seed)

@@ -90,7 +90,11 @@ def choose_lambda(x: np.ndarray, *, kind: str = "gaussian", criterion: str = "cv
     losses = np.zeros(n_lambdas)
     for part in np.array_split(order, folds):
         train = np.setdiff1d(order, part)
-        path = _path(build(x[train]), n_lambdas, ratio, grid, 1e-8, 100_000)
+        try:
+            rows = build(x[train])
+        except ValueError as e:  # the data passed; a split of them can leave a column with one positive value
+            raise ValueError(f"in a {folds}-fold cross-validation split: {e} (or use criterion 'ebic')") from None
+        path = _path(rows, n_lambdas, ratio, grid, 1e-8, 100_000)
         if kind == "truncated-noncentred":  # the held-out loss at the training fold's η(K), not the test fold's
             losses += np.array([truncated_loss(x[part], K, truncated_linear_term(x[train], K, cap), cap)
                                 for K in path.precisions]) / folds

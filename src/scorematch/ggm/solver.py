@@ -33,7 +33,7 @@ def penalised_loss(K: np.ndarray, S: np.ndarray, lam: float) -> float:
 
 
 class _Rows(NamedTuple):
-    """A loss :math:`\\sum_j \tfrac12 K_j^\top\\Gamma_j K_j - g_j^\top K_j` over the rows :math:`K_j` of a symmetric K:
+    r"""A loss :math:`\sum_j \tfrac12 K_j^\top\Gamma_j K_j - g_j^\top K_j` over the rows :math:`K_j` of a symmetric K:
     ``gamma`` one ``(p, p)`` shared by every row or ``(p, p, p)``, ``g`` ``(p, p)`` (row j is :math:`g_j`)."""
 
     gamma: np.ndarray
@@ -243,6 +243,6 @@ def _path(q: _Rows, n_lambdas: int, ratio: float, lambdas: np.ndarray | None, to
 
 
 def rows_loss(q: _Rows, K: np.ndarray) -> float:
-    """:math:`\\sum_j \tfrac12 K_j^\top\\Gamma_j K_j - g_j^\top K_j`, the (generalised) score-matching loss."""
+    r""":math:`\sum_j \tfrac12 K_j^\top\Gamma_j K_j - g_j^\top K_j`, the (generalised) score-matching loss."""
     GK = K @ q.gamma if q.gamma.ndim == 2 else np.einsum("jab,jb->ja", q.gamma, K)
     return float(0.5 * np.sum(GK * K) - np.sum(q.g * K))

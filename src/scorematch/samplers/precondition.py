@@ -73,9 +73,9 @@ def adapt_preconditioner(make_kernel: Callable[[Any, float], Kernel], model: Any
     warm-up is cut into ``windows`` equal parts: the first on x, each of the others on z of the covariance of
     the chains where the part before ended (so the estimate improves as the chains spread).
 
-    Returns the whitened model w and the last window's :class:`~scorematch.samplers.AdaptResult`, whose state is
-    in z: continue with ``run_chains(make_kernel(w, r.step_size), r.state, n)`` and map the positions back with
-    ``w.to_x``.
+    Returns the whitened model w and the last window's :class:`~scorematch.samplers.AdaptResult` (its
+    ``restarts`` counting every window's), whose state is in z: continue with
+    ``run_chains(make_kernel(w, r.step_size), r.state, n)`` and map the positions back with ``w.to_x``.
 
     >>> from scorematch import Energy
     >>> from scorematch.samplers import mala
@@ -96,6 +96,7 @@ def adapt_preconditioner(make_kernel: Callable[[Any, float], Kernel], model: Any
     cuts = [n_warmup * k // windows for k in range(windows + 1)]
     r = adapt_step_size(lambda eps: make_kernel(model, eps), x0, cuts[1], step_size=step_size,
                         target_accept=target_accept, generator=generator)
+    restarts = r.restarts
     x = r.state.x
     b, d = x.shape
     eye = torch.eye(d, dtype=x.dtype, device=x.device)
@@ -110,6 +111,7 @@ def adapt_preconditioner(make_kernel: Callable[[Any, float], Kernel], model: Any
         r = adapt_step_size(lambda eps, w=w: make_kernel(w, eps), w.to_z(x), end - start, step_size=0.5,
                             target_accept=target_accept, generator=generator)
         x = w.to_x(r.state.x)
+        restarts += r.restarts
     if w is None:  # one window: the identity
         w = Whitened(model, torch.zeros(d, dtype=x.dtype, device=x.device), eye)
-    return w, r
+    return w, r._replace(restarts=restarts)
