@@ -30,6 +30,30 @@ def test_every_lesson_is_on_the_lessons_page():
         assert f"examples/{script.name}" in page, script.name
 
 
+def test_docstring_tables_keep_their_columns_and_code_and_math_blocks_are_left_alone():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "docs" / "hooks"))
+    from rest_math import convert
+
+    rule = "=====================  ===========\n"
+    text = (f"Intro.\n\n{rule}name                   what\n{rule}:func:`energy_plot`    draws :math:`|x|`\n\n"
+            f":func:`other`          second\n{rule}\nCode::\n\n    ====  ====\n    a     b\n    ====  ====\n\n"
+            ".. math::\n\n    >>> not a session\n\n>>> print('====  ====')\n====  ====\n\n"
+            "See :meth:`fit()`, :func:`the chooser <scorematch.ggm.choose_lambda>` and :meth:`transform`.\n")
+    out = convert(text, "scorematch.plot", members=["transform"], owner="scorematch.data.Standardizer")
+    # a role in the first column and a blank line in the body; | inside math as \vert
+    assert ('| <autoref identifier="scorematch.plot.energy_plot" optional><code>energy_plot</code></autoref> | '
+            "draws $\\vert x\\vert $ |") in out
+    assert "| name | what |\n|---|---|\n" in out and "<code>other</code></autoref> | second |" in out
+    assert "Code::\n\n    ====  ====\n    a     b\n    ====  ====\n" in out  # a literal block stays
+    assert "$$\n>>> not a session\n$$" in out  # not a doctest inside math
+    assert "```pycon\n>>> print('====  ====')\n====  ====\n```" in out  # nor a table inside a doctest
+    assert '<autoref identifier="scorematch.plot.fit" optional><code>fit</code></autoref>' in out  # "()" dropped
+    assert '<autoref identifier="scorematch.ggm.choose_lambda" optional><code>the chooser</code></autoref>' in out
+    assert '<autoref identifier="scorematch.data.Standardizer.transform" optional>' in out  # a member of the class
+
+
 def test_docstring_math_and_cross_references_become_markdown():
     import sys
 
