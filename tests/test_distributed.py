@@ -7,6 +7,7 @@ import math
 import socket
 import sys
 
+import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
@@ -180,3 +181,16 @@ def test_the_command_line_trains_and_samples_under_a_launchers_process_group(tmp
     a, b = load_file(run / "model.safetensors"), load_file(tmp_path / "one" / "model.safetensors")
     worst = max(float((a[k] - b[k]).abs().max()) for k in a)
     assert worst < 1e-5, worst  # the command line's 2-process run is the 1-process run
+
+
+def test_eval_under_a_launcher_runs_on_rank_zero_only(trained, tmp_path, monkeypatch, capsys):
+    from commands import exit_code
+
+    np.save(tmp_path / "p.npy", np.zeros((5, 2)))
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert exit_code("eval", trained, "--points", tmp_path / "p.npy", "--out", tmp_path / "e1.npz") == 0
+    assert not (tmp_path / "e1.npz").exists() and "rank 0 only" in capsys.readouterr().err
+    monkeypatch.setenv("RANK", "0")
+    assert exit_code("eval", trained, "--points", tmp_path / "p.npy", "--out", tmp_path / "e0.npz") == 0
+    assert (tmp_path / "e0.npz").exists()

@@ -262,6 +262,10 @@ def main(argv: list[str] | None = None) -> int:
             from .distributed import start_from_environment
 
             args.device = start_from_environment(args.device, join=args.command != "eval")
+            if args.command == "eval" and int(os.environ.get("RANK", "0") or 0) > 0:
+                # eval runs in one process: under a launcher the other ranks would write the same file again
+                sys.stderr.write(f"scorematch: eval runs on rank 0 only; rank {os.environ['RANK']} has nothing to do\n")
+                return 0
         ok = False
         try:
             if args.command in ("sample", "eval", "plot") and Path(args.run).is_dir():
