@@ -92,4 +92,6 @@ def test_graph_command_chooses_by_ebic(tmp_path, capsys):
     summary = json.loads((tmp_path / "g" / "graph.json").read_text())
     assert summary["criterion"] == "extended BIC, γ = 1" and summary["edges"] in (4, 5)  # the chain's 4, ± 1
     assert exit_code("graph", data, "--out", tmp_path / "h", "--criterion", "ebic", "--gamma", "-0.5") == 2
+    assert exit_code("graph", data, "--out", tmp_path / "h", "--gamma", "1") == 2  # γ without eBIC would be ignored
+    assert "--criterion ebic" in capsys.readouterr().err
     assert not (tmp_path / "h").exists()

@@ -210,8 +210,11 @@ def _graph(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"--out {out} exists and is not an empty folder: choose a new one")
+    if args.gamma is not None and (args.criterion != "ebic" or args.lam is not None):
+        raise ValueError("--gamma is the extended BIC's: give it with --criterion ebic (and no --lambda)")
     summary = graph_report(x.numpy(), names, out, model=args.model, lam=args.lam, criterion=args.criterion,
-                           gamma=args.gamma, n_lambdas=args.n_lambdas, seed=args.seed)
+                           gamma=0.5 if args.gamma is None else args.gamma, n_lambdas=args.n_lambdas,
+                           seed=args.seed)
     print(f"{summary['edges']} edges of {summary['pairs']} pairs at λ = {summary['lambda']:.4g} "
           f"({summary['criterion']}) -> {out}/edges.csv, graph.png, path.png")
     if summary["strongest"]:

@@ -296,8 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     gr.add_argument("--criterion", choices=CRITERIA, default="cv",
                     help="how λ is chosen: cv, the least 5-fold held-out score-matching loss (default); ebic, the "
                          "extended BIC with the score-matching loss, on the path of all rows (sparser for γ > 0)")
-    gr.add_argument("--gamma", type=number, default=0.5, metavar="G",
-                    help="the extended BIC's γ (0 is BIC; default: 0.5)")
+    gr.add_argument("--gamma", type=number, default=None, metavar="G",
+                    help="the extended BIC's γ, with --criterion ebic (0 is BIC; default: 0.5)")
     gr.add_argument("--n-lambdas", type=positive_int, default=50, metavar="N", help="values on the path (default: 50)")
     gr.add_argument("--seed", type=seed, default=0, help="seed of the cross-validation folds")
     add_file_options(gr)
