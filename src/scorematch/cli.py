@@ -221,6 +221,25 @@ def _graph(args: argparse.Namespace) -> None:
         print("strongest (partial correlation): " + ", ".join(f"{a}–{b} {r:+.2f}" for a, b, r in summary["strongest"][:5]))
 
 
+def _ica(args: argparse.Namespace) -> None:
+    import torch
+
+    from .data import load_table
+    from .report.ica_report import ica_report
+
+    x, names = load_table(args.data, key=getattr(args, "key", None), columns=getattr(args, "columns", None),
+                          delimiter=getattr(args, "delimiter", None), dtype=torch.float64)
+    if x.ndim != 2:
+        raise ValueError(f"{args.data}: ica needs a table (n, d), got shape {tuple(x.shape)}")
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"--out {out} exists and is not an empty folder: choose a new one")
+    summary = ica_report(x.numpy(), names, out, source=args.source)
+    shares = ", ".join(f"{v:.0%}" for v in summary["variance_share"][:6])
+    print(f"{summary['d']} sources ({summary['source']}) from {summary['n']} rows; shares of the variance: {shares} "
+          f"-> {out}/unmixing.csv, mixing.csv, sources.csv, sources.png")
+
+
 def _compare(args: argparse.Namespace, *, demo: bool = False) -> None:
     from .registry import ESTIMATORS, OBJECTIVES
     from .report import compare
@@ -260,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
 
         tune_cpu_allocator()  # this process only: small CPU temporaries are recycled instead of mmap'd (tuning.py)
         commands = {"train": _train, "sample": _sample, "eval": _eval, "plot": _plot, "compare": _compare,
-                    "demo": lambda a: _compare(a, demo=True), "graph": _graph}
+                    "demo": lambda a: _compare(a, demo=True), "graph": _graph, "ica": _ica}
         if args.command in ("train", "sample", "eval"):  # train and sample join a torchrun's process group
             from .distributed import start_from_environment
 
