@@ -13,7 +13,7 @@ import shutil
 import sys
 import warnings
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .options import build_parser as _build_parser
 
@@ -197,22 +197,30 @@ def _plot(args: argparse.Namespace) -> None:
         print(path)
 
 
-def _graph(args: argparse.Namespace) -> None:
+def _table(args: argparse.Namespace, command: str) -> tuple[Any, list[str] | None, Path]:
+    """The table ``(n, d)`` a ``graph`` or ``ica`` command reads (float64 NumPy), its column names, and its
+    ``--out``, which must be new or an empty folder."""
     import torch
 
     from .data import load_table
-    from .report.graphs import graph_report
 
     x, names = load_table(args.data, key=getattr(args, "key", None), columns=getattr(args, "columns", None),
                           delimiter=getattr(args, "delimiter", None), dtype=torch.float64)
     if x.ndim != 2:
-        raise ValueError(f"{args.data}: graph needs a table (n, p), got shape {tuple(x.shape)}")
+        raise ValueError(f"{args.data}: {command} needs a table (n, d), got shape {tuple(x.shape)}")
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"--out {out} exists and is not an empty folder: choose a new one")
+    return x.numpy(), names, out
+
+
+def _graph(args: argparse.Namespace) -> None:
+    from .report.graphs import graph_report
+
+    x, names, out = _table(args, "graph")
     if args.gamma is not None and (args.criterion != "ebic" or args.lam is not None):
         raise ValueError("--gamma is the extended BIC's: give it with --criterion ebic (and no --lambda)")
-    summary = graph_report(x.numpy(), names, out, model=args.model, lam=args.lam, criterion=args.criterion,
+    summary = graph_report(x, names, out, model=args.model, lam=args.lam, criterion=args.criterion,
                            gamma=0.5 if args.gamma is None else args.gamma, n_lambdas=args.n_lambdas,
                            seed=args.seed)
     print(f"{summary['edges']} edges of {summary['pairs']} pairs at λ = {summary['lambda']:.4g} "
@@ -222,19 +230,10 @@ def _graph(args: argparse.Namespace) -> None:
 
 
 def _ica(args: argparse.Namespace) -> None:
-    import torch
-
-    from .data import load_table
     from .report.ica_report import ica_report
 
-    x, names = load_table(args.data, key=getattr(args, "key", None), columns=getattr(args, "columns", None),
-                          delimiter=getattr(args, "delimiter", None), dtype=torch.float64)
-    if x.ndim != 2:
-        raise ValueError(f"{args.data}: ica needs a table (n, d), got shape {tuple(x.shape)}")
-    out = Path(args.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(f"--out {out} exists and is not an empty folder: choose a new one")
-    summary = ica_report(x.numpy(), names, out, source=args.source)
+    x, names, out = _table(args, "ica")
+    summary = ica_report(x, names, out, source=args.source)
     shares = ", ".join(f"{v:.0%}" for v in summary["variance_share"][:6])
     print(f"{summary['d']} sources ({summary['source']}) from {summary['n']} rows; shares of the variance: {shares} "
           f"-> {out}/unmixing.csv, mixing.csv, sources.csv, sources.png")

@@ -132,12 +132,11 @@ def _chains(make: Callable[[Any, float], Any], first_step: float, target_accept:
     def run(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator, progress: bool,
             annealed: Any = None) -> tuple[Tensor, dict[str, Any]]:
         start: Any = x0
+        restarts = 0
         if step_size is None and target_accept is not None:
             adapted = adapt_step_size(lambda e: make(model, e), x0, max(1, steps // 2), step_size=first_step,
                                       target_accept=target_accept, generator=g)
             start, step_size, restarts = adapted.state, adapted.step_size, adapted.restarts
-        else:
-            restarts = 0
         eps = step_size or first_step
         out = run_chains(make(model, eps), start, steps, generator=g, progress=progress)
         report = {"step_size": eps, "acceptance": out.accept_prob if target_accept is not None else None,

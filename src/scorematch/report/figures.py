@@ -3,8 +3,6 @@ the mode check), and the loss curve."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ from ..models.analytic import ANALYTIC
 from ..runfolder import read_metrics
 from ..runs import Run, prepare_data
 from .console import say
+from .staging import staged
 
 __all__ = ["box_of", "plot_run", "regions_of"]
 
@@ -37,11 +36,9 @@ def plot_run(run: Run, out: Path, *, n_samples: int = 2000, steps: int | None = 
              log: bool = False, progress: bool = False) -> list[Path]:
     """Draw a run's figures into ``out`` (see :func:`_draw_run`); they are drawn into a temporary folder first and
     moved into ``out`` only when all of them succeeded, so a failure leaves no figure and no empty folder."""
-    with tempfile.TemporaryDirectory(prefix="scorematch-plot-") as work:
-        drawn = _draw_run(run, Path(work), n_samples=n_samples, steps=steps, sampler=sampler, log=log,
-                          progress=progress)
-        out.mkdir(parents=True, exist_ok=True)
-        return [Path(shutil.move(str(p), str(out / p.name))) for p in drawn]
+    with staged(out, "scorematch-plot-") as work:
+        drawn = _draw_run(run, work, n_samples=n_samples, steps=steps, sampler=sampler, log=log, progress=progress)
+    return [out / p.name for p in drawn]
 
 
 def _draw_run(run: Run, out: Path, *, n_samples: int = 2000, steps: int | None = None, sampler: str | None = None,

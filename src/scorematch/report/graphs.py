@@ -4,8 +4,6 @@ path of the partial correlations against λ, and the graph drawn."""
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ import numpy as np
 
 from ..ggm import CRITERIA, choose_lambda
 from ..registry import GRAPH_MODELS
+from .staging import staged
 
 __all__ = ["graph_report", "partial_correlations"]
 
@@ -108,15 +107,11 @@ def graph_report(x: np.ndarray, names: list[str] | None, out: Path, *, model: st
     summary = {"model": model, "n": int(x.shape[0]), "p": int(x.shape[1]), "lambda": lam, "criterion": how,
                "edges": int(keep.sum()), "pairs": len(a), "columns": names,
                "strongest": [[names[i], names[j], float(rho[i, j])] for i, j in zip(ea[:10], eb[:10], strict=True)]}
-    with tempfile.TemporaryDirectory(prefix="scorematch-graph-") as work:
-        tmp = Path(work)
+    with staged(out, "scorematch-graph-") as tmp:
         lines = ["a,b,partial_correlation,precision"]
         lines += [f"{names[i]},{names[j]},{rho[i, j]:.6g},{K[i, j]:.6g}" for i, j in zip(ea, eb, strict=True)]
         (tmp / "edges.csv").write_text("\n".join(lines) + "\n")
         (tmp / "graph.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         _draw_path(path, lam, names, tmp / "path.png")
         _draw_graph(rho, names, f"{model}: {int(keep.sum())} edges at λ = {lam:.3g} ({how})", tmp / "graph.png")
-        out.mkdir(parents=True, exist_ok=True)
-        for f in tmp.iterdir():
-            shutil.move(str(f), str(out / f.name))
     return summary

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import numpy as np
 import torch
 
 from ..ica import SOURCES, ica, ica_objective
+from .staging import staged
 
 __all__ = ["SOURCE_DENSITIES", "ica_report"]
 
@@ -89,14 +88,10 @@ def ica_report(x: np.ndarray, names: list[str] | None, out: Path, *, source: str
     sources = [f"s{k + 1}" for k in range(d)]
     summary = {"n": n, "d": d, "source": source, "columns": names, "objective": objective,
                "variance_share": [float(v) for v in (A**2).sum(0) / (A**2).sum()]}
-    with tempfile.TemporaryDirectory(prefix="scorematch-ica-") as work:
-        tmp = Path(work)
+    with staged(out, "scorematch-ica-") as tmp:
         _csv(tmp / "unmixing.csv", names, W_data, sources)
         _csv(tmp / "mixing.csv", sources, A_data, names)
         _csv(tmp / "sources.csv", sources, s)
         (tmp / "ica.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
         _draw(s, source, tmp / "sources.png")
-        out.mkdir(parents=True, exist_ok=True)
-        for f in tmp.iterdir():
-            shutil.move(str(f), str(out / f.name))
     return summary
