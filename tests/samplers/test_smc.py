@@ -8,7 +8,7 @@ import torch
 
 from scorematch import Energy
 from scorematch.models.analytic import GaussianMixture, RingMixture
-from scorematch.samplers.smc import next_beta, smc, systematic_resample
+from scorematch.samplers.smc import log_z_standard_error, next_beta, smc, systematic_resample
 
 from energies import gaussian_energy
 
@@ -87,3 +87,28 @@ def test_bad_options(kwargs, match):
 def test_an_energy_infinite_everywhere_fails_loudly():
     with pytest.raises(ValueError, match="SMC failed: the largest log-weight is -inf"):
         smc(Energy(lambda x: torch.full(x.shape[:1], math.inf)), 8, 2)
+
+
+def test_log_z_standard_error_shows_groups_hundreds_of_nats_apart():
+    """One group 300 nats above fifteen others: the delta method alone saturates at 1 (std(z)/(√M mean z) with
+    z ≤ 1); the bootstrap over groups, which leaves the high group out about (1 − 1/16)^16 = 36% of the time, gives
+    an error of the size of the gap (√(0.36·0.64)·(300 − log 16) ≈ 142)."""
+    groups = torch.tensor([0.0] * 15 + [300.0], dtype=torch.float64)
+    z = (groups - groups.max()).exp()
+    assert (z.std() / (4 * z.mean())).item() <= 1.0  # the old error
+    assert 100 < log_z_standard_error(groups) < 200
+    two = torch.tensor([0.0] * 8 + [200.0] * 8, dtype=torch.float64)  # half the groups agree on the high value:
+    assert log_z_standard_error(two) < 0.5  # log Ẑ = 200 + log(k/16), k ~ Bin(16, ½) of them drawn: sd ≈ 0.25
+
+
+def test_log_z_standard_error_equals_the_delta_method_when_groups_agree():
+    groups = torch.randn(16, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 0.05
+    z = groups.exp()
+    delta = (z.std() / (4 * z.mean())).item()
+    assert log_z_standard_error(groups) == pytest.approx(delta, rel=0.15)
+
+
+def test_smc_reports_the_bootstrap_error_of_its_groups():
+    energy, _ = gaussian_energy(2, seed=1)
+    out = smc(energy, 512, 2, generator=torch.Generator().manual_seed(0))
+    assert out.standard_error == log_z_standard_error(out.run.log_z_groups)
