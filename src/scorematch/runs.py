@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from .curvature import check_objective_fits
 from .data import DATASETS, IMAGE_SETS, Standardizer, image_set, load_table, make_dataset
 from .data.digits import GREY_CELL
 from .data.outputs import save_array
+from .data.ties import ColumnTies, find_ties, spread_ties
 from .distributed import world
 from .fields import Energy, Score
 from .metrics import HeldOutCriterion
@@ -125,6 +127,7 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     if size > 1 and cfg.sigma == "auto":
         raise RunError("--sigma auto searches in one process: run it without torchrun, or give --sigma")
     x, names = prepare_table(cfg) if data is None else (data, names)
+    x, ties = _spread_ties(cfg, x, names)
     train, val = split_data(x, cfg.val_fraction, cfg.seed)
     if resume:
         saved = read_object(out / "data_stats.json")
@@ -173,7 +176,8 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
         _write_start(out, workspace and (winner, workspace), None if continuing else cfg, chosen, search, {
             "standardizer": stats.to_dict(), "event_shape": list(x.shape[1:]), "columns": names,
             "fingerprint": _fingerprint(x), "range": [float(train.min()), float(train.max())] if x.ndim == 4 else None,
-            "n": x.shape[0], "n_train": train.shape[0], "n_val": 0 if val is None else val.shape[0]})
+            "n": x.shape[0], "n_train": train.shape[0], "n_val": 0 if val is None else val.shape[0],
+            "ties": [t.to_dict() for t in ties] or None})
     elif workspace is not None:
         workspace.cleanup()
     try:
@@ -195,6 +199,24 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     if resume:
         names = column_names(read_object(out / "data_stats.json"))
     return Run(out, cfg, stats, model, names), result
+
+
+class TiesNotice(UserWarning):
+    """A table's repeated values were spread before training (:mod:`scorematch.data.ties`)."""
+
+
+def _spread_ties(cfg: TrainConfig, x: Tensor, names: list[str] | None) -> tuple[Tensor, list[ColumnTies]]:
+    """A file's table with its repeated values spread (``cfg.ties``; built-in sets and images are left alone), the
+    columns that had ties, and one line saying so."""
+    if not cfg.ties or x.ndim != 2 or cfg.data in DATASETS:
+        return x, []
+    ties = find_ties(x, names)
+    if not ties:
+        return x, []
+    listed = ", ".join(t.describe() for t in ties[:3]) + (f" and {len(ties) - 3} more columns" if len(ties) > 3 else "")
+    warnings.warn(f"repeated values spread before training (--ties off keeps them; data_stats.json lists them): "
+                  f"{listed}", TiesNotice, stacklevel=3)
+    return spread_ties(x, torch.Generator().manual_seed(cfg.seed + 104729)), ties
 
 
 def _write_start(out: Path, searched: Any, new: TrainConfig | None, chosen: Any, search: Any,

@@ -22,20 +22,28 @@ Images: :func:`digits` gives scikit-learn's handwritten digits as ``(n, 1, 8, 8)
 built-in image sets :data:`IMAGE_SETS` (``digits``, ``digits28``) are them dequantized (:func:`image_set`).
 :data:`BUILTIN` names every built-in set, 2-D and images.
 
-Files: :func:`load_table` reads an ``(n, d)`` array and its column names — the columns chosen by name or number, the
-CSV delimiter detected — or images ``(n, c, h, w)`` from a NumPy file, and :func:`load_array` the array alone; both
-raise :class:`DataError` with one line naming the file and, where it applies, the row and column.
+Files: :func:`load_table` reads an ``(n, d)`` array and its column names — the columns chosen by name, number, range
+or exclusion, index-like columns (row names, dates) left out by default, the CSV delimiter detected — or images
+``(n, c, h, w)`` from a NumPy file, and :func:`load_array` the array alone (:func:`match_columns` finds a run's
+columns in a wider header, up to case); both raise :class:`DataError` with one line naming the file and, where it
+applies, the row and column.
 :class:`Standardizer` maps data to zero mean and unit variance (per column, per channel of images, or globally) and
 maps densities and scores learned on the standardized scale back to data units.
+
+Ties: :func:`find_ties` finds the repeated values of a table (ties at its resolution, and atoms such as a return of
+exactly 0) and :func:`spread_ties` spreads them by a stated rule, so that exact score matching cannot reward a spike.
 """
 
+from .columns import match_columns
 from .digits import IMAGE_SETS, digit_labels, digits, image_set
 from .files import FILE_TYPES, DataError, csv_header, load_array, load_data, load_table
 from .standardize import Standardizer
+from .ties import ColumnTies, find_ties, spread_ties
 from .toy import DATASETS, make_dataset
 
 BUILTIN: tuple[str, ...] = (*DATASETS, *IMAGE_SETS)
 """Every built-in data set: the 2-D sets, then the image sets."""
 
-__all__ = ["BUILTIN", "DATASETS", "FILE_TYPES", "IMAGE_SETS", "DataError", "Standardizer", "csv_header", "digit_labels",
-           "digits", "image_set", "load_array", "load_data", "load_table", "make_dataset"]
+__all__ = ["BUILTIN", "DATASETS", "FILE_TYPES", "IMAGE_SETS", "ColumnTies", "DataError", "Standardizer", "csv_header",
+           "digit_labels", "digits", "find_ties", "image_set", "load_array", "load_data", "load_table", "make_dataset",
+           "match_columns", "spread_ties"]

@@ -16,8 +16,8 @@ Each group gives an unbiased :math:`\hat Z_m = Z_0\, e^{L_m}\operatorname{mean}_
 .. math::
 
     \hat Z = \frac1M\sum_m \hat Z_m,\qquad
-    \operatorname{se}(\log\hat Z) = \max\Big(\frac{\operatorname{std}_m(\hat Z_m)}{\sqrt M\,\operatorname{mean}_m(\hat Z_m)},\
-    \operatorname{sd}_b \log\tfrac1M\textstyle\sum_m \hat Z_{m_b}\Big)
+    \operatorname{se}(\log\hat Z) = \max\Big(\frac{\operatorname{std}_m(\hat Z_m)}{\sqrt M\,
+    \operatorname{mean}_m(\hat Z_m)},\ \operatorname{sd}_b \log\tfrac1M\textstyle\sum_m \hat Z_{m_b}\Big)
 
 (:func:`log_z_standard_error`): the delta method, and the spread of :math:`\log\hat Z` over bootstrap resamples
 :math:`m_b` of the groups. When the groups agree the two coincide; when one group dominates (its
