@@ -7,6 +7,7 @@ import csv
 import io
 import itertools
 import math
+import warnings
 import zipfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -16,17 +17,15 @@ import torch
 from torch import Tensor
 
 from .._checks import check_count, check_memory
+from .columns import _is_number, index_like, select_columns
 from .digits import IMAGE_SETS, image_set
+from .errors import DataError
 from .toy import DATASETS, make_dataset
 
 __all__ = ["FILE_TYPES", "DataError", "csv_header", "load_array", "load_data", "load_table"]
 
 FILE_TYPES: tuple[str, ...] = (".npy", ".npz", ".csv")
 """File extensions :func:`load_array` reads."""
-
-
-class DataError(ValueError):
-    """Unusable data: the message is one line naming the file and, where it applies, the row and column."""
 
 
 def _finish(array: np.ndarray, where: str, dtype: torch.dtype, lines: list[int] | None = None, min_rows: int = 2,
@@ -95,14 +94,6 @@ def _read_numpy(path: Path, key: str | None) -> tuple[np.ndarray, str]:
         raise DataError(f"{path}: not a readable NumPy file of numbers ({reason})") from None
 
 
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
 def _sniff(lines: Iterable[str], given: str | None) -> str:
     """The delimiter: ``given``, else what :class:`csv.Sniffer` finds among ``, ; tab |`` in the first 20 non-blank
     ``lines`` (a comma when it finds none, e.g. a single column)."""
@@ -117,31 +108,10 @@ def _sniff(lines: Iterable[str], given: str | None) -> str:
         return ","
 
 
-def _select(spec: Sequence[str | int] | None, names: list[str] | None, width: int, path: Path) -> list[int]:
-    """0-based indices of the chosen columns: a name of the header, or a 1-based column number."""
-    if spec is None:
-        return list(range(width))
-    chosen = []
-    for c in spec:
-        if isinstance(c, str) and names is not None and c.strip() in names:
-            chosen.append(names.index(c.strip()))
-            continue
-        try:
-            number = int(c)
-        except (TypeError, ValueError):
-            known = f"its columns are: {', '.join(names)}" if names else "it has no header: give column numbers"
-            raise DataError(f"{path}: no column {c!r}; {known}") from None
-        if not 1 <= number <= width:
-            raise DataError(f"{path}: column {number} does not exist; the file has {width} (numbered from 1)")
-        chosen.append(number - 1)
-    if not chosen or len(set(chosen)) != len(chosen):
-        raise DataError(f"{path}: choose one or more distinct columns, got {list(spec)!r}")
-    return chosen
-
-
 def csv_header(path: str | Path, delimiter: str | None = None) -> list[str] | None:
-    """The column names of a CSV file's header row (``None`` when its first row is numbers); reads only the first
-    lines."""
+    """The column names of a CSV file's header row (``None`` when its first row is numbers), as :func:`load_table`
+    reads them (index-like columns included); reads only the first lines. :func:`~scorematch.data.match_columns`
+    finds a run's columns among them, up to case."""
     try:
         with open(path, encoding="utf-8-sig") as f:
             lines = [line.rstrip("\r\n") for line in itertools.islice((line for line in f if line.strip()), 20)]
@@ -180,7 +150,12 @@ def _read_csv(path: Path, dtype: torch.dtype, min_rows: int, columns: Sequence[s
             got = f"{len(cells)} column" + ("" if len(cells) == 1 else "s")
             sep = {"\t": "tab"}.get(delimiter, repr(delimiter))
             raise DataError(f"{path}: row {line} has {got}, expected {width} (as row {rows[0][0]}; delimiter {sep})")
-    chosen = _select(columns, names, width, path)
+    chosen, left_out = select_columns(columns, names, width, str(path),
+                                      lambda: index_like(names, [cells for _, cells in data], width))
+
+    def label(j: int, number: str = "column ") -> str:
+        return names[j] if names and names[j] else f"{number}{j + 1}"
+
     try:
         array = np.array([[cells[j] for j in chosen] for _, cells in data], dtype=np.str_).astype(np.float64)
     except ValueError as exc:
@@ -188,10 +163,15 @@ def _read_csv(path: Path, dtype: torch.dtype, min_rows: int, columns: Sequence[s
             for j in chosen:
                 if not _is_number(cells[j]):
                     what = f"column {j + 1}" + (f" ({names[j]!r})" if names else "")
-                    hint = "; choose the numeric columns with columns= (--columns)" if columns is None else ""
+                    hint = (f"; choose the numeric columns with columns= (--columns), e.g. --columns=-{label(j, '')} "
+                            "leaves this one out") if left_out is not None else ""
                     raise DataError(f"{path}: row {line}, {what}: {cells[j].strip()!r} is not a number{hint}") from None
         raise DataError(f"{path}: cannot read the numbers ({' '.join(str(exc).split())})") from None
     x = _finish(array, str(path), dtype, lines=[line for line, _ in data], min_rows=min_rows, columns=chosen)
+    if left_out:
+        many = f"{len(left_out)} index-like column" + ("s" if len(left_out) > 1 else "")
+        warnings.warn(f"{path}: left out {many} ({', '.join(map(label, left_out))}); name them in columns= "
+                      "(--columns) to keep them", stacklevel=3)
     return x, [names[j] for j in chosen] if names else None
 
 
@@ -206,8 +186,22 @@ def load_table(path: str | Path, *, key: str | None = None, columns: Sequence[st
       are grey images and get one channel, ``(n, 1, h, w)``.
     * ``.csv``: one sample per line, the delimiter (``, ; tab |``) detected or given as ``delimiter``; the first
       line is a header — the column names — when none of its cells is a number. Blank lines are skipped.
-    * ``columns``: the columns to keep, in that order: header names, or column numbers counted from 1 (as in
-      the error messages and in a spreadsheet). Other columns, e.g. a date, are never read as numbers.
+    * ``columns``: the columns to keep, in that order (a sequence; ``--columns`` splits ``A,B`` at commas). Each entry
+      is a header name — exact, else up to case when only one name matches —, a column number counted from 1 (as in
+      the error messages and in a spreadsheet), a range ``2-5`` of numbers (inclusive), or any of these after ``!``
+      or ``-`` to leave it out (``!class``, ``-class``, ``-1``, ``!2-4``; a header name that itself starts with
+      ``-`` is that column). With only exclusions, every column is kept but the index-like ones and those;
+      with inclusions, the inclusions less the exclusions. The result must be one or more distinct columns.
+      Columns not kept, e.g. a date, are never read as numbers.
+    * Index-like columns are left out when ``columns`` is ``None`` or only exclusions, with one warning that names
+      them (name them in ``columns`` to keep them). With a header, a column is index-like when its name is empty or
+      one of ``rownames``, ``index``, ``unnamed: 0``, ``id``, ``row``, ``row.names``, ``date``, ``time``,
+      ``datetime``, ``timestamp``, ``year``, ``month``, ``day``, ``quarter``, ``period`` (any case; also pandas'
+      ``Unnamed: N``); or its cells are ISO dates or times (``1991-01-02``, ``1991-01``, ``1991-01-02 10:30``,
+      ``10:30``), not numbers; or it is the first column and holds row numbers (strictly increasing integers, 2 rows
+      or more) or row names (distinct non-empty labels, not all numbers, as R writes ``"Mazda RX4"``). Without a
+      header only date and time columns are. A table whose every column is index-like keeps them all. Other
+      non-numeric columns are an error that says how to leave them out.
     * A 1-D array is read as ``n`` samples of one column, shape ``(n, 1)``; arrays of 5 or more dimensions,
       fewer than 2 rows, non-numeric or non-finite cells and ragged rows are refused.
 
@@ -216,6 +210,10 @@ def load_table(path: str | Path, *, key: str | None = None, columns: Sequence[st
             column (of images: image, channel and pixel), all 1-based. In a CSV file, row ``r`` is line ``r`` of
             the file: the header, when present, is row 1, and blank lines count. In a NumPy array, row ``r`` is
             ``array[r - 1]``.
+
+    Warns:
+        UserWarning: ``"FILE: left out 2 index-like columns (rownames, time); name them in columns= (--columns) to
+            keep them"``, once per read that leaves columns out.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -235,7 +233,7 @@ def load_table(path: str | Path, *, key: str | None = None, columns: Sequence[st
     if columns is not None:
         if array.ndim != 2:
             raise DataError(f"{where}: columns= needs a 2-D array; got shape {array.shape}")
-        array = array[:, _select(columns, None, array.shape[1], path)]
+        array = array[:, select_columns(columns, None, array.shape[1], str(path))[0]]
     return _finish(array, where, dtype, min_rows=min_rows), None
 
 
