@@ -2,7 +2,7 @@
 
 from scorematch.cli import main
 
-TINY = ["--steps", "20", "--hidden", "8", "--quiet"]  # a run trained in a moment
+TINY = ["--steps", "20", "--hidden", "8", "--quiet", "--judge", "off"]  # a run trained in a moment (not judged)
 
 
 def exit_code(*args) -> int:

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from scorematch.cli import main
 from scorematch.registry import OBJECTIVES
 
-TINY = ["--steps", "30", "--hidden", "16", "--depth", "2", "--quiet"]
+TINY = ["--steps", "30", "--hidden", "16", "--depth", "2", "--quiet", "--judge", "off"]
 
 
 def run_cli(*args: str) -> int:
@@ -82,7 +82,8 @@ def test_resume_after_a_stop_equals_an_uninterrupted_run(tmp_path):
 
 def test_held_out_criterion_best_step_and_summary(tmp_path, capsys):
     run = tmp_path / "run"
-    assert run_cli("train", "moons", "--out", run, "--steps", 60, "--eval-every", 20, "--hidden", 16, "--quiet") == 0
+    assert run_cli("train", "moons", "--out", run, "--steps", 60, "--eval-every", 20, "--hidden", 16, "--quiet",
+                   "--judge", "off") == 0
     assert "kept the weights of step" in capsys.readouterr().out
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     evaluated = [r for r in records if "val_hyvarinen" in r]
@@ -124,8 +125,8 @@ def test_sigma_auto_tries_a_grid_and_keeps_the_best(tmp_path, capsys):
     from scorematch.autosigma import SIGMA_GRID
 
     run = tmp_path / "run"
-    assert run_cli("train", "moons", "--objective", "dsm", "--sigma", "auto", "--out", run, "--steps", 50, "--hidden", 16,
-                   "--quiet") == 0
+    assert run_cli("train", "moons", "--objective", "dsm", "--sigma", "auto", "--judge", "off", "--out", run,
+                   "--steps", 50, "--hidden", 16, "--quiet") == 0
     search = json.loads((run / "sigma_search.json").read_text())
     assert [t["sigma"] for t in search["tried"]] == list(SIGMA_GRID) and search["rungs"] == [12, 25]
     first = {t["sigma"]: t["val_hyvarinen"]["12"] for t in search["tried"]}

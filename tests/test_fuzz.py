@@ -28,7 +28,7 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     run = tmp_path_factory.mktemp("fuzz") / "run"
-    assert exit_code("train", "moons", "--out", run, "--steps", "5", "--hidden", "8", "--quiet") == 0
+    assert exit_code("train", "moons", "--out", run, "--steps", "5", "--hidden", "8", "--quiet", "--judge", "off") == 0
     return run
 
 
@@ -152,10 +152,12 @@ def test_sample_options_draw_or_fail_in_one_line_and_write_nothing(trained, tmp_
     before = sorted(p.name for p in trained.iterdir())
     code = exit_code("sample", trained, *args, "--quiet")
     err = capsys.readouterr().err
-    assert code in (0, 2), (args, code, err)
+    assert code in (0, 2, 3), (args, code, err)  # 3: SMC says the 5-step model cannot be normalised
     assert "Traceback" not in err and "internal error" not in err, (args, err)
     if code == 2:
         assert err.count("\n") == 1 and not list(folder.iterdir()), (args, err)
+    if code == 3:
+        assert "the model cannot be normalised" in err and not list(folder.iterdir()), (args, err)
     for p in trained.iterdir():  # a draw into the run folder itself is the default --out; remove it again
         if p.name not in before:
             p.unlink()

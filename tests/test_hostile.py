@@ -132,7 +132,7 @@ def test_a_second_writer_or_a_reader_fails_at_once_naming_the_holder(trained, tm
                message="is being written by pid")
         _fails(capsys, "sample", copy, "--n", "5", "--out", tmp_path / "s.npy", message="(scorematch train)")
     assert (copy / "config.json").read_text() == before and not (tmp_path / "s.npy").exists()
-    assert exit_code("sample", copy, "--n", "5", "--out", tmp_path / "s.npy", "--quiet") == 0  # released
+    assert exit_code("sample", copy, "--n", "5", "--out", tmp_path / "s.npy", "--sampler", "mala", "--quiet") == 0
 
 
 def test_a_diverged_run_keeps_its_last_good_weights_or_nothing(trained, tmp_path, capsys):
@@ -143,7 +143,7 @@ def test_a_diverged_run_keeps_its_last_good_weights_or_nothing(trained, tmp_path
     summary = json.loads((copy / "summary.json").read_text())
     assert summary["stop_reason"] == "diverged" and summary["kept_from_step"] == 20
     assert json.loads((copy / "config.json").read_text())["steps"] == 20
-    assert exit_code("sample", copy, "--n", "5", "--out", tmp_path / "s.npy", "--quiet") == 0  # still usable
+    assert exit_code("sample", copy, "--n", "5", "--out", tmp_path / "s.npy", "--sampler", "mala", "--quiet") == 0
     new = tmp_path / "new"
     assert exit_code("train", "moons", "--out", new, "--lr", "1e8", "--clip-grad-norm", "off", "--quiet") == 3
     assert not new.exists()  # diverged before any checkpoint: nothing left to block a retry

@@ -107,7 +107,7 @@ def test_an_nce_run_keeps_its_learned_log_z_through_the_run_folder(tmp_path):
     from scorematch.runs import load_run
 
     assert main(["train", "moons", "--objective", "nce", "--out", str(tmp_path / "r"), "--steps", "30",
-                 "--hidden", "16", "--quiet"]) == 0
+                 "--hidden", "16", "--quiet", "--judge", "off"]) == 0
     run = load_run(tmp_path / "r")
     assert isinstance(run.learned_log_z, float) and run.learned_log_z != 0.0  # trained, saved and read back
     np.save(tmp_path / "x.npy", np.array([[0.0, 0.5], [1.0, -0.2]]))

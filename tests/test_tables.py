@@ -33,15 +33,20 @@ def test_the_delimiter_is_detected(tmp_path, sep):
 
 
 def test_a_given_delimiter_wins(tmp_path):
-    path = _write(tmp_path, "r.csv", "a b\n1 2\n3 4\n")
+    path = _write(tmp_path, "r.csv", "a b\n3 2\n1 4\n")  # (a first column 1, 3 would be read as row numbers)
     x, names = load_table(path, delimiter=" ")
-    assert names == ["a", "b"] and x.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert names == ["a", "b"] and x.tolist() == [[3.0, 2.0], [1.0, 4.0]]
     with pytest.raises(DataError, match="one character"):
         load_table(path, delimiter="ab")
 
 
+def test_a_date_column_is_left_out_with_a_warning(tmp_path):
+    with pytest.warns(UserWarning, match=r"left out 1 index-like column \(date\)"):
+        x, names = load_table(_write(tmp_path, "r.csv", RETURNS))
+    assert names == ["AAPL", "MSFT", "GOOG"] and x.shape == (3, 3)
+
+
 @pytest.mark.parametrize("columns, message", [
-    (None, "row 2, column 1 ('date'): '2024-01-02' is not a number; choose the numeric columns with columns="),
     (["AAPL", "TSLA"], "no column 'TSLA'; its columns are: date, AAPL, MSFT, GOOG"),
     ([5], "column 5 does not exist; the file has 4 (numbered from 1)"),
     (["AAPL", "2"], "choose one or more distinct columns"),
@@ -72,7 +77,7 @@ def returns_run(tmp_path_factory):
             enumerate(g.normal(0, 0.01, size=(300, 3)))]
     (folder / "r.csv").write_text("date;AAPL;MSFT;GOOG\n" + "\n".join(rows) + "\n")
     assert main(["train", str(folder / "r.csv"), "--columns", "MSFT,AAPL", "--out", str(folder / "run"),
-                 "--steps", "20", "--hidden", "8", "--quiet"]) == 0
+                 "--steps", "20", "--hidden", "8", "--quiet", "--judge", "off"]) == 0
     return folder
 
 
@@ -91,7 +96,8 @@ def test_samples_and_eval_outputs_as_csv_with_the_names(returns_run):
     from scorematch.cli import main
 
     out = returns_run / "s.csv"
-    assert main(["sample", str(returns_run / "run"), "--n", "50", "--steps", "5", "--out", str(out), "--quiet"]) == 0
+    assert main(["sample", str(returns_run / "run"), "--n", "50", "--steps", "5", "--out", str(out), "--quiet",
+                 "--sampler", "mala"]) == 0
     lines = out.read_text().splitlines()
     assert lines[0] == "MSFT,AAPL" and len(lines) == 51 and len(lines[1].split(",")) == 2
     # the points file has the run's columns among others, in another order: they are picked by name

@@ -120,9 +120,23 @@ def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path, b
                  "chosen from the data (ladder.json)")
     print(f"trained {cfg.objective} ({cfg.model}) on {cfg.data}: {result.steps} steps{sigma}, final loss "
           f"{last['loss']:.4g}, {result.seconds:.1f} s -> {out}")
+    summary = read_object(out / "summary.json")
+    held = summary.get("heldout_loglik")
     if result.best_step is not None:
         why = "stopped: no new best for --patience steps" if result.stop_reason == "patience" else "all steps run"
-        print(f"kept the weights of step {result.best_step}, held-out Hyvärinen loss {result.best_value:.4g} ({why})")
+        line = f"best held-out Hyvärinen loss {result.best_value:.4g} at step {result.best_step} ({why})"
+        if held is None:
+            print(f"kept the weights of step {result.best_step}: {line}")
+        else:
+            print(line)
+    if held is not None:
+        from .sampling import NotNormalisable
+
+        if held["problems"]:
+            raise NotNormalisable(held["problems"])
+        print(f"kept the weights of step {summary['judged_step']} by the held-out log-likelihood: "
+              f"{held['mean']:.4g} ± {held['se']:.2g} nats per point ({held['per_column']:.4g} per column, "
+              f"{held['n']} held-out points; log Z {held['log_z']:.4g} ± {held['log_z_se']:.2g})")
 
 
 def _sample(args: argparse.Namespace) -> None:
@@ -142,6 +156,12 @@ def _sample(args: argparse.Namespace) -> None:
         print(f"drawing {n} samples ({args.sampler or run.default_sampler()})…", flush=True)
     x, report = run.draw(n, sampler=args.sampler, steps=args.steps, step_size=args.step_size, seed=args.seed,
                          progress=not args.quiet and sys.stderr.isatty())
+    if report["sampler"] == "smc":  # SMC judges whether the model can be normalised: if not, nothing is written
+        from .sampling import NotNormalisable, normalisation_problems
+
+        problems = normalisation_problems(report)
+        if problems:
+            raise NotNormalisable(problems)
     if _rank() != 0:  # under torchrun every rank drew its share and holds all samples; rank 0 writes them
         return
     report_path, grid = out.with_suffix(".json"), out.with_suffix(".png")
@@ -165,7 +185,7 @@ def _sample(args: argparse.Namespace) -> None:
 def _eval(args: argparse.Namespace) -> None:
     import torch
 
-    from .data import csv_header, load_array
+    from .data import csv_header, load_array, match_columns
     from .data.outputs import check_output, save_array, write_columns
     from .runs import load_run
 
@@ -174,9 +194,10 @@ def _eval(args: argparse.Namespace) -> None:
     if out.suffix.lower() == ".csv" and run.images:
         raise ValueError(f"--out {out}: scores of images are written as .npz (score: (n, c, h, w))")
     header = csv_header(args.points) if args.points.lower().endswith(".csv") and run.names else None
-    columns = run.names if header and set(run.names) <= set(header) else None  # the run's columns, by name
+    columns = match_columns(run.names, header) if header else None  # the run's columns, by name (any case)
     points = load_array(args.points, columns=columns, dtype=torch.float64, min_rows=1)
-    arrays, summary = run.evaluate(points, log_prob=args.log_prob, n_particles=args.particles, seed=args.seed)
+    arrays, summary = run.evaluate(points, log_prob=args.log_prob, n_particles=args.particles, seed=args.seed,
+                                   scores=args.scores)
     if out.suffix.lower() == ".csv":  # one column per number at each point; log Z and its error are printed
         write_columns(out, {**{f"score_{n}": v for n, v in zip(run.columns, arrays["score"].T, strict=True)},
                             **{k: v for k, v in arrays.items() if k != "score" and v.ndim == 1}})
@@ -273,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _one_line_warning  # from the first moment: parsing and imports warn in one line too
     try:
         args = _build_parser().parse_args(argv)
+        from .sampling import NotNormalisable
         from .train import TrainingDiverged
         from .tuning import tune_cpu_allocator
 
@@ -299,6 +321,10 @@ def main(argv: list[str] | None = None) -> int:
             ok = True
         except TrainingDiverged as e:
             sys.stderr.write(f"scorematch: training stopped: {e}\n")
+            return 3
+        except NotNormalisable as e:
+            sys.stderr.write(f"scorematch: the model cannot be normalised: {e}; no log-likelihood or log Z is "
+                             "reported for it\n")
             return 3
         finally:
             from .distributed import stop

@@ -63,6 +63,7 @@ class TrainConfig:
     columns: tuple[str, ...] | None = None  # a file's columns: header names or numbers from 1; None: all
     delimiter: str | None = None  # a CSV file's delimiter; None: detected
     key: str | None = None      # the array of an .npz archive that holds several
+    judge: str | None = "loglik"  # energies on tables: the held-out log-likelihood chooses the weights kept; None: off
     ties: str | None = "spread"  # a table's repeated values spread by the rule of scorematch.data.ties; None: kept
     checkpoint_every: int = 500
     options: tuple[tuple[str, Any], ...] = ()  # the objective settings, (name, value) for every entry of SETTINGS
@@ -78,8 +79,9 @@ class TrainConfig:
                 object.__setattr__(self, name, values.get(name, f.default))
         if self.standardize == "off":  # as on the command line
             object.__setattr__(self, "standardize", False)
-        if self.ties == "off":
-            object.__setattr__(self, "ties", None)
+        for name in ("ties", "judge"):
+            if getattr(self, name) == "off":
+                object.__setattr__(self, name, None)
         if isinstance(self.columns, (list, tuple)):  # JSON gives a list; numbers and names are kept as text
             object.__setattr__(self, "columns", tuple(str(c) for c in self.columns))
         given = dict(values.get("options", ()))
@@ -154,6 +156,8 @@ class TrainConfig:
             bad("columns", "must name at least one column (None: all)")
         if self.delimiter is not None and len(self.delimiter) != 1:
             bad("delimiter", "must be one character (None: detected)")
+        if self.judge not in (None, "loglik"):
+            bad("judge", "must be 'loglik' or None (off: the held-out Hyvärinen loss alone chooses the weights)")
         if self.ties not in (None, "spread"):
             bad("ties", "must be 'spread' or None (off: repeated values kept as they are)")
         if isinstance(self.standardize, str) and self.standardize not in SCALES:

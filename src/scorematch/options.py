@@ -108,7 +108,9 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
 def add_file_options(parser: argparse.ArgumentParser) -> None:
     """``--columns``, ``--delimiter`` and ``--key``: how a data file is read (kept in the run's settings)."""
     parser.add_argument("--columns", type=names, default=argparse.SUPPRESS, metavar="A,B",
-                        help="the file's columns to use: header names, or numbers from 1 (default: all)")
+                        help="the file's columns to use: header names (any case), numbers from 1 or ranges 2-5; "
+                             "!A or -A leaves A out, e.g. --columns=-class (default: all but index-like columns: "
+                             "row names, row numbers, dates, times)")
     parser.add_argument("--delimiter", default=argparse.SUPPRESS, metavar="C",
                         help="a CSV file's delimiter (default: detected)")
     parser.add_argument("--key", default=argparse.SUPPRESS, metavar="NAME",
@@ -195,6 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--standardize", choices=("column", "channel", "global", "off"), default=S,
                    help="the scale the model learns in: z = (x - mean)/std per column (tables' default), per channel "
                         "pooled over the pixels (images' default), one mean and std for all, or off")
+    t.add_argument("--judge", choices=("loglik", "off"), default=S,
+                   help="energy models on tables: loglik, the held-out log-likelihood (log Z by SMC) judges the weights "
+                        "at the end and at a quarter, half and three quarters of training and keeps the best that can "
+                        "be normalised, written to summary.json (the default); off: the held-out Hyvärinen loss alone")
+    t.add_argument("--ties", choices=("spread", "off"), default=S,
+                   help="repeated values in a table (a return of exactly 0, measurements to one decimal): spread, "
+                        "each moved within its resolution and an atom spread to the local density, so that exact "
+                        "score matching cannot reward a spike there (the default); off: kept as they are")
     t.add_argument("--config", metavar="FILE.toml", help="settings from a TOML (or JSON) file; options given here win")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint "
                    "(its saved settings are used; --steps may raise the total)")
@@ -232,13 +242,17 @@ def build_parser() -> argparse.ArgumentParser:
                                    "units of the original data (standardization undone exactly). For ncsn runs "
                                    "the score is the one at the smallest σ. With --log-prob, also the normalised "
                                    "log p(x) = -energy - log Z, log Z by sequential Monte Carlo, with its standard "
-                                   "error (log_z, log_z_se; every log p shares that error).")
+                                   "error (log_z, log_z_se; every log p shares that error), and the mean log p per "
+                                   "point with its standard error. A model SMC cannot normalise (its mass far from "
+                                   "the data, or groups that disagree on log Z) gets no number: exit code 3.")
     e.add_argument("run", metavar="RUN")
     e.add_argument("--points", required=True, metavar="X.npy", help=".npy/.npz/.csv of shape (n, d), or images "
                    "(n, c, h, w) in a .npy/.npz for an image run")
     e.add_argument("--out", required=True, metavar="OUT.npz", help=".npz of arrays, or .csv of columns (score_<name>, "
                    "energy, log_prob…)")
     e.add_argument("--log-prob", action="store_true", help="also write log p(x) (energy models)")
+    e.add_argument("--scores", action="store_true", help="also write an anomaly score per point, 'anomaly': -log p "
+                   "with --log-prob, else the energy (higher is more anomalous; for ROC analysis)")
     e.add_argument("--particles", type=positive_int, default=4096, metavar="N",
                    help="SMC particles for log Z (default: 4096; the standard error falls as 1/sqrt(N))")
     e.add_argument("--seed", type=seed, default=0)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +35,10 @@ from ._checks import check_memory
 from .config import TrainConfig
 from .data import Standardizer
 from .fields import Energy, Score
+from .judge import normalise
 from .protocol import ScoreModel, device_of, in_data_units
 from .registry import MODELS, OBJECTIVES, SAMPLERS, at_smallest_sigma, build_model, draw_samples
+from .sampling import NotNormalisable, slow_note
 
 __all__ = ["Run", "RunError", "architecture_header", "column_names", "load_run", "read_metrics", "read_object"]
 
@@ -113,19 +116,27 @@ class Run:
         return None if log_z is None else float(log_z.detach())
 
     def log_z(self, *, n_particles: int = 4096, seed: int = 0, progress: bool = False) -> tuple[float, float]:
-        """``(log Z, its standard error)`` of :meth:`energy` by sequential Monte Carlo
-        (:func:`scorematch.samplers.smc.smc`, 16 independent groups, base N(0, 2²I) in standardized units); energy
-        models only. The energies carry the standardization's Jacobian, so this normalises them in data units."""
-        from .samplers.smc import smc
-        from .sampling import BASE_STD
+        """``(log Z, its standard error)`` of :meth:`energy` by sequential Monte Carlo (the ``smc`` sampler: 16
+        independent groups, base N(0, 2²I) in standardized units); energy models only. The energies carry the
+        standardization's Jacobian, so this normalises them in data units.
 
+        Raises:
+            NotNormalisable: SMC's report says the model cannot be normalised (its mass far from the data, or
+                groups that disagree: :func:`scorematch.sampling.normalisation_problems`).
+        """
+        return self.normalise(n_particles=n_particles, seed=seed, progress=progress)[:2]
+
+    def normalise(self, *, n_particles: int = 4096, seed: int = 0, progress: bool = False
+                  ) -> tuple[float, float, dict[str, Any]]:
+        """``(log Z, se, report)``: :meth:`log_z` with the SMC draw's report (:func:`scorematch.sampling.draw`)."""
         if not isinstance(self.model, Energy):
             raise RunError(f"{self.path} holds a score model: log p needs an energy model (train with --model energy)")
-        field = at_smallest_sigma(self.model, self.config)
-        device = device_of(self.model) or torch.device("cpu")
-        out = smc(field, n_particles, self.event_shape, base_std=BASE_STD, dtype=torch.float32, progress=progress,
-                  generator=torch.Generator(device).manual_seed(seed), device=device)
-        return out.log_z, out.standard_error
+        log_z, se, report, problems = normalise(at_smallest_sigma(self.model, self.config), self.event_shape,
+                                                n_particles=n_particles, seed=seed, progress=progress,
+                                                device=device_of(self.model) or torch.device("cpu"))
+        if problems:
+            raise NotNormalisable(problems)
+        return log_z, se, report
 
     def log_prob(self, x: Tensor, *, n_particles: int = 4096, seed: int = 0) -> tuple[Tensor, float, float]:
         """``(log p(x), log Z, se)``: the normalised log-density in data units, ``(n,)``, with log Z from
@@ -134,13 +145,21 @@ class Run:
         log_z, se = self.log_z(n_particles=n_particles, seed=seed)
         return -energy - log_z, log_z, se
 
-    def evaluate(self, points: Tensor, *, log_prob: bool = False, n_particles: int = 4096, seed: int = 0
-                 ) -> tuple[dict[str, np.ndarray], str]:
-        """What ``scorematch eval`` writes at ``points`` (data units): ``score`` ``(n, d)``; for energy runs
+    def evaluate(self, points: Tensor, *, log_prob: bool = False, n_particles: int = 4096, seed: int = 0,
+                 scores: bool = False) -> tuple[dict[str, np.ndarray], str]:
+        r"""What ``scorematch eval`` writes at ``points`` (data units): ``score`` ``(n, d)``; for energy runs
         ``energy``; for runs that learned log Z, ``log_prob_learned`` and ``log_z_learned``; with ``log_prob``,
-        ``log_prob`` with ``log_z`` and ``log_z_se`` by SMC. Also a line summing up the log Z values."""
-        if log_prob and not isinstance(self.model, Energy):
-            raise RunError(f"--log-prob: {self.path} holds a score model; log p needs an energy model")
+        ``log_prob`` with ``log_z`` and ``log_z_se`` by SMC; with ``scores``, ``anomaly`` — −log p with
+        ``log_prob``, else the energy (the same order: higher is more anomalous), ready for ROC analysis. Also
+        lines summing up: log Z, and with ``log_prob`` the mean log p per point with its standard error,
+        :math:`\sqrt{\operatorname{var}_i \log p(x_i)/n + \operatorname{se}(\log Z)^2}`, and per column.
+
+        Raises:
+            NotNormalisable: with ``log_prob``, when the model cannot be normalised (no number is given for it).
+        """
+        if (log_prob or scores) and not isinstance(self.model, Energy):
+            flag, what = ("--log-prob", "log p") if log_prob else ("--scores", "an anomaly score")
+            raise RunError(f"{flag}: {self.path} holds a score model; {what} needs an energy model")
         arrays = {"score": self.score(points).numpy()}
         summary = ""
         if isinstance(self.model, Energy):
@@ -150,9 +169,18 @@ class Run:
                           log_z_learned=np.float64(self.learned_log_z))
             summary = f"; learned log Z {self.learned_log_z:.4f}"
         if log_prob:
-            log_p, log_z, se = self.log_prob(points, n_particles=n_particles, seed=seed)
-            arrays.update(log_prob=log_p.numpy(), log_z=np.float64(log_z), log_z_se=np.float64(se))
-            summary += f"; log Z {log_z:.4f} ± {se:.4f} (SMC, {n_particles} particles)"
+            t0 = time.perf_counter()
+            log_z, se, report = self.normalise(n_particles=n_particles, seed=seed)
+            log_p = -arrays["energy"] - log_z
+            arrays.update(log_prob=log_p, log_z=np.float64(log_z), log_z_se=np.float64(se))
+            n = len(log_p)
+            mean_se = math.sqrt((float(np.var(log_p, ddof=1)) / n if n > 1 else 0.0) + se**2)
+            summary += (f"; log Z {log_z:.4f} ± {se:.4f} (SMC, {n_particles} particles, "
+                        f"{report['smc']['n_temperatures']} temperatures{slow_note(report)}, "
+                        f"{time.perf_counter() - t0:.1f} s)\nmean log p {float(np.mean(log_p)):.4f} ± {mean_se:.4f} nats "
+                        f"per point ({float(np.mean(log_p)) / self.dim:.4f} per column) over {n} points")
+        if scores:
+            arrays["anomaly"] = -arrays["log_prob"] if log_prob else arrays["energy"]
         bad = ~np.isfinite(arrays["score"].reshape(len(points), -1)).all(1)
         if "energy" in arrays:
             bad |= ~np.isfinite(arrays["energy"])

@@ -23,6 +23,7 @@ from .data.outputs import save_array
 from .data.ties import ColumnTies, find_ties, spread_ties
 from .distributed import world
 from .fields import Energy, Score
+from .judge import HeldOut, Snapshots, choose, heldout_log_likelihood
 from .metrics import HeldOutCriterion
 from .registry import MODELS, OBJECTIVES, SAMPLERS, at_smallest_sigma, build_model, build_objective
 from .runfolder import Run, RunError, architecture_header, column_names, load_run, read_object
@@ -81,9 +82,11 @@ def _criterion(cfg: TrainConfig, objective: Any, z_val: Tensor | None) -> HeldOu
 
 def _fit(cfg: TrainConfig, model: Energy | Score, z: Tensor, z_val: Tensor | None, *, out: Path | None,
          resume: bool = False, progress: bool | None = None, eval_fn: Any = None, schedule_steps: int | None = None,
-         eval_seconds: float | None = None) -> tuple[FitResult, HeldOutCriterion | None]:
+         eval_seconds: float | None = None, snapshots: bool = False) -> tuple[FitResult, Any]:
     objective = build_objective(cfg, z)
     criterion = _criterion(cfg, objective, z_val)
+    if snapshots and criterion is not None:
+        criterion = Snapshots(criterion)
     result = fit(model, z, objective, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
                  lr_schedule=cfg.lr_schedule, schedule_steps=schedule_steps,
                  weight_decay=cfg.weight_decay, clip_grad_norm=cfg.clip_grad_norm, ema_decay=cfg.ema_decay,
@@ -180,13 +183,15 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
             "ties": [t.to_dict() for t in ties] or None})
     elif workspace is not None:
         workspace.cleanup()
+    judging = bool(cfg.judge) and isinstance(model, Energy) and z_val is not None and x.ndim == 2
     try:
         result, criterion = _fit(cfg, model, z, z_val, out=out, resume=resume, progress=progress, eval_fn=extra,
-                                 eval_seconds=eval_seconds)
+                                 eval_seconds=eval_seconds, snapshots=judging)
     except TrainingDiverged as e:
         if writer:
             _keep_last_good(out, model, cfg, e, tuple(x.shape[1:]))
         raise
+    judged = _judge(cfg, model, z_val, stats, result, criterion) if judging else {}
     if writer:
         save_tensors(model.state_dict(), out / "model.safetensors", architecture_header(cfg, tuple(x.shape[1:])))
         _write_json(out / "config.json", cfg.to_dict())  # the run now goes to cfg.steps
@@ -195,10 +200,28 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
             "best_val_hyvarinen": result.best_value, "overfit_step": result.overfit_step,
             "criterion": None if criterion is None else ("exact trace" if criterion.exact else "Hutchinson, fixed probes"),
             "kept_weights": "best held-out" if result.best_step is not None else ("EMA" if cfg.ema_decay else "last"),
+            **judged,
         })
     if resume:
         names = column_names(read_object(out / "data_stats.json"))
     return Run(out, cfg, stats, model, names), result
+
+
+def _judge(cfg: TrainConfig, model: Energy, z_val: Tensor, stats: Standardizer, result: FitResult,
+           criterion: Any) -> dict[str, Any]:
+    """The global judge (:mod:`scorematch.judge`): the held-out log-likelihood of the kept weights and of snapshots
+    through training; the best that can be normalised is loaded into ``model``. What ``summary.json`` records."""
+    evaluated = [r["step"] for r in result.history if "val_hyvarinen" in r]
+    snaps = criterion.weights if isinstance(criterion, Snapshots) else []
+    field = at_smallest_sigma(model, cfg)
+
+    def judge(_: Any) -> HeldOut:
+        return heldout_log_likelihood(field, z_val, log_scale=stats.log_scale, seed=cfg.seed)[0]
+
+    step, held, candidates = choose(model, snaps, evaluated[len(evaluated) - len(snaps):], result.best_step, judge)
+    return {"heldout_loglik": held.to_dict(), "judged_step": step, "judged_candidates": candidates,
+            "kept_weights": "best held-out log-likelihood" + (" (the model cannot be normalised)"
+                                                               if not held.normalisable else "")}
 
 
 class TiesNotice(UserWarning):

@@ -39,11 +39,48 @@ from .samplers.tempered import Base
 from .samplers.tempering import adapt_tempering, default_betas, parallel_tempering
 from .table import Table
 
-__all__ = ["BASE_STD", "SAMPLERS", "Sampler", "describe", "draw", "warnings_of"]
+__all__ = ["BASE_STD", "SAMPLERS", "NotNormalisable", "Sampler", "describe", "draw", "normalisation_problems",
+           "slow_note", "warnings_of"]
 
 BASE_STD = 2.0
 ESS_LIMIT = 100
 FAR = 10.0
+FAR_SHARE = 0.05
+"""A share of SMC's samples beyond ``FAR`` standard deviations of the data above which the model is judged not
+normalisable (1% already gives a warning)."""
+LOG_Z_SE_LIMIT = 1.0
+"""A standard error of log Z (nats) above which SMC's groups disagree too much for log Z or log p to be reported."""
+SLOW_TEMPERATURES = 100
+
+
+class NotNormalisable(Exception):
+    """The model's density cannot be normalised, or SMC cannot normalise it reliably: ``reasons`` says why. The
+    command line exits with code 3 and writes nothing."""
+
+    def __init__(self, reasons: list[str]):
+        self.reasons = list(reasons)
+        super().__init__("; ".join(self.reasons))
+
+
+def normalisation_problems(report: dict[str, Any]) -> list[str]:
+    """Why the energy model drawn from by SMC (``report`` of :func:`draw` with the ``smc`` sampler) cannot be
+    normalised, each with a hint; ``[]`` when SMC can stand behind its log Z. The reasons: non-finite samples, more
+    than ``FAR_SHARE`` of the samples beyond ``FAR`` standard deviations of the data (the density's mass escapes:
+    an energy unbounded below, or a spike), a standard error of log Z above ``LOG_Z_SE_LIMIT`` (the independent
+    groups disagree, e.g. one found a spike the others did not)."""
+    out = []
+    s, n = report.get("smc"), report["n"]
+    if report.get("nonfinite"):
+        out.append(f"{report['nonfinite']} of {n} SMC samples are not finite")
+    if report.get("far", 0) > FAR_SHARE * n:
+        out.append(f"{report['far']} of {n} SMC samples lie beyond {FAR:g} standard deviations of the data: the "
+                   "density puts its mass far from the data (an energy unbounded below, or a spike): train longer, or "
+                   "with another --objective such as dsm")
+    if s is not None and not s["log_z_se"] <= LOG_Z_SE_LIMIT:
+        out.append(f"SMC's independent groups disagree on log Z by far more than chance (standard error "
+                   f"{s['log_z_se']:.3g} nats): the density has a region only some groups found, such as a spike")
+    return out
+
 LANGEVIN_NOTE = ("Langevin on a score model follows the score only locally: it cannot recover the weights between "
                  "separated modes; train a noise-conditional model (--objective ncsn) and sample with annealing")
 
@@ -87,12 +124,21 @@ def describe(report: dict[str, Any]) -> str:
         parts.append(f"R̂ {report['rhat']:.3f}, ESS {report['ess']:.0f}")
     s = report.get("smc")
     if s is not None:
-        parts.append(f"{s['n_temperatures']} temperatures, weights ESS {s['weights_ess']:.0f} of {report['n']}, "
-                     f"log Z {s['log_z']:.3f} ± {s['log_z_se']:.3f}")
+        parts.append(f"{s['n_temperatures']} temperatures{slow_note(report)}, weights ESS {s['weights_ess']:.0f} of "
+                     f"{report['n']}, log Z {s['log_z']:.3f} ± {s['log_z_se']:.3f}")
     if report.get("pt") is not None:
         parts.append(f"swap rate ≥ {min(report['pt']['swap_rate']):.2f}")
     parts.append("converged" if report["trusted"] else ("not converged" if report["warnings"] else "unchecked"))
     return ", ".join(parts)
+
+
+def slow_note(report: dict[str, Any]) -> str:
+    """Why an SMC draw took long, when it did: ``""`` otherwise."""
+    s = report.get("smc")
+    if s is None or s["n_temperatures"] <= SLOW_TEMPERATURES:
+        return ""
+    return (f" (slow: more than {SLOW_TEMPERATURES}; the model is far from the base N(0, {BASE_STD:g}²I) in "
+            "standardized units, a very peaked or very spread density)")
 
 
 def _smc(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator, progress: bool,
