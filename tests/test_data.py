@@ -236,7 +236,7 @@ def test_standardizer_dict_round_trip_is_exact_through_json():
     st = Standardizer.fit(_data())
     again = Standardizer.from_dict(json.loads(json.dumps(st.to_dict())))
     assert again == st and again.mean == st.mean and again.std == st.std
-    with pytest.raises(ValueError, match=r"keys 'mean' and 'std' \(and optionally 'event_shape'\); got \['mean', 'scale'\]"):
+    with pytest.raises(ValueError, match=r"'std' \(and optionally 'event_shape', 'whiten'\); got \['mean', 'scale'\]"):
         Standardizer.from_dict({"mean": [0.0], "scale": [1.0]})
 
 
@@ -271,3 +271,26 @@ def test_standardizer_maps_score_and_log_density_to_data_units():
 def test_standardizer_rejects_bad_statistics(build, message):
     with pytest.raises(ValueError, match=message):
         build()
+
+
+def test_whitening_gives_identity_covariance_and_exact_densities_and_scores():
+    """z = W(x − m)/s: identity covariance; log p_x of N(0, I) in z equals the exact Gaussian of x (its MLE mean and
+    covariance) and the score (Wᵀ∇z)/s equals −Σ⁻¹(x − μ); to_dict round-trips exactly; inverse undoes it."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(3, 3, generator=g, dtype=torch.float64)
+    x = torch.randn(500, 3, generator=g, dtype=torch.float64) @ a.T * torch.tensor([1.0, 100.0, 0.01]) + 5
+    st = Standardizer.fit(x, "whiten")
+    z = st.transform(x)
+    torch.testing.assert_close(torch.cov(z.T, correction=0), torch.eye(3, dtype=torch.float64))
+    torch.testing.assert_close(st.inverse(z), x)
+    mu, cov = x.mean(0), torch.cov(x.T, correction=0)
+    exact = torch.distributions.MultivariateNormal(mu, cov).log_prob(x)
+    mine = -0.5 * z.square().sum(1) - 1.5 * math.log(2 * math.pi) - st.log_scale
+    torch.testing.assert_close(mine, exact)
+    torch.testing.assert_close(st.score_to_data(-z), -torch.linalg.solve(cov, (x - mu).T).T)
+    again = Standardizer.from_dict(json.loads(json.dumps(st.to_dict())))
+    assert again == st
+    collinear = torch.cat([x, x[:, :1] + x[:, 1:2]], 1)  # a sum of two others: floored, still invertible
+    assert math.isfinite(Standardizer.fit(collinear, "whiten").log_scale)
+    with pytest.raises(ValueError, match="applies to tables"):
+        Standardizer.fit(torch.zeros(4, 1, 2, 2), "whiten")

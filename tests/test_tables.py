@@ -110,7 +110,7 @@ def test_samples_and_eval_outputs_as_csv_with_the_names(returns_run):
     run = load_run(returns_run / "run")
     x, _ = load_table(returns_run / "r.csv", columns=["MSFT", "AAPL"], dtype=torch.float64)
     first = [float(v) for v in table[1].split(",")]
-    np.testing.assert_allclose(first[:2], run.score(x[:1])[0].numpy(), rtol=1e-12)
+    np.testing.assert_allclose(first[:2], run.score(x[:1])[0].numpy(), rtol=1e-6)  # a float32 model; z = W(x - m)/s
 
 
 def test_plots_are_labelled_with_the_column_names():
