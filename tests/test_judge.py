@@ -106,3 +106,21 @@ def test_a_model_that_cannot_be_normalised_exits_3_everywhere_and_writes_nothing
     assert not (table / "bad.npz").exists() and not (table / "bad.npy").exists() and not (table / "bad.json").exists()
     assert exit_code("eval", run, "--points", table / "test.csv", "--out", table / "ok.npz") == 0  # no log p asked
     assert exit_code("sample", run, "--out", table / "ok.npy", "--sampler", "mala", "--steps", "20") == 0
+
+
+def test_a_small_table_gets_the_table_defaults_unless_the_objective_is_given(table, capsys):
+    """Below SMALL_TABLE_ROWS rows: denoising at σ = 0.3, said in one line; a given --objective keeps the group out."""
+    from scorematch.defaults import SMALL_TABLE_ROWS, table_defaults
+
+    assert table_defaults(SMALL_TABLE_ROWS) == {} and table_defaults(150) == {"objective": "dsm", "sigma": 0.3}
+    run = table / "small"
+    assert exit_code("train", table / "train.csv", "--out", run, "--steps", "300", "--hidden", "16", "--quiet") == 0
+    assert "a table of 600 rows: objective dsm, sigma 0.3" in capsys.readouterr().out
+    config = json.loads((run / "config.json").read_text())
+    assert (config["objective"], config["sigma"]) == ("dsm", 0.3)
+    given = table / "given"
+    assert exit_code("train", table / "train.csv", "--out", given, "--steps", "300", "--hidden", "16", "--quiet",
+                     "--objective", "esm") == 0
+    assert "a table of" not in capsys.readouterr().out
+    config = json.loads((given / "config.json").read_text())
+    assert config["objective"] == "esm" and config["sigma"] != 0.3

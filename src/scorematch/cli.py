@@ -102,6 +102,15 @@ def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path, b
             cfg = cfg.replace(objective="ncsn")  # images: multi-scale denoising (Song & Ermon 2019)
         if x.ndim == 4 and "model" not in given and "model" not in from_file and not OBJECTIVES[cfg.objective].needs_energy:
             cfg = cfg.replace(model="conv")  # images: the convolutional score network
+        from .data import BUILTIN
+        from .defaults import table_defaults
+
+        scaled = table_defaults(x.shape[0])  # a group: any of its settings given, none is applied
+        if x.ndim == 2 and data not in BUILTIN and scaled and not set(scaled) & (set(given) | set(from_file)):
+            cfg = cfg.replace(**scaled)
+            said = ", ".join(f"{k} {v}" for k, v in scaled.items())
+            print(f"a table of {x.shape[0]} rows: {said} (defaults.table_defaults: exact score matching learns the "
+                  "spikes of a few hundred rows; give --objective to choose)", flush=True)
         if x.ndim == 4 and cfg.objective == "esm" and cfg.model == "conv":
             warnings.warn(f"esm takes the exact trace of the conv net's Jacobian: {x[0].numel()} backward passes per "
                           "image and step (docs/digits_cost.md); ssm, dsm or ncsn take one or two", stacklevel=1)

@@ -194,9 +194,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", type=device, default="cpu", help="where to train: cpu (default), cuda, cuda:N; under "
                    "torchrun, cuda means each process's own GPU (LOCAL_RANK)")
     add_file_options(t)
-    t.add_argument("--standardize", choices=("column", "channel", "global", "off"), default=S,
-                   help="the scale the model learns in: z = (x - mean)/std per column (tables' default), per channel "
-                        "pooled over the pixels (images' default), one mean and std for all, or off")
+    t.add_argument("--standardize", choices=("whiten", "column", "channel", "global", "off"), default=S,
+                   help="the scale the model learns in: whiten, per column then decorrelated, z = W(x - mean)/std with "
+                        "identity covariance (the default for a file's table: correlated columns cost a network "
+                        "nothing); column, z = (x - mean)/std (the built-in 2-D sets' default); per channel pooled "
+                        "over the pixels (images' default); one mean and std for all; or off")
     t.add_argument("--judge", choices=("loglik", "off"), default=S,
                    help="energy models on tables: loglik, the held-out log-likelihood (log Z by SMC) judges the weights "
                         "at the end and at a quarter, half and three quarters of training and keeps the best that can "

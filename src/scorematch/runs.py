@@ -142,7 +142,8 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
         if done is not None and cfg.steps < done:
             raise RunError(f"{out}: the run has done {done} steps; --steps {cfg.steps} would go backwards")
     else:
-        per = cfg.standardize if isinstance(cfg.standardize, str) else None
+        per = cfg.standardize if isinstance(cfg.standardize, str) else \
+            ("whiten" if x.ndim == 2 and cfg.data not in DATASETS else None)  # a file's table: decorrelated
         stats = Standardizer.fit(train, per) if cfg.standardize else Standardizer.identity(tuple(x.shape[1:]))
     z = stats.transform(train).float().to(device)
     z_val = stats.transform(val).float().to(device) if val is not None else None
@@ -236,7 +237,8 @@ def _spread_ties(cfg: TrainConfig, x: Tensor, names: list[str] | None) -> tuple[
     ties = find_ties(x, names)
     if not ties:
         return x, []
-    listed = ", ".join(t.describe() for t in ties[:3]) + (f" and {len(ties) - 3} more columns" if len(ties) > 3 else "")
+    more = len(ties) - 3
+    listed = ", ".join(t.describe() for t in ties[:3]) + (f" and {more} more column{'s' * (more > 1)}" if more > 0 else "")
     warnings.warn(f"repeated values spread before training (--ties off keeps them; data_stats.json lists them): "
                   f"{listed}", TiesNotice, stacklevel=3)
     return spread_ties(x, torch.Generator().manual_seed(cfg.seed + 104729)), ties
