@@ -109,18 +109,18 @@ def test_a_model_that_cannot_be_normalised_exits_3_everywhere_and_writes_nothing
 
 
 def test_a_small_table_gets_the_table_defaults_unless_the_objective_is_given(table, capsys):
-    """Below SMALL_TABLE_ROWS rows: denoising at σ = 0.3, said in one line; a given --objective keeps the group out."""
+    """Below SMALL_TABLE_ROWS rows: denoising at σ = 0.1, said in one line; a given --objective keeps the group out."""
     from scorematch.defaults import SMALL_TABLE_ROWS, table_defaults
 
-    assert table_defaults(SMALL_TABLE_ROWS) == {} and table_defaults(150) == {"objective": "dsm", "sigma": 0.3}
+    assert table_defaults(SMALL_TABLE_ROWS) == {} and table_defaults(150) == {"objective": "dsm", "sigma": 0.1}
     run = table / "small"
     assert exit_code("train", table / "train.csv", "--out", run, "--steps", "300", "--hidden", "16", "--quiet") == 0
-    assert "a table of 600 rows: objective dsm, sigma 0.3" in capsys.readouterr().out
+    assert "a table of 600 rows: objective dsm, sigma 0.1" in capsys.readouterr().out
     config = json.loads((run / "config.json").read_text())
-    assert (config["objective"], config["sigma"]) == ("dsm", 0.3)
+    assert (config["objective"], config["sigma"]) == ("dsm", 0.1)
     given = table / "given"
     assert exit_code("train", table / "train.csv", "--out", given, "--steps", "300", "--hidden", "16", "--quiet",
                      "--objective", "esm") == 0
     assert "a table of" not in capsys.readouterr().out
     config = json.loads((given / "config.json").read_text())
-    assert config["objective"] == "esm" and config["sigma"] != 0.3
+    assert config["objective"] == "esm"

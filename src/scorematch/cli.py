@@ -110,7 +110,7 @@ def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path, b
             cfg = cfg.replace(**scaled)
             said = ", ".join(f"{k} {v}" for k, v in scaled.items())
             print(f"a table of {x.shape[0]} rows: {said} (defaults.table_defaults: exact score matching learns the "
-                  "spikes of a few hundred rows; give --objective to choose)", flush=True)
+                  "spikes of a few hundred rows; give --objective or --sigma to choose)", flush=True)
         if x.ndim == 4 and cfg.objective == "esm" and cfg.model == "conv":
             warnings.warn(f"esm takes the exact trace of the conv net's Jacobian: {x[0].numel()} backward passes per "
                           "image and step (docs/digits_cost.md); ssm, dsm or ncsn take one or two", stacklevel=1)
