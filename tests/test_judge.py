@@ -124,3 +124,14 @@ def test_a_small_table_gets_the_table_defaults_unless_the_objective_is_given(tab
     assert "a table of" not in capsys.readouterr().out
     config = json.loads((given / "config.json").read_text())
     assert config["objective"] == "esm"
+
+
+def test_a_draw_says_the_model_cannot_be_normalised_instead_of_a_log_z():
+    """sample's one-line description, compare's and plot's verdicts read the draw's ``normalisable``."""
+    from scorematch.sampling import describe, draw
+
+    _, report = draw("smc", Energy(lambda x: -x.norm(dim=-1)), 256, (2,), seed=0)
+    assert report["normalisable"] is False and not report["trusted"]
+    assert "the model cannot be normalised (no log Z)" in describe(report) and "log Z -" not in describe(report)
+    _, good = draw("smc", Energy(lambda x: 0.5 * x.square().sum(-1)), 256, (2,), seed=0)
+    assert good["normalisable"] is True and "log Z 1.8" in describe(good)  # log 2π = 1.838

@@ -124,8 +124,10 @@ def describe(report: dict[str, Any]) -> str:
         parts.append(f"R̂ {report['rhat']:.3f}, ESS {report['ess']:.0f}")
     s = report.get("smc")
     if s is not None:
+        log_z = ("the model cannot be normalised (no log Z)" if report.get("normalisable") is False
+                 else f"log Z {s['log_z']:.3f} ± {s['log_z_se']:.3f}")
         parts.append(f"{s['n_temperatures']} temperatures{slow_note(report)}, weights ESS {s['weights_ess']:.0f} of "
-                     f"{report['n']}, log Z {s['log_z']:.3f} ± {s['log_z_se']:.3f}")
+                     f"{report['n']}, {log_z}")
     if report.get("pt") is not None:
         parts.append(f"swap rate ≥ {min(report['pt']['swap_rate']):.2f}")
     parts.append("converged" if report["trusted"] else ("not converged" if report["warnings"] else "unchecked"))
@@ -282,5 +284,7 @@ def draw(name: str, model: Any, n: int, event_shape: tuple[int, ...], *, steps: 
     if size > 1:
         report["processes"] = size
     report["warnings"] = warnings_of(report)
+    if name == "smc":  # SMC judges whether the model can be normalised at all
+        report["normalisable"] = not normalisation_problems(report)
     report["trusted"] = not report["warnings"] and entry.judged
     return x, report

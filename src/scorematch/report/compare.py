@@ -135,7 +135,8 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
             note = f"MMD² {fmt(row['mmd2'], '.1e')} · C2ST {fmt(row['c2st'], '.2f')}"
             if "kl_grid" in row:
                 note = f"KL {row['kl_grid']:.2f} · " + note
-            note += f" · {row['sampler']} " + ("✓" if row["sampler_trusted"] else "✗ not converged")
+            note += f" · {row['sampler']} " + ("✓" if row["sampler_trusted"] else "✗ cannot be normalised"
+                                               if row.get("normalisable") is False else "✗ not converged")
             if row.get("modes_agree") is False:
                 note += " · samples ≠ density"
             columns[name] = ColumnSpec(model=view if box else None, samples=samples, note=note, dtype=torch.float64)

@@ -18,13 +18,19 @@ from ..metrics import ais_log_z, relative_fisher_divergence
 from ..protocol import in_data_units
 from ..registry import ESTIMATORS, OBJECTIVES, at_smallest_sigma
 from ..runfolder import read_metrics
-from ..runs import Run, train_run
+from ..runs import Run, read_object, train_run
 from ..sampling import draw
 from ..train import TrainingDiverged
 from .measures import draw_report, sample_quality
 from .quality import QualityProbe, runaway_of
 
 __all__ = ["build_estimator", "train_objective"]
+
+
+def _kept_step(run: Run, result: Any) -> int | None:
+    """The step whose weights the run kept: the global judge's (``summary.json``), else the held-out criterion's."""
+    summary = read_object(run.path / "summary.json") if (run.path / "summary.json").is_file() else {}
+    return summary.get("judged_step", result.best_step)
 
 
 def _learned_log_z(run: Run, test: Tensor, seed: int) -> dict[str, Any]:
@@ -69,7 +75,7 @@ def train_objective(cfg: TrainConfig, folder: Path, train: Tensor, test: Tensor,
     tail = losses[-max(1, len(losses) // 10):]
     row = {**head, "ms_per_step": 1000 * result.seconds / max(1, result.steps), "train_seconds": result.seconds,
            "sample_seconds": time.perf_counter() - t0, "final_loss": sum(tail) / len(tail),
-           "steps_done": result.steps, "best_step": result.best_step, "stop_reason": result.stop_reason,
+           "steps_done": result.steps, "best_step": _kept_step(run, result), "stop_reason": result.stop_reason,
            "overfit_step": result.overfit_step, "diverged": None,
            "quality_curve": [[r["seconds"], r["quality"]] for r in result.history if "quality" in r],
            "energy_runaway": runaway_of(result.history),

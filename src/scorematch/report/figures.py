@@ -55,7 +55,8 @@ def _draw_run(run: Run, out: Path, *, n_samples: int = 2000, steps: int | None =
         data = prepare_data(run.config)
         say(f"sampling {min(n_samples, 64)} images ({sampler or run.default_sampler()})…", progress)
         samples, report = run.draw(min(n_samples, 64), sampler=sampler, steps=steps)
-        verdict = "converged" if report["trusted"] else ("NOT converged" if report["warnings"] else "unchecked")
+        verdict = "converged" if report["trusted"] else ("cannot be normalised" if report.get("normalisable") is False
+                                                         else "NOT converged" if report["warnings"] else "unchecked")
         out.mkdir(parents=True, exist_ok=True)
         written = [out / "loss.png", out / "samples.png"]
         loss_curves({run.config.objective: history}, path=written[0])
@@ -68,7 +69,8 @@ def _draw_run(run: Run, out: Path, *, n_samples: int = 2000, steps: int | None =
         box, view = box_of(data), run.view
         say(f"sampling {n_samples} points ({sampler or run.default_sampler()})…", progress)
         samples, report = run.draw(n_samples, sampler=sampler, steps=steps)
-        verdict = "converged" if report["trusted"] else ("NOT converged" if report["warnings"] else "unchecked")
+        verdict = "converged" if report["trusted"] else ("cannot be normalised" if report.get("normalisable") is False
+                                                         else "NOT converged" if report["warnings"] else "unchecked")
         if report["warnings"]:
             for w in report["warnings"]:
                 say(f"warning: {w}", True)

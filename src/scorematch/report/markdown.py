@@ -68,8 +68,9 @@ def markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str, 
              f"C2ST accuracy {reference['c2st']:.3f} — the best a model's samples can do.",
              "", "MMD²: unbiased, Gaussian kernel, median bandwidth (≈ 0 when the laws agree). C2ST: held-out accuracy "
              "of a classifier telling samples from data (0.5 = indistinguishable). Steps: done (fewer than the "
-             "budget when the held-out criterion stopped improving); kept step: the weights kept, the best by the "
-             "held-out Hyvärinen loss on 10% of the training data."]
+             "budget when the held-out criterion stopped improving); kept step: the weights kept — for energies the best "
+             "held-out log-likelihood among the best by the held-out Hyvärinen loss and the weights at ¼, ½ and ¾ of "
+             "training, otherwise the best by the held-out Hyvärinen loss — on 10% of the training data."]
     overfit = [f"{r['objective']} (from step {r['overfit_step']})" for r in rows if r.get("overfit_step")]
     if overfit:
         lines += [f"Overfitting was seen — the held-out loss rose while the training loss fell — for "

@@ -30,6 +30,7 @@ def sample_quality(samples: Tensor, test: Tensor) -> dict[str, Any]:
 def draw_report(report: dict[str, Any]) -> dict[str, Any]:
     """The sampler's part of a row."""
     return {"sampler": report["sampler"], "sampler_summary": describe(report), "sampler_trusted": report["trusted"],
+            "normalisable": report.get("normalisable"),
             "sampler_warnings": report["warnings"], "sampler_notes": report.get("notes", [])}
 
 
