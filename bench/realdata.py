@@ -325,10 +325,13 @@ def markdown(report: dict) -> str:
              "Means over seeds ± sqrt(Σ se²)/S; *ours − best* is the paired difference to the seed's best baseline "
              "(better / tie / worse: beyond, within, below 2 se). A failed run is shown as failed, never as a number. "
              "The protocol is the docstring of `bench/realdata.py`.", "",
-             "## Tables", "", "| table | source | rows | d | anomalies | tied values per column |",
-             "| --- | --- | --- | --- | --- | --- |"]
+             "## Tables", "", "| table | source | rows | d | anomalies | tied values (share of a column's values "
+             "equal to another; the highest) |", "| --- | --- | --- | --- | --- | --- |"]
     for name, t in tables.items():
-        ties = ", ".join(f"{c} {s:.2f}" for c, s in zip(t["columns"], t["tie_shares"], strict=True))
+        shares = dict(zip(t["columns"], t["tie_shares"], strict=True))
+        tied = [c for c, v in shares.items() if v > 0]
+        top = max(shares, key=shares.get)
+        ties = (f"{len(tied)} of {len(shares)} columns; {top} {shares[top]:.2f}" if tied else "none")
         anomalies = f"{t['anomaly_rows']} ({t['anomaly_note']})" if t["anomaly_rows"] else "—"
         lines.append(f"| {name} | {t['source']} | {t['rows']} | {len(t['columns'])} | {anomalies} | {ties} |")
 
