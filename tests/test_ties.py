@@ -95,3 +95,14 @@ def test_without_the_rule_exact_score_matching_makes_a_spike(tmp_path):
     checkpoint, so it is turned off to show what the rule prevents)."""
     log_p, data_stats = _fit(tmp_path, "off", "--judge", "off")
     assert data_stats["ties"] is None and log_p[0] - log_p[1:].max() > 4
+
+
+def test_a_constant_column_is_not_spread_and_is_refused(tmp_path, capsys):
+    x = np.c_[np.ones(50), np.arange(50.0) % 7]
+    assert [t.column for t in find_ties(x)] == [1]
+    np.testing.assert_array_equal(_spread(x[:, 0]), x[:, 0])
+    np.savetxt(tmp_path / "c.csv", x, delimiter=",", header="a,b", comments="")
+    from commands import exit_code
+
+    assert exit_code("train", tmp_path / "c.csv", "--out", tmp_path / "r", "--steps", "5", "--quiet") == 2
+    assert "column 1 is constant" in capsys.readouterr().err and not (tmp_path / "r").exists()

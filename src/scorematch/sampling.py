@@ -74,8 +74,8 @@ def normalisation_problems(report: dict[str, Any]) -> list[str]:
         out.append(f"{report['nonfinite']} of {n} SMC samples are not finite")
     if report.get("far", 0) > FAR_SHARE * n:
         out.append(f"{report['far']} of {n} SMC samples lie beyond {FAR:g} standard deviations of the data: the "
-                   "density puts its mass far from the data (an energy unbounded below, or a spike): train longer, or "
-                   "with another --objective such as dsm")
+                   "density puts its mass far from the data (an energy unbounded below, or a spike): train longer or on "
+                   "more rows, or with another --objective")
     if s is not None and not s["log_z_se"] <= LOG_Z_SE_LIMIT:
         out.append(f"SMC's independent groups disagree on log Z by far more than chance (standard error "
                    f"{s['log_z_se']:.3g} nats): the density has a region only some groups found, such as a spike")

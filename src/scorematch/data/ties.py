@@ -16,8 +16,9 @@ column, on the sorted distinct values :math:`u_1 < \dots < u_K` with multiplicit
   counts over their span): the atom becomes a bump of about twice the local density, never a spike. At the edge
   of the column (its least or greatest value, e.g. a concavity of 0) the spread goes inwards only.
 
-Values that occur once never move. The noise is drawn once, from the run's seed, so a run is reproducible; what was
-done is recorded per column (:class:`ColumnTies`) in the run's ``data_stats.json``.
+Values that occur once never move, and neither does a constant column (standardizing refuses it) nor a value
+whose spread would pass float64's range. The noise is drawn once, from the run's seed, so a run is reproducible;
+what was done is recorded per column (:class:`ColumnTies`) in the run's ``data_stats.json``.
 """
 
 from __future__ import annotations
@@ -84,8 +85,15 @@ def _local(values: np.ndarray, counts: np.ndarray, j: int) -> tuple[float, float
 def _plan(column: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, float, float, bool]]]:
     """Distinct values, the index of each row's value among them, multiplicities, and for each repeated value
     ``(j, low, width, atom)``: its copies go to ``low + width·U``."""
+    with np.errstate(over="ignore", invalid="ignore"):  # gaps past float64's range (data near 1e308): inf
+        return _plan_finite(column)
+
+
+def _plan_finite(column: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, float, float, bool]]]:
     values, inverse, counts = np.unique(column, return_inverse=True, return_counts=True)
     moves = []
+    if len(values) < 2:  # a constant column is not spread: it cannot be standardized, and is refused as such
+        return values, inverse, counts, moves
     for j in np.flatnonzero(counts > 1):
         spacing, mult, density = _local(values, counts, int(j))
         k, v = int(counts[j]), float(values[j])
@@ -139,5 +147,7 @@ def spread_ties(x: Tensor, generator: torch.Generator) -> Tensor:
         for j, low, width, _ in moves:
             rows = torch.from_numpy(order[starts[j]:starts[j + 1]])
             u = torch.rand(len(rows), generator=generator, dtype=torch.float64)
-            out[rows, c] = (low + width * u).to(out.dtype)
+            spread = low + width * u
+            if torch.isfinite(spread.to(out.dtype)).all():  # near float64's limit a value stays where it is
+                out[rows, c] = spread.to(out.dtype)
     return out
