@@ -165,12 +165,10 @@ def _sample(args: argparse.Namespace) -> None:
         print(f"drawing {n} samples ({args.sampler or run.default_sampler()})…", flush=True)
     x, report = run.draw(n, sampler=args.sampler, steps=args.steps, step_size=args.step_size, seed=args.seed,
                          progress=not args.quiet and sys.stderr.isatty())
-    if report["sampler"] == "smc":  # SMC judges whether the model can be normalised: if not, nothing is written
-        from .sampling import NotNormalisable, normalisation_problems
+    if report.get("normalisation_problems"):  # SMC says the model cannot be normalised: nothing is written
+        from .sampling import NotNormalisable
 
-        problems = normalisation_problems(report)
-        if problems:
-            raise NotNormalisable(problems)
+        raise NotNormalisable(report["normalisation_problems"])
     if _rank() != 0:  # under torchrun every rank drew its share and holds all samples; rank 0 writes them
         return
     report_path, grid = out.with_suffix(".json"), out.with_suffix(".png")

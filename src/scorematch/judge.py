@@ -30,9 +30,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .sampling import describe, draw, normalisation_problems
+from .sampling import describe, draw
 
-__all__ = ["HeldOut", "Snapshots", "choose", "heldout_log_likelihood", "normalise"]
+__all__ = ["HeldOut", "Snapshots", "choose", "heldout_log_likelihood", "mean_and_error", "normalise"]
 
 
 @dataclass(frozen=True)
@@ -69,12 +69,21 @@ class HeldOut:
                 f"column) on {self.n} points, log Z {self.log_z:.4g} ± {self.log_z_se:.2g}")
 
 
+def mean_and_error(log_p: Tensor, log_z_se: float) -> tuple[float, float]:
+    """The mean of per-point log-likelihoods that share one log Z, and its standard error
+    :math:`\\sqrt{\\operatorname{var}_i \\log p(x_i)/n + \\operatorname{se}(\\log\\hat Z)^2}`."""
+    log_p = torch.as_tensor(log_p, dtype=torch.float64)
+    n = log_p.numel()
+    spread = float(log_p.var()) / n if n > 1 else 0.0
+    return float(log_p.mean()), math.sqrt(spread + log_z_se**2)
+
+
 def normalise(field: Any, event_shape: tuple[int, ...], *, n_particles: int = 1024, seed: int = 0,
               device: Any = None, progress: bool = False) -> tuple[float, float, dict[str, Any], list[str]]:
     """``(log Z, se, report, problems)`` of an energy ``field`` (standardized units) by the ``smc`` sampler: the
     draw's report (temperatures, weights, far samples) and why the model cannot be normalised (``[]``: it can)."""
     _, report = draw("smc", field, n_particles, tuple(event_shape), seed=seed, progress=progress, device=device)
-    return report["smc"]["log_z"], report["smc"]["log_z_se"], report, normalisation_problems(report)
+    return report["smc"]["log_z"], report["smc"]["log_z_se"], report, report["normalisation_problems"]
 
 
 def heldout_log_likelihood(field: Any, z: Tensor, *, log_scale: float = 0.0, n_particles: int = 1024,
@@ -99,9 +108,7 @@ def heldout_log_likelihood(field: Any, z: Tensor, *, log_scale: float = 0.0, n_p
     n = z.shape[0]
     if not torch.isfinite(log_p).all():
         problems = [*problems, f"{int((~torch.isfinite(log_p)).sum())} of {n} held-out points have a non-finite energy"]
-    mean = float(log_p.mean()) if not problems else math.nan
-    spread = float(log_p.var()) / n if n > 1 else 0.0
-    se = math.sqrt(spread + log_z_se**2) if not problems else math.nan
+    mean, se = mean_and_error(log_p, log_z_se) if not problems else (math.nan, math.nan)
     d = math.prod(z.shape[1:])
     return HeldOut(mean, se, mean / d, log_z, log_z_se, n, describe(report), tuple(problems),
                    time.perf_counter() - t0), log_p
@@ -141,6 +148,6 @@ def choose(model: nn.Module, snapshots: list[dict[str, Tensor]], steps: list[int
     ok = [j for j in judged if j[2].normalisable]
     step, weights, held = max(ok, key=lambda j: j[2].mean) if ok else judged[0]
     model.load_state_dict(weights)
-    records = [{"step": s, "mean": h.to_dict()["mean"], "se": h.to_dict()["se"], "problems": list(h.problems)}
+    records = [{"step": s, **{k: v for k, v in h.to_dict().items() if k in ("mean", "se", "problems")}}
                for s, _, h in judged]
     return step, held, records

@@ -35,7 +35,7 @@ from ._checks import check_memory
 from .config import TrainConfig
 from .data import Standardizer
 from .fields import Energy, Score
-from .judge import normalise
+from .judge import mean_and_error, normalise
 from .protocol import ScoreModel, device_of, in_data_units
 from .registry import MODELS, OBJECTIVES, SAMPLERS, at_smallest_sigma, build_model, draw_samples
 from .sampling import NotNormalisable, slow_note
@@ -173,12 +173,11 @@ class Run:
             log_z, se, report = self.normalise(n_particles=n_particles, seed=seed)
             log_p = -arrays["energy"] - log_z
             arrays.update(log_prob=log_p, log_z=np.float64(log_z), log_z_se=np.float64(se))
-            n = len(log_p)
-            mean_se = math.sqrt((float(np.var(log_p, ddof=1)) / n if n > 1 else 0.0) + se**2)
+            mean, mean_se = mean_and_error(torch.from_numpy(log_p), se)
             summary += (f"; log Z {log_z:.4f} ± {se:.4f} (SMC, {n_particles} particles, "
                         f"{report['smc']['n_temperatures']} temperatures{slow_note(report)}, "
-                        f"{time.perf_counter() - t0:.1f} s)\nmean log p {float(np.mean(log_p)):.4f} ± {mean_se:.4f} nats "
-                        f"per point ({float(np.mean(log_p)) / self.dim:.4f} per column) over {n} points")
+                        f"{time.perf_counter() - t0:.1f} s)\nmean log p {mean:.4f} ± {mean_se:.4f} nats "
+                        f"per point ({mean / self.dim:.4f} per column) over {len(log_p)} points")
         if scores:
             arrays["anomaly"] = -arrays["log_prob"] if log_prob else arrays["energy"]
         bad = ~np.isfinite(arrays["score"].reshape(len(points), -1)).all(1)

@@ -143,7 +143,7 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
             raise RunError(f"{out}: the run has done {done} steps; --steps {cfg.steps} would go backwards")
     else:
         per = cfg.standardize if isinstance(cfg.standardize, str) else \
-            ("whiten" if x.ndim == 2 and cfg.data not in DATASETS else None)  # a file's table: decorrelated
+            ("whiten" if _file_table(cfg, x) else None)  # a file's table: decorrelated
         stats = Standardizer.fit(train, per) if cfg.standardize else Standardizer.identity(tuple(x.shape[1:]))
     z = stats.transform(train).float().to(device)
     z_val = stats.transform(val).float().to(device) if val is not None else None
@@ -225,6 +225,12 @@ def _judge(cfg: TrainConfig, model: Energy, z_val: Tensor, stats: Standardizer, 
                                                                if not held.normalisable else "")}
 
 
+def _file_table(cfg: TrainConfig, x: Tensor) -> bool:
+    """Whether ``x`` is a table ``(n, d)`` of a user's data (a file, or data passed in), not a built-in 2-D set: such
+    a table is whitened and has its ties spread."""
+    return x.ndim == 2 and cfg.data not in DATASETS
+
+
 class TiesNotice(UserWarning):
     """A table's repeated values were spread before training (:mod:`scorematch.data.ties`)."""
 
@@ -232,7 +238,7 @@ class TiesNotice(UserWarning):
 def _spread_ties(cfg: TrainConfig, x: Tensor, names: list[str] | None) -> tuple[Tensor, list[ColumnTies]]:
     """A file's table with its repeated values spread (``cfg.ties``; built-in sets and images are left alone), the
     columns that had ties, and one line saying so."""
-    if not cfg.ties or x.ndim != 2 or cfg.data in DATASETS:
+    if not cfg.ties or not _file_table(cfg, x):
         return x, []
     ties = find_ties(x, names)
     if not ties:

@@ -285,6 +285,7 @@ def draw(name: str, model: Any, n: int, event_shape: tuple[int, ...], *, steps: 
         report["processes"] = size
     report["warnings"] = warnings_of(report)
     if name == "smc":  # SMC judges whether the model can be normalised at all
-        report["normalisable"] = not normalisation_problems(report)
+        report["normalisation_problems"] = normalisation_problems(report)
+        report["normalisable"] = not report["normalisation_problems"]
     report["trusted"] = not report["warnings"] and entry.judged
     return x, report
