@@ -39,7 +39,7 @@ def test_train_sample_eval_for_every_objective(tmp_path, scaled_data, objective)
     assert config["objective"] == objective and config["steps"] == 30
     lines = (run / "metrics.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["step"] == 30 and {"step", "loss", "seconds"} <= set(json.loads(lines[0]))
-    own = {"val_loss"} if OBJECTIVES[objective].heldout_loss else set()  # cd, pcd: an MCMC loss judges nothing
+    own = {"val_loss"} if OBJECTIVES[objective].properties.heldout else set()  # cd, pcd: an MCMC loss judges nothing
     assert {"val_hyvarinen", *own} <= set(json.loads(lines[-1]))  # ncsn: at the smallest σ, own loss too
     assert json.loads((run / "summary.json").read_text())["best_step"] == 30
 

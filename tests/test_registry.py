@@ -1,6 +1,5 @@
 """The table of names: one registered entry is all an objective needs to train through the command line."""
 
-import functools
 import json
 
 import pytest
@@ -23,8 +22,8 @@ def _scaled_explicit(model, x, *, scale, generator=None):
 def test_a_registered_objective_and_its_setting_train_through_the_command_line(tmp_path, capsys):
     setting = Setting("loss_scale", "test: a factor on the loss", 1.0, "float",
                       lambda v: None if v > 0 else "must be > 0")
-    entry = Objective("scaled-esm", "test: explicit SM times loss_scale",
-                      lambda cfg: functools.partial(_scaled_explicit, scale=cfg.loss_scale), ("loss_scale",))
+    entry = Objective("scaled-esm", "test: explicit SM times loss_scale", _scaled_explicit,
+                      lambda cfg: {"scale": cfg.loss_scale}, ("loss_scale",))
     SEEN.clear()
     with SETTINGS.registered(setting), OBJECTIVES.registered(entry):
         code = main(["train", "moons", "--objective", "scaled-esm", "--loss-scale", "2.5", "--steps", "20",

@@ -100,7 +100,8 @@ def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path, b
         from_file = TrainConfig.read_file(args.config) if args.config else {}
         if x.ndim == 4 and "objective" not in given and "objective" not in from_file:
             cfg = cfg.replace(objective="ncsn")  # images: multi-scale denoising (Song & Ermon 2019)
-        if x.ndim == 4 and "model" not in given and "model" not in from_file and not OBJECTIVES[cfg.objective].needs_energy:
+        energy = OBJECTIVES[cfg.objective].properties.needs_energy
+        if x.ndim == 4 and "model" not in given and "model" not in from_file and not energy:
             cfg = cfg.replace(model="conv")  # images: the convolutional score network
         from .data import BUILTIN
         from .defaults import table_defaults

@@ -129,7 +129,7 @@ class TrainConfig:
                     + ", ".join(o.name for o in OBJECTIVES.entries() if o.auto_sigma))
             if self.val_fraction is None:
                 bad("sigma", "'auto' needs held-out data: val_fraction must be set")
-        if objective.needs_energy and self.model != "energy":
+        if objective.properties.needs_energy and self.model != "energy":
             bad("model", f"must be 'energy' for the objective {objective.name}, which trains an energy")
         why = objective.check(self) if objective.check else None
         if why:

@@ -53,9 +53,10 @@ def check_curvature(model: object, what: str = "this objective") -> None:
 
 
 def check_objective_fits(model: object, objective: object) -> None:
-    """:func:`check_curvature` when ``objective`` (a loss, or a ``functools.partial`` of one) is second-order."""
-    from .losses import SECOND_ORDER, base_objective
+    """:func:`check_curvature` when ``objective`` (a loss, or a ``functools.partial`` of one) declares that it takes
+    second derivatives (:func:`scorematch.losses.properties_of`)."""
+    from .losses import base_objective, properties_of
 
-    base = base_objective(objective)
-    if base in SECOND_ORDER:
+    if properties_of(objective).order >= 2:
+        base = base_objective(objective)
         check_curvature(model, f"the objective {getattr(base, '__name__', base)!s}")

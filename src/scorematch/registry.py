@@ -38,6 +38,7 @@ from .baselines import (
     noise_contrastive,
 )
 from .fields import Energy, Score
+from .losses import Properties, properties_of
 from .models import (
     EnergyMLP,
     NoiseConditionalEnergyMLP,
@@ -74,26 +75,41 @@ class Setting:
 
 @dataclass(frozen=True)
 class Objective:
-    """A command-line objective: ``build(cfg) -> loss(model, x, *, generator) -> (B,)`` (``build(cfg, data)`` with
-    ``needs_data``: the standardized training data, e.g. to fit a noise law), the settings it reads, whether it
-    trains a noise-conditional model (σ as an input), whether its σ may be ``"auto"`` (chosen on held-out data), a
-    check across settings (``check(cfg)``: a one-line message naming the setting, or ``None``), whether it needs
-    an energy model, whether the model learns its log-normalizer (``Energy(net, learn_log_z=True)``), whether its
-    own loss on held-out points means anything (``heldout_loss``) and whether it is score matching (``family``
-    ``"score matching"``) or a method score matching is compared with (``"baseline"``)."""
+    """A command-line objective: the ``loss`` it trains with (a loss function, or a loss class such as persistent
+    CD), whose declared :class:`~scorematch.losses.Properties` are the objective's (:attr:`properties`: the order of
+    derivatives, whether the model is noise-conditional, whether the held-out loss means anything, whether it needs
+    an energy); ``bind(cfg) -> {keyword: value}`` (``bind(cfg, data)`` with ``needs_data``: the standardized
+    training data, e.g. to fit a noise law) gives the loss its settings, the ``settings`` it reads by name; whether
+    its σ may be ``"auto"`` (chosen on held-out data); a check across settings (``check(cfg)``: a one-line message
+    naming the setting, or ``None``); whether the model learns its log-normalizer
+    (``Energy(net, learn_log_z=True)``); and whether it is score matching (``family`` ``"score matching"``) or a
+    method score matching is compared with (``"baseline"``)."""
 
     name: str
     help: str
-    build: Callable[..., Loss]
+    loss: Any
+    bind: Callable[..., dict[str, Any]] = lambda cfg: {}
     settings: tuple[str, ...] = ()
-    conditional: bool = False
     auto_sigma: bool = False
     check: Callable[[Any], str | None] | None = None
     needs_data: bool = False
-    needs_energy: bool = False
     learns_log_z: bool = False
-    heldout_loss: bool = True
     family: str = "score matching"
+
+    @property
+    def properties(self) -> Properties:
+        """What the loss declares (:func:`scorematch.losses.properties_of`)."""
+        return properties_of(self.loss)
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the model takes the noise level as an input."""
+        return self.properties.conditional
+
+    def build(self, cfg: Any, data: Tensor | None = None) -> Loss:
+        """``loss(model, x, *, generator) -> (B,)`` with the run's settings bound (an instance, for a loss class)."""
+        kwargs = self.bind(cfg, data) if self.needs_data else self.bind(cfg)
+        return self.loss(**kwargs) if isinstance(self.loss, type) else functools.partial(self.loss, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -182,35 +198,32 @@ def _mcmc(cfg: Any) -> dict[str, Any]:
 OBJECTIVES: Table[Objective] = Table("objective")
 for _objective in (
     Objective("esm", "exact Hyvärinen score matching, ½‖s‖² + tr ∇s (the most accurate on the quality benchmark)",
-              lambda cfg: losses.explicit),
-    Objective("ssm", "sliced score matching, vᵀ∇s v + ½(vᵀs)² (Song et al. 2019)",
-              lambda cfg: functools.partial(losses.sliced, n_probes=cfg.n_probes, probe="rademacher"), ("n_probes",)),
-    Objective("ssm-vr", "sliced score matching with variance reduction, ½‖s‖² + vᵀ∇s v",
-              lambda cfg: functools.partial(losses.sliced, n_probes=cfg.n_probes, probe="rademacher",
-                                            variance_reduction=True), ("n_probes",)),
+              losses.explicit),
+    Objective("ssm", "sliced score matching, vᵀ∇s v + ½(vᵀs)² (Song et al. 2019)", losses.sliced,
+              lambda cfg: {"n_probes": cfg.n_probes, "probe": "rademacher"}, ("n_probes",)),
+    Objective("ssm-vr", "sliced score matching with variance reduction, ½‖s‖² + vᵀ∇s v", losses.sliced,
+              lambda cfg: {"n_probes": cfg.n_probes, "probe": "rademacher", "variance_reduction": True},
+              ("n_probes",)),
     Objective("dsm", "denoising score matching at --sigma (Vincent 2011); cheap for score networks on large d",
-              lambda cfg: functools.partial(losses.denoising, sigma=cfg.sigma), ("sigma",), auto_sigma=True),
+              losses.denoising, lambda cfg: {"sigma": cfg.sigma}, ("sigma",), auto_sigma=True),
     Objective("fd-ssm", "finite-difference sliced score matching (Pang et al. 2020), no second-order autograd",
-              lambda cfg: functools.partial(losses.finite_difference_sliced, fd_step=cfg.fd_step,
-                                            n_probes=cfg.n_probes), ("n_probes", "fd_step")),
+              losses.finite_difference_sliced, lambda cfg: {"fd_step": cfg.fd_step, "n_probes": cfg.n_probes},
+              ("n_probes", "fd_step")),
     Objective("ncsn", "multi-scale denoising over a σ ladder (Song & Ermon 2019); a noise-conditional model",
-              lambda cfg: functools.partial(losses.multiscale_denoising, sigmas=sigma_ladder(cfg)),
-              ("sigma", "sigma_max", "n_sigmas"), conditional=True,
+              losses.multiscale_denoising, lambda cfg: {"sigmas": sigma_ladder(cfg)},
+              ("sigma", "sigma_max", "n_sigmas"),
               check=lambda cfg: None if cfg.sigma == "auto" or cfg.sigma_max >= cfg.sigma else
               f"sigma_max must be >= sigma ({cfg.sigma}) for ncsn, got {cfg.sigma_max!r}"),
     Objective("cd", "contrastive divergence, CD-k: E(x⁺) − E(x⁻) with negatives by k Langevin steps from the data "
-              "(Hinton 2002)", lambda cfg: functools.partial(contrastive_divergence, **_mcmc(cfg)),
-              _MCMC_SETTINGS, needs_energy=True, heldout_loss=False, family="baseline"),
+              "(Hinton 2002)", contrastive_divergence, _mcmc, _MCMC_SETTINGS, family="baseline"),
     Objective("pcd", "persistent contrastive divergence with a replay buffer (Tieleman 2008; Du & Mordatch 2019)",
-              lambda cfg: PersistentContrastiveDivergence(buffer_size=cfg.buffer_size,
-                                                          restart_fraction=cfg.restart_fraction, **_mcmc(cfg)),
-              (*_MCMC_SETTINGS, "buffer_size", "restart_fraction"), needs_energy=True, heldout_loss=False,
-              family="baseline"),
+              PersistentContrastiveDivergence,
+              lambda cfg: {"buffer_size": cfg.buffer_size, "restart_fraction": cfg.restart_fraction, **_mcmc(cfg)},
+              (*_MCMC_SETTINGS, "buffer_size", "restart_fraction"), family="baseline"),
     Objective("nce", "noise-contrastive estimation against a Gaussian fitted to the data; learns log Z "
-              "(Gutmann & Hyvärinen 2010)",
-              lambda cfg, data: functools.partial(noise_contrastive, noise=GaussianNoise.fit(data),
-                                                  ratio=cfg.noise_ratio),
-              ("noise_ratio",), needs_data=True, needs_energy=True, learns_log_z=True, family="baseline"),
+              "(Gutmann & Hyvärinen 2010)", noise_contrastive,
+              lambda cfg, data: {"noise": GaussianNoise.fit(data), "ratio": cfg.noise_ratio},
+              ("noise_ratio",), needs_data=True, learns_log_z=True, family="baseline"),
 ):
     OBJECTIVES.register(_objective)
 
@@ -268,11 +281,9 @@ def build_objective(cfg: Any, data: Tensor | None = None) -> Loss:
     if isinstance(cfg.sigma, str):
         raise ValueError(f"sigma={cfg.sigma!r} must be resolved to a number before the objective is built")
     entry = OBJECTIVES[cfg.objective]
-    if entry.needs_data:
-        if data is None:
-            raise ValueError(f"the objective {entry.name} is built from the training data: pass data=")
-        return entry.build(cfg, data)
-    return entry.build(cfg)
+    if entry.needs_data and data is None:
+        raise ValueError(f"the objective {entry.name} is built from the training data: pass data=")
+    return entry.build(cfg, data)
 
 
 ESTIMATORS: Table[Estimator] = Table("estimator")

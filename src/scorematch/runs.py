@@ -25,7 +25,7 @@ from .distributed import world
 from .fields import Energy, Score
 from .judge import HeldOut, Snapshots, choose, heldout_log_likelihood
 from .metrics import HeldOutCriterion
-from .registry import MODELS, OBJECTIVES, SAMPLERS, at_smallest_sigma, build_model, build_objective
+from .registry import MODELS, SAMPLERS, at_smallest_sigma, build_model, build_objective
 from .runfolder import Run, RunError, architecture_header, column_names, load_run, read_object
 from .schedules import ladder_from_data
 from .train import FitResult, TrainingDiverged, fit
@@ -76,8 +76,7 @@ def split_data(x: Tensor, val_fraction: float | None, seed: int) -> tuple[Tensor
 def _criterion(cfg: TrainConfig, objective: Any, z_val: Tensor | None) -> HeldOutCriterion | None:
     if z_val is None:
         return None
-    own = objective if OBJECTIVES[cfg.objective].heldout_loss else None
-    return HeldOutCriterion(z_val, objective=own, view=lambda m: at_smallest_sigma(m, cfg), seed=cfg.seed)
+    return HeldOutCriterion(z_val, objective=objective, view=lambda m: at_smallest_sigma(m, cfg), seed=cfg.seed)
 
 
 def _fit(cfg: TrainConfig, model: Energy | Score, z: Tensor, z_val: Tensor | None, *, out: Path | None,

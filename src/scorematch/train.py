@@ -32,14 +32,13 @@ from .checkpoint import CheckpointError, atomic_write, load_checkpoint, save_che
 from .curvature import check_objective_fits
 from .defaults import DEFAULTS
 from .distributed import agree, shard, world
-from .losses import base_objective, multiscale_denoising
+from .losses import properties_of
 from .monitor import build_monitor, hold_out
 from .optimizer import default_optimizer, training_step
 
 __all__ = ["FitResult", "TrainingDiverged", "default_optimizer", "fit", "training_step"]
 
 Objective = Callable[..., Tensor]
-_CONDITIONAL = frozenset({multiscale_denoising})  # objectives of noise-conditional models
 
 
 class TrainingDiverged(RuntimeError):
@@ -209,7 +208,7 @@ def fit(
     if not params:
         raise ValueError("the model has no trainable parameters")
     check_objective_fits(model, objective)
-    conditional = base_objective(objective) in _CONDITIONAL
+    conditional = properties_of(objective).conditional
     if val_data is not None and conditional:
         raise ValueError("val_data: a noise-conditional model is judged at one σ; pass criterion=HeldOutCriterion("
                          "x_val, view=...) with a view that binds the model to its smallest σ")

@@ -42,6 +42,7 @@ import torch
 from torch import Tensor
 
 from .._checks import check_choice, check_count, check_positive
+from ..losses.properties import declare
 from ..protocol import as_model
 from ..samplers.metropolis import metropolis_select
 from ..samplers.state import evaluate
@@ -100,6 +101,7 @@ def contrastive_loss(model: Any, x: Tensor, negatives: Tensor, alpha: float) -> 
     return e_pos - e_neg + alpha * (e_pos.square() + e_neg.square())
 
 
+@declare(order=0, heldout=False, needs_energy=True)
 def contrastive_divergence(model: Any, x: Tensor, *, n_steps: int = 10, step_size: float = 0.01,
                            noise_scale: float | None = None, sampler: str = "langevin", alpha: float = 0.001,
                            generator: torch.Generator | None = None) -> Tensor:
@@ -124,6 +126,7 @@ def standard_normal_restart(n: int, like: Tensor, generator: torch.Generator | N
     return torch.randn((n, *like.shape[1:]), dtype=like.dtype, device=like.device, generator=generator)
 
 
+@declare(order=0, heldout=False, needs_energy=True)
 class PersistentContrastiveDivergence:
     r"""Persistent CD with a replay buffer: an objective ``pcd(model, x, generator=g) -> (B,)`` that keeps state.
 

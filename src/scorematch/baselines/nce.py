@@ -29,6 +29,7 @@ from torch import Tensor
 from torch.nn.functional import softplus
 
 from .._checks import check_count
+from ..losses.properties import declare
 from ..protocol import as_model
 
 __all__ = ["GaussianNoise", "noise_contrastive"]
@@ -98,6 +99,7 @@ def _draw(noise: Any, n: int, like: Tensor, generator: torch.Generator | None) -
     return y.to(dtype=like.dtype, device=like.device).reshape(n, *like.shape[1:])
 
 
+@declare(order=0, needs_energy=True)
 def noise_contrastive(model: Any, x: Tensor, *, noise: Any, ratio: int = 1,
                       generator: torch.Generator | None = None) -> Tensor:
     r"""Per-sample NCE loss (see the module docstring), shape ``(B,)``.

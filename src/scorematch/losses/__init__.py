@@ -9,26 +9,17 @@ Every loss takes ``model`` = ``Energy(net)`` or ``Score(net)`` and data ``x`` of
 ``multiscale_denoising``        Song & Ermon 2019 (NCSN): σ per sample, λ(σ) = σ²
 ``finite_difference_sliced``    Pang et al. 2020 (FD-SSM): central differences, no 2nd-order autograd
 ==============================  =============================================================
-"""
 
-import functools
+Each loss declares its properties (:mod:`~scorematch.losses.properties`): the order of the derivatives it takes,
+whether it conditions the model on σ, whether its held-out value means anything, whether it needs an energy.
+"""
 
 from .denoising import denoising
 from .explicit import explicit, explicit_sweep
 from .finite_difference import finite_difference_sliced
 from .multiscale import draw_sigmas, multiscale_denoising
+from .properties import Properties, base_objective, declare, properties_of
 from .sliced import sliced
 
-
-def base_objective(objective: object) -> object:
-    """The loss function under any ``functools.partial`` layers (``partial(sliced, n_probes=2)`` -> ``sliced``)."""
-    while isinstance(objective, functools.partial):
-        objective = objective.func
-    return objective
-
-
-SECOND_ORDER = frozenset({explicit, sliced, finite_difference_sliced})
-"""The objectives that need the second derivatives of an energy (see :mod:`scorematch.curvature`)."""
-
-__all__ = ["SECOND_ORDER", "base_objective", "denoising", "draw_sigmas", "explicit", "explicit_sweep",
-           "finite_difference_sliced", "multiscale_denoising", "sliced"]
+__all__ = ["Properties", "base_objective", "declare", "denoising", "draw_sigmas", "explicit", "explicit_sweep",
+           "finite_difference_sliced", "multiscale_denoising", "properties_of", "sliced"]

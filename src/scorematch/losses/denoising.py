@@ -27,6 +27,7 @@ from torch import Tensor
 from .._checks import check_choice, check_positive
 from ..fields import Field, require_field
 from ..shapes import per_sample_view, sum_event
+from .properties import declare
 
 __all__ = ["Weighting", "denoising", "draw_noise", "weighted_denoising_error"]
 
@@ -61,6 +62,7 @@ def weighted_denoising_error(s: Tensor, eps: Tensor, sigma: Tensor, weighting: W
     return lam * 0.5 * sum_event((s + eps / sig).square())
 
 
+@declare(order=1)
 def denoising(
     model: Field,
     x: Tensor,

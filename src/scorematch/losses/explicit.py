@@ -19,10 +19,12 @@ from ..derivatives import value_and_divergence
 from ..fields import Energy, Field, require_field
 from ..shapes import sum_event
 from ..sweeps import energy_grad_laplacian
+from .properties import declare
 
 __all__ = ["explicit", "explicit_sweep"]
 
 
+@declare(order=2)
 def explicit(model: Field, x: Tensor, *, chunk_size: int | None = None, generator: torch.Generator | None = None) -> Tensor:
     r"""Hyvärinen's score-matching loss :math:`\tfrac12\lVert s\rVert^2 + \operatorname{tr}\nabla_x s`, per sample.
 

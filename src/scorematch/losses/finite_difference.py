@@ -32,10 +32,12 @@ from torch import Tensor
 from .._checks import check_positive
 from ..derivatives import ProbeKind, draw_probes
 from ..fields import Energy, Field, require_field
+from .properties import declare
 
 __all__ = ["finite_difference_sliced"]
 
 
+@declare(order=2)
 def finite_difference_sliced(
     model: Field,
     x: Tensor,

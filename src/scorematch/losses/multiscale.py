@@ -25,6 +25,7 @@ from .._checks import check_positive
 from ..fields import Field, require_field
 from ..shapes import per_sample_view
 from .denoising import Weighting, draw_noise, weighted_denoising_error
+from .properties import declare
 
 __all__ = ["draw_sigmas", "multiscale_denoising"]
 
@@ -59,6 +60,7 @@ def draw_sigmas(
     return torch.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
 
 
+@declare(order=1, conditional=True)
 def multiscale_denoising(
     model: Field,
     x: Tensor,

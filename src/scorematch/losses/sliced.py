@@ -28,10 +28,12 @@ from ..derivatives import ProbeKind, draw_probes, value_and_quadratic_form
 from ..fields import Energy, Field, require_field
 from ..shapes import sum_event
 from ..sweeps import energy_directional
+from .properties import declare
 
 __all__ = ["sliced"]
 
 
+@declare(order=2)
 def sliced(
     model: Field,
     x: Tensor,

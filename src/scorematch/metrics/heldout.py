@@ -29,7 +29,7 @@ from torch import Tensor, nn
 from .._checks import check_count
 from ..derivatives import draw_probes
 from ..fields import Energy, Field, require_field
-from ..losses import explicit, sliced
+from ..losses import explicit, properties_of, sliced
 
 __all__ = ["HeldOutCriterion", "hyvarinen_loss"]
 
@@ -55,7 +55,8 @@ class HeldOutCriterion:
         x: held-out points ``(n, *event)``, in the units the model is trained in; at most ``max_points`` of them
             (a fixed subset) are used.
         objective: the training objective ``objective(model, x, generator=g) -> (B,)``; if given, its mean on the
-            held-out points is reported as ``val_loss``, with its noise or probes fixed by ``seed``.
+            held-out points is reported as ``val_loss``, with its noise or probes fixed by ``seed`` (not for an
+            objective that declares its held-out value meaningless, ``properties_of(objective).heldout``: MCMC losses).
         view: maps the trained model to the field whose Hyvärinen loss is measured (default: the model itself;
             for a noise-conditional model, the model at its smallest σ).
         max_exact_dim: event sizes up to this get an exact trace even without the analytic sweeps.
@@ -84,6 +85,8 @@ class HeldOutCriterion:
         g = torch.Generator().manual_seed(seed)
         if x.shape[0] > max_points:
             x = x[torch.randperm(x.shape[0], generator=g)[:max_points].to(x.device)]
+        if objective is not None and not properties_of(objective).heldout:
+            objective = None
         self.x, self.objective, self.view, self.seed = x.detach(), objective, view, seed
         self.max_exact_dim, self.chunk_size = max_exact_dim, check_count("chunk_size", chunk_size)
         self.dim = math.prod(x.shape[1:])

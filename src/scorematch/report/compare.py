@@ -85,7 +85,7 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
     images = train.ndim == 4
 
     def config(name: str) -> TrainConfig:
-        kind = model or ("conv" if images and not OBJECTIVES[name].needs_energy else "energy")
+        kind = model or ("conv" if images and not OBJECTIVES[name].properties.needs_energy else "energy")
         return base.replace(objective=name, model=kind)
 
     for name in names:
