@@ -87,7 +87,7 @@ def test_none_turns_a_feature_off_and_zero_is_refused():
 def test_baseline_settings_are_checked_and_need_an_energy(capsys):
     from scorematch.cli import main
 
-    for args, message in ((["--objective", "cd", "--model", "score"], "model must be 'energy' for the objective cd"),
+    for args, message in ((["--objective", "cd", "--model", "score"], "model must be an energy model (energy) for the"),
                           (["--objective", "pcd", "--mcmc-sampler", "hmc"], "mcmc_sampler must be one of langevin, mala"),
                           (["--objective", "pcd", "--restart-fraction", "1.5"], "restart_fraction must lie in [0, 1]"),
                           (["--objective", "cd", "--energy-reg", "-1"], "energy_reg must be a finite number >= 0")):

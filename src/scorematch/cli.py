@@ -77,7 +77,7 @@ def _train(args: argparse.Namespace) -> None:
 def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path, begun: dict) -> None:
     from .config import TrainConfig
     from .lock import LOCK_NAME
-    from .registry import OBJECTIVES
+    from .registry import OBJECTIVES, default_model
     from .runs import prepare_data, read_object, train_run
 
     if args.resume:
@@ -98,11 +98,11 @@ def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path, b
         begun["new"] = True  # from here on what is written belongs to this run
         x = prepare_data(cfg)  # validate the data before anything is written
         from_file = TrainConfig.read_file(args.config) if args.config else {}
-        if x.ndim == 4 and "objective" not in given and "objective" not in from_file:
-            cfg = cfg.replace(objective="ncsn")  # images: multi-scale denoising (Song & Ermon 2019)
-        energy = OBJECTIVES[cfg.objective].properties.needs_energy
-        if x.ndim == 4 and "model" not in given and "model" not in from_file and not energy:
-            cfg = cfg.replace(model="conv")  # images: the convolutional score network
+        shape, said = tuple(x.shape[1:]), set(given) | set(from_file)
+        if "objective" not in said and default_model(shape).default_objective:  # images: ncsn
+            cfg = cfg.replace(objective=default_model(shape).default_objective)
+        if "model" not in said:  # the kind for the data's shape (images: the conv score network)
+            cfg = cfg.replace(model=default_model(shape, cfg.objective).name)
         from .data import BUILTIN
         from .defaults import table_defaults
 

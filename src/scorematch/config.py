@@ -129,8 +129,9 @@ class TrainConfig:
                     + ", ".join(o.name for o in OBJECTIVES.entries() if o.auto_sigma))
             if self.val_fraction is None:
                 bad("sigma", "'auto' needs held-out data: val_fraction must be set")
-        if objective.properties.needs_energy and self.model != "energy":
-            bad("model", f"must be 'energy' for the objective {objective.name}, which trains an energy")
+        if objective.properties.needs_energy and not MODELS[self.model].energy:
+            kinds = ", ".join(k.name for k in MODELS.entries() if k.energy)
+            bad("model", f"must be an energy model ({kinds}) for the objective {objective.name}, which trains an energy")
         why = objective.check(self) if objective.check else None
         if why:
             raise ValueError(why)

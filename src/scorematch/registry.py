@@ -124,15 +124,38 @@ class Estimator:
 
 @dataclass(frozen=True)
 class ModelKind:
-    """A command-line model kind: ``build(cfg, event_shape, conditional) -> Energy | Score`` (float32), the sampler
-    a run of it draws with by default (a noise-conditional score model uses the sampler that needs its ladder), and
-    whether it needs images ``(c, h, w)``."""
+    """A command-line model kind, with everything the rest of the library needs to know about it.
+
+    ``build(cfg, event_shape, conditional, learn_log_z) -> Energy | Score`` (float32; noise-conditional when the
+    objective's loss says so); ``energy``: whether its models are energies; ``sampler``: the sampler its models draw
+    with by default (a noise-conditional score model draws with the sampler that needs its ladder);
+    ``accepts(event_shape)``: why it cannot model samples of that shape (``None``: it can); ``size(cfg,
+    event_shape) -> (parameters, width, layers)``: its parameter count, and the widest activation and the layers a
+    batch passes through (the memory estimates before anything is built); ``architecture``: the settings that define
+    its network (``model.safetensors``' header, checked on load); ``settings``: its own settings (entries of
+    :data:`SETTINGS`); ``default_for(event_shape)``: whether it is the kind used when none is given (for objectives it
+    can train), with ``default_objective`` then, when no objective is given either; ``plot``: what its figures show,
+    ``"density"`` (an energy landscape) or ``"field"`` (the score's magnitude and field); image data are drawn as
+    grids of samples whatever the kind."""
 
     name: str
     help: str
-    build: Callable[[Any, tuple[int, ...], bool], Energy | Score]
-    default_sampler: str
-    needs_images: bool = False
+    build: Callable[[Any, tuple[int, ...], bool, bool], Energy | Score]
+    energy: bool
+    sampler: str
+    size: Callable[[Any, tuple[int, ...]], tuple[int, int, int]]
+    architecture: tuple[str, ...]
+    accepts: Callable[[tuple[int, ...]], str | None] = lambda shape: None
+    settings: tuple[str, ...] = ()
+    default_for: Callable[[tuple[int, ...]], bool] = lambda shape: False
+    default_objective: str | None = None
+    plot: str = "field"
+
+    def default_sampler(self, conditional: bool) -> str:
+        """The sampler a model of this kind draws with by default (``conditional``: a noise-conditional model)."""
+        if conditional and not self.energy:
+            return next(s.name for s in SAMPLERS.entries() if s.needs_ladder)
+        return self.sampler
 
 
 def _positive(value: Any) -> str | None:
@@ -228,51 +251,76 @@ for _objective in (
     OBJECTIVES.register(_objective)
 
 
-def _mlp(energy: bool) -> Callable[[Any, tuple[int, ...], bool], Energy | Score]:
-    def build(cfg: Any, event_shape: tuple[int, ...], conditional: bool) -> Energy | Score:
+def _mlp(energy: bool) -> Callable[[Any, tuple[int, ...], bool, bool], Energy | Score]:
+    def build(cfg: Any, event_shape: tuple[int, ...], conditional: bool, learn_log_z: bool) -> Energy | Score:
         net_class = {(True, False): EnergyMLP, (False, False): ScoreMLP, (True, True): NoiseConditionalEnergyMLP,
                      (False, True): NoiseConditionalScoreMLP}[(energy, conditional)]
         net = net_class(event_shape, hidden=cfg.hidden, depth=cfg.depth, activation=cfg.activation, init=cfg.init)
-        model = Energy(net, learn_log_z=OBJECTIVES[cfg.objective].learns_log_z) if energy else Score(net)
+        model = Energy(net, learn_log_z=learn_log_z) if energy else Score(net)
         return model.float()
 
     return build
 
 
+def _mlp_size(cfg: Any, shape: tuple[int, ...]) -> tuple[int, int, int]:
+    size = math.prod(shape)
+    params = (size + 16) * cfg.hidden + (cfg.depth - 1) * cfg.hidden * (cfg.hidden + 1) + cfg.hidden * size
+    return params, cfg.hidden, cfg.depth + 2
+
+
+_MLP_ARCHITECTURE = ("model", "hidden", "depth", "activation")
+
 MODELS: Table[ModelKind] = Table("model")
 MODELS.register(ModelKind("energy", "an energy network E(x), p ∝ exp(−E): log-densities, and every sampler",
-                          _mlp(True), "smc"))
+                          _mlp(True), True, "smc", _mlp_size, _MLP_ARCHITECTURE,
+                          default_for=lambda shape: len(shape) != 3, plot="density"))
 MODELS.register(ModelKind("score", "a score network s(x) ≈ ∇ log p: no density, Langevin sampling",
-                          _mlp(False), "langevin"))
+                          _mlp(False), False, "langevin", _mlp_size, _MLP_ARCHITECTURE))
 
 
-def _conv(cfg: Any, event_shape: tuple[int, ...], conditional: bool) -> Score:
+def _conv(cfg: Any, event_shape: tuple[int, ...], conditional: bool, learn_log_z: bool) -> Score:
     net_class = NoiseConditionalScoreCNN if conditional else ScoreCNN
     return Score(net_class(event_shape[0], width=cfg.conv_width, n_blocks=cfg.conv_blocks)).float()
 
 
-MODELS.register(ModelKind("conv", "a convolutional score network for images (n, c, h, w), the default for images "
-                          "(--conv-width, --conv-blocks); noise-conditional with ncsn", _conv, "langevin",
-                          needs_images=True))
+def _conv_size(cfg: Any, shape: tuple[int, ...]) -> tuple[int, int, int]:
+    params = 18 * cfg.conv_width**2 * cfg.conv_blocks + 18 * cfg.conv_width * shape[0]
+    return params, cfg.conv_width, 2 * cfg.conv_blocks + 2
+
+
+MODELS.register(ModelKind(
+    "conv", "a convolutional score network for images (n, c, h, w), the default for images (--conv-width, "
+    "--conv-blocks); noise-conditional with ncsn", _conv, False, "langevin", _conv_size,
+    ("model", "conv_width", "conv_blocks"),
+    accepts=lambda shape: None if len(shape) == 3 else f"needs images (n, c, h, w); the data have samples of shape "
+                                                       f"{shape}",
+    settings=("conv_width", "conv_blocks"), default_for=lambda shape: len(shape) == 3, default_objective="ncsn"))
+
+
+def default_model(event_shape: tuple[int, ...], objective: str | None = None) -> ModelKind:
+    """The model kind used when none is given, for samples of ``event_shape`` (and an ``objective`` that may need an
+    energy): the first kind that is the default for that shape and can train the objective, else ``energy``."""
+    energy = objective is not None and OBJECTIVES[objective].properties.needs_energy
+    return next((k for k in MODELS.entries() if k.default_for(tuple(event_shape)) and (k.energy or not energy)),
+                MODELS["energy"])
 
 
 def build_model(cfg: Any, event_shape: int | tuple[int, ...]) -> Energy | Score:
     """The wrapped network of a run for samples of ``event_shape`` (or ``d`` columns), in float32;
-    noise-conditional when the objective says so."""
+    noise-conditional when the objective's loss says so. A shape the kind cannot model, or a network larger than the
+    memory, is refused before anything is built."""
     shape = (event_shape,) if isinstance(event_shape, int) else tuple(event_shape)
     kind = MODELS[cfg.model]
-    if kind.needs_images and len(shape) != 3:
-        raise ValueError(f"--model {kind.name} needs images (n, c, h, w); the data have samples of shape {shape}")
-    size = math.prod(shape)
-    if kind.needs_images:
-        params = 18 * cfg.conv_width**2 * cfg.conv_blocks + 18 * cfg.conv_width * shape[0]
-        hint = "choose a smaller --conv-width or --conv-blocks"
-    else:
-        params = (size + 16) * cfg.hidden + (cfg.depth - 1) * cfg.hidden * (cfg.hidden + 1) + cfg.hidden * size
-        hint = "choose a smaller --hidden or --depth"
+    why = kind.accepts(shape)
+    if why:
+        raise ValueError(f"--model {kind.name} {why}")
+    params = kind.size(cfg, shape)[0]
+    hint = "choose a smaller " + (" or ".join("--" + s.replace("_", "-") for s in kind.settings)
+                                  or "--hidden or --depth")
     check_memory(f"a network of about {params:.3g} parameters (with its gradients and Adam's state)", 16 * params,
                  hint)
-    return kind.build(cfg, shape, OBJECTIVES[cfg.objective].conditional)
+    objective = OBJECTIVES[cfg.objective]
+    return kind.build(cfg, shape, objective.conditional, objective.learns_log_z)
 
 
 def build_objective(cfg: Any, data: Tensor | None = None) -> Loss:

@@ -193,10 +193,7 @@ class Run:
     def default_sampler(self) -> str:
         """SMC for energy models (the right weights between modes), annealed Langevin for ``ncsn`` score models,
         Langevin for other score models."""
-        kind = MODELS[self.config.model]
-        if not isinstance(self.model, Energy) and OBJECTIVES[self.config.objective].conditional:
-            return next(s.name for s in SAMPLERS.entries() if s.needs_ladder)
-        return kind.default_sampler
+        return MODELS[self.config.model].default_sampler(OBJECTIVES[self.config.objective].conditional)
 
     def draw(self, n: int, *, sampler: str | None = None, steps: int | None = None, step_size: float | None = None,
              seed: int = 0, progress: bool = False) -> tuple[Tensor, dict[str, Any]]:
@@ -237,8 +234,7 @@ def architecture_header(cfg: TrainConfig, event_shape: tuple[int, ...]) -> dict[
     """What defines the network of a run, as the header of ``model.safetensors``: checked on load, so that a
     ``config.json`` edited to another activation or size is refused rather than run with these weights."""
     entry = OBJECTIVES[cfg.objective]
-    keys = ("model", "conv_width", "conv_blocks") if MODELS[cfg.model].needs_images else \
-        ("model", "hidden", "depth", "activation")
+    keys = MODELS[cfg.model].architecture
     return {"architecture": json.dumps({**{k: getattr(cfg, k) for k in keys}, "conditional": entry.conditional,
                                         "learns_log_z": entry.learns_log_z, "event_shape": list(event_shape)},
                                        sort_keys=True)}

@@ -170,8 +170,7 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
         resume = True  # the run continues the winner from where the search left it
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, tuple(x.shape[1:])).to(device)  # refuses a network larger than the memory before building it
-    width, layers = (cfg.conv_width, 2 * cfg.conv_blocks + 2) if MODELS[cfg.model].needs_images else (cfg.hidden,
-                                                                                                   cfg.depth + 2)
+    _, width, layers = MODELS[cfg.model].size(cfg, tuple(x.shape[1:]))
     check_memory(f"a batch of {cfg.batch_size} samples through the network", 32.0 * cfg.batch_size
                  * max(z[0].numel(), width) * layers, "choose a smaller --batch-size")
     check_objective_fits(model, build_objective(cfg, z))  # before anything is written

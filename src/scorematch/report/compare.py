@@ -22,7 +22,7 @@ from ..config import TrainConfig
 from ..data import DATASETS, IMAGE_SETS, image_set
 from ..metrics import c2st, mmd2
 from ..models.analytic import ANALYTIC
-from ..registry import ESTIMATORS, OBJECTIVES, at_smallest_sigma
+from ..registry import ESTIMATORS, at_smallest_sigma, default_model
 from ..runs import prepare_data, prepare_table
 from .console import fmt, objective_line, say
 from .contestants import build_estimator, train_objective
@@ -85,7 +85,7 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
     images = train.ndim == 4
 
     def config(name: str) -> TrainConfig:
-        kind = model or ("conv" if images and not OBJECTIVES[name].properties.needs_energy else "energy")
+        kind = model or default_model(tuple(train.shape[1:]), name).name
         return base.replace(objective=name, model=kind)
 
     for name in names:
@@ -168,7 +168,7 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
                    "held-out Hyvärinen loss − best reached", target=quality_target if truth is not None else None,
                    diverged={r["objective"]: 0.0 for r in rows if r.get("diverged")},
                    title=f"{data}: quality against training time", path=out / "quality.png")
-    report = {"data": data, "steps": steps, "model": model or ("conv" if images else "energy"), "seed": seed,
+    report = {"data": data, "steps": steps, "model": model or default_model(tuple(train.shape[1:])).name, "seed": seed,
               "settings": dict(base.options),
               "n_test": int(test.shape[0]),
               "quality_target": quality_target if truth is not None else None, "reference": reference,

@@ -9,9 +9,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..fields import Energy
 from ..metrics.modes import kmeans_regions, mode_check
 from ..models.analytic import ANALYTIC
+from ..registry import MODELS
 from ..runfolder import read_metrics
 from ..runs import Run, prepare_data
 from .console import say
@@ -75,7 +75,7 @@ def _draw_run(run: Run, out: Path, *, n_samples: int = 2000, steps: int | None =
             for w in report["warnings"]:
                 say(f"warning: {w}", True)
         title = f"samples ({report['sampler']}: {verdict})"
-        if isinstance(run.model, Energy):
+        if MODELS[run.config.model].plot == "density":  # the kind's samples can be weighed against its density
             truth = ANALYTIC[run.config.data]() if run.config.data in ANALYTIC else None
             check = mode_check(run.energy, samples, regions_of(truth, data), box=box, dtype=torch.float64)
             if not check.agree:
