@@ -34,7 +34,8 @@ from .derivatives import energy_and_score
 from .fields import Energy, Score
 from .shapes import one_per_sample
 
-__all__ = ["EnergyModel", "ScoreModel", "as_model", "at_sigma", "device_of", "has_energy", "in_data_units"]
+__all__ = ["EnergyModel", "ScoreModel", "as_model", "at_sigma", "device_of", "has_energy", "in_data_units",
+           "with_ladder"]
 
 Kind = Literal["energy", "score"]
 
@@ -135,25 +136,43 @@ def has_energy(model: Any) -> bool:
 
 
 class _Bound:
-    """A noise-conditional model evaluated at one fixed σ."""
+    """A noise-conditional model evaluated at one fixed σ, unless called with another."""
 
     def __init__(self, model: Any, sigma: float):
         self.model, self.sigma = model, sigma
 
-    def _cond(self, x: Tensor) -> Tensor:
-        return torch.full(x.shape[:1], self.sigma, dtype=x.dtype, device=x.device)
+    def _cond(self, x: Tensor, cond: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        return cond or (torch.full(x.shape[:1], self.sigma, dtype=x.dtype, device=x.device),)
 
-    def score(self, x: Tensor) -> Tensor:
-        return self.model.score(x, self._cond(x))
+    def score(self, x: Tensor, *cond: Tensor) -> Tensor:
+        return self.model.score(x, *self._cond(x, cond))
 
-    def energy(self, x: Tensor) -> Tensor:
-        return self.model.energy(x, self._cond(x))
+    def energy(self, x: Tensor, *cond: Tensor) -> Tensor:
+        return self.model.energy(x, *self._cond(x, cond))
 
 
 def at_sigma(model: Energy | Score, sigma: float) -> Energy | Score:
-    """A noise-conditional ``Energy`` / ``Score`` bound to the noise level ``sigma``: an ordinary model of ``x``."""
+    """A noise-conditional ``Energy`` / ``Score`` bound to the noise level ``sigma``: an ordinary model of ``x``
+    (called with a σ of its own, ``score(x, sigma)``, it is the model at that σ)."""
     bound = _Bound(model, sigma)
     return Energy(bound.energy) if isinstance(model, Energy) else Score(bound.score)
+
+
+def with_ladder(model: Energy | Score, sigmas: Any) -> Energy | Score:
+    """A noise-conditional model with its descending σ ladder: :func:`at_sigma` at the smallest level (so every
+    sampler, metric and plot takes it as an ordinary model of ``x``), with the ladder as ``.sigmas`` (float64), which
+    the annealed sampler reads to go down from the largest level.
+
+    >>> m = with_ladder(Score(lambda x, sigma: -x / (1 + sigma[:, None] ** 2)), [3.0, 1.0])
+    >>> m.sigmas.tolist(), m.score(torch.ones(1, 2)).tolist()
+    ([3.0, 1.0], [[-0.5, -0.5]])
+    """
+    ladder = torch.as_tensor(sigmas, dtype=torch.float64).detach().cpu().reshape(-1)
+    if ladder.numel() == 0:
+        raise ValueError("sigmas must hold at least one noise level")
+    view = at_sigma(model, float(ladder[-1]))
+    view.sigmas = ladder
+    return view
 
 
 class _InDataUnits:

@@ -47,15 +47,14 @@ from .models import (
     ScoreCNN,
     ScoreMLP,
 )
-from .protocol import at_sigma, device_of
-from .samplers import annealed_langevin
-from .sampling import SAMPLERS, Sampler, draw
+from .protocol import with_ladder
+from .sampling import SAMPLERS, Sampler
 from .schedules import geometric_sigmas
 from .table import Table
 
 __all__ = ["ESTIMATORS", "MODELS", "OBJECTIVES", "SAMPLERS", "SETTINGS", "Estimator", "ModelKind", "Objective",
            "Sampler", "Setting",
-           "at_smallest_sigma", "build_model", "build_objective", "draw_samples", "sigma_ladder"]
+           "at_smallest_sigma", "build_model", "build_objective", "default_model", "sigma_ladder"]
 
 Loss = Callable[..., Tensor]
 
@@ -391,30 +390,7 @@ for _graph in (
 
 
 def at_smallest_sigma(model: Energy | Score, cfg: Any) -> Energy | Score:
-    """The model as an ordinary (not noise-conditional) one: bound to the smallest σ when the objective is
-    noise-conditional."""
-    return at_sigma(model, cfg.sigma) if OBJECTIVES[cfg.objective].conditional else model
-
-
-def draw_samples(model: Energy | Score, cfg: Any, n: int, event_shape: int | tuple[int, ...], *, sampler: str,
-                 steps: int | None = None,
-                 step_size: float | None = None, seed: int = 0, progress: bool = False
-                 ) -> tuple[Tensor, dict[str, Any]]:
-    """``n`` samples (standardized units) of a run's model by the named sampler on the model's device, and the
-    draw's report (:func:`scorematch.sampling.draw`). For ``annealed`` the steps are shared equally by the levels
-    and the step size is relative: ε = step_size · σ_L², so level i moves with step_size · σ_i²."""
-    if SAMPLERS[sampler].needs_ladder and not OBJECTIVES[cfg.objective].conditional:
-        raise ValueError(f"the {sampler} sampler needs a noise-conditional model (a run trained with one of: "
-                         f"{', '.join(o.name for o in OBJECTIVES.entries() if o.conditional)})")
-
-    def annealed(x0: Tensor, generator: torch.Generator, n_steps: int, eps: float) -> Tensor:
-        ladder = sigma_ladder(cfg, dtype=x0.dtype).to(x0.device)
-        if n_steps < len(ladder):
-            raise ValueError(f"the annealed sampler shares --steps among {len(ladder)} noise levels: give at least "
-                             f"{len(ladder)}, got {n_steps}")
-        return annealed_langevin(model, x0, ladder, step_size=eps * float(ladder[-1]) ** 2,
-                                 n_steps_each=max(1, n_steps // len(ladder)), generator=generator, progress=progress)
-
-    shape = (event_shape,) if isinstance(event_shape, int) else tuple(event_shape)
-    return draw(sampler, at_smallest_sigma(model, cfg), n, shape, steps=steps, step_size=step_size, seed=seed,
-                progress=progress, annealed=annealed, device=device_of(model))
+    """The model as an ordinary (not noise-conditional) one: when the objective's loss is noise-conditional, bound to
+    the smallest σ of the run's ladder, which it carries as ``.sigmas`` for the annealed sampler
+    (:func:`~scorematch.protocol.with_ladder`)."""
+    return with_ladder(model, sigma_ladder(cfg, dtype=torch.float64)) if OBJECTIVES[cfg.objective].conditional else model

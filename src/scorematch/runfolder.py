@@ -37,8 +37,8 @@ from .data import Standardizer
 from .fields import Energy, Score
 from .judge import mean_and_error, normalise
 from .protocol import ScoreModel, device_of, in_data_units
-from .registry import MODELS, OBJECTIVES, SAMPLERS, at_smallest_sigma, build_model, draw_samples
-from .sampling import NotNormalisable, slow_note
+from .registry import MODELS, OBJECTIVES, SAMPLERS, at_smallest_sigma, build_model
+from .sampling import NotNormalisable, draw, slow_note
 
 __all__ = ["Run", "RunError", "architecture_header", "column_names", "load_run", "read_metrics", "read_object"]
 
@@ -213,8 +213,8 @@ class Run:
                     raise RunError(f"{chosen}: {key} must be a {'number' if key == 'step_size' else 'whole number'} "
                                    f"> 0, got {value!r}")
             steps, step_size = rule["n_steps_each"] * rule["n_sigmas"], rule["step_size"]
-        z, report = draw_samples(self.model, self.config, n, self.event_shape, sampler=sampler,
-                                 steps=steps, step_size=step_size, seed=seed, progress=progress)
+        z, report = draw(sampler, at_smallest_sigma(self.model, self.config), n, self.event_shape, steps=steps,
+                         step_size=step_size, seed=seed, progress=progress, device=device_of(self.model))
         x = self.stats.inverse(z.double())
         beyond = int((torch.isfinite(z.flatten(1)).all(1) & ~torch.isfinite(x.flatten(1)).all(1)).sum())
         if beyond:  # finite in the model's units, past float64 in the data's (data near 1e308)

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor
 
 from .protocol import has_energy
-from .samplers import adapt_step_size, diagnose, hmc, langevin, mala
+from .samplers import adapt_step_size, annealed_langevin, diagnose, hmc, langevin, mala
 from .samplers.chains import run_chains
 from .samplers.diagnostics import RHAT_LIMIT
 from .samplers.smc import smc
@@ -51,6 +51,8 @@ normalisable (1% already gives a warning)."""
 LOG_Z_SE_LIMIT = 1.0
 """A standard error of log Z (nats) above which SMC's groups disagree too much for log Z or log p to be reported."""
 SLOW_TEMPERATURES = 100
+Drawn = tuple[Tensor, dict[str, Any]]
+"""What a sampler's ``run`` returns: the samples and the draw's report."""
 
 
 class NotNormalisable(Exception):
@@ -143,8 +145,7 @@ def slow_note(report: dict[str, Any]) -> str:
             "standardized units, a very peaked or very spread density)")
 
 
-def _smc(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator, progress: bool,
-         annealed: Any = None) -> tuple[Tensor, dict[str, Any]]:
+def _smc(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator, progress: bool) -> Drawn:
     n, shape = x0.shape[0], tuple(x0.shape[1:])
     out = smc(model, n, shape, base_std=BASE_STD, n_moves=steps, step_size=step_size,
               adapt_step_size=step_size is None, generator=g, dtype=torch.float32, device=x0.device,
@@ -161,8 +162,7 @@ def _smc(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.G
     return final.x, report
 
 
-def _pt(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator, progress: bool,
-        annealed: Any = None) -> tuple[Tensor, dict[str, Any]]:
+def _pt(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator, progress: bool) -> Drawn:
     base = Base(tuple(x0.shape[1:]), 0.0, BASE_STD)
     betas = default_betas()
     state, eps = adapt_tempering(model, base, x0, max(1, steps // 2), betas, generator=g)
@@ -177,8 +177,7 @@ def _chains(make: Callable[[Any, float], Any], first_step: float, target_accept:
     """The driver of a kernel ``make(model, ε)``: ε adapted towards ``target_accept`` during ``steps // 2`` warm-up
     steps (unless given, or ``target_accept`` is ``None``), then ``steps`` steps over the chains."""
 
-    def run(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator, progress: bool,
-            annealed: Any = None) -> tuple[Tensor, dict[str, Any]]:
+    def run(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator, progress: bool) -> Drawn:
         start: Any = x0
         restarts = 0
         if step_size is None and target_accept is not None:
@@ -200,22 +199,29 @@ def _chains(make: Callable[[Any, float], Any], first_step: float, target_accept:
     return run
 
 
-def _annealed(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator, progress: bool,
-              annealed: Any = None) -> tuple[Tensor, dict[str, Any]]:
-    if annealed is None:
-        raise ValueError("the annealed sampler needs the run's σ ladder (draw it through a run)")
+def _annealed(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator, progress: bool) -> Drawn:
+    ladder = getattr(model, "sigmas", None)
+    if ladder is None:
+        raise ValueError("the annealed sampler needs a noise-conditional model with its σ ladder "
+                         "(protocol.with_ladder; a run of a noise-conditional objective has it)")
+    ladder = ladder.to(dtype=x0.dtype, device=x0.device)
+    if steps < len(ladder):
+        raise ValueError(f"the annealed sampler shares --steps among {len(ladder)} noise levels: give at least "
+                         f"{len(ladder)}, got {steps}")
     eps = step_size or SAMPLERS["annealed"].step_size
-    return annealed(x0, g, steps, eps), {
+    x = annealed_langevin(model, x0, ladder, step_size=eps * float(ladder[-1]) ** 2,
+                          n_steps_each=max(1, steps // len(ladder)), generator=g, progress=progress)
+    return x, {
         "step_size": eps, "acceptance": None, "rhat": None, "ess": None,
         "notes": ["annealed Langevin ends after its last noise level: no chains to compare"]}
 
 
 @dataclass(frozen=True)
 class Sampler:
-    """A command-line sampler: ``run(model, x0, steps, step_size, generator, progress, annealed) -> (x, report)``,
-    its default ``steps`` and ``step_size`` (the first guess where it is adapted), whether it needs an energy, and
-    whether it needs a noise-conditional model's σ ladder; ``trusted`` is false for a sampler that cannot say
-    whether it converged."""
+    """A command-line sampler: ``run(model, x0, steps, step_size, generator, progress) -> (x, report)``, its default
+    ``steps`` and ``step_size`` (the first guess where it is adapted), whether it needs an energy, and whether it
+    needs a noise-conditional model's σ ladder (``model.sigmas``, :func:`~scorematch.protocol.with_ladder`);
+    ``trusted`` is false for a sampler that cannot say whether it converged."""
 
     name: str
     help: str
@@ -246,12 +252,14 @@ for _sampler in (
 
 def draw(name: str, model: Any, n: int, event_shape: tuple[int, ...], *, steps: int | None = None,
          step_size: float | None = None, seed: int = 0, progress: bool = False,
-         annealed: Any = None, device: str | torch.device | None = None) -> tuple[Tensor, dict[str, Any]]:
+         device: str | torch.device | None = None) -> tuple[Tensor, dict[str, Any]]:
     """``n`` samples (standardized units) from ``model`` by the sampler ``name`` and their report.
 
-    ``step_size`` fixes ε (no adaptation); ``None`` adapts it where the sampler can. ``annealed`` is
-    ``(x0, generator, steps) -> samples`` for the annealed sampler (it needs the run's σ ladder); ``device``: where
-    the chains run (the model's device; default CPU).
+    ``step_size`` fixes ε (no adaptation); ``None`` adapts it where the sampler can. The annealed sampler reads the
+    σ ladder of a noise-conditional ``model`` (``model.sigmas``, :func:`~scorematch.protocol.with_ladder`), shares
+    ``steps`` equally among its levels and takes ``step_size`` relative to the smallest level,
+    ε = step_size · σ_L² (level i moves with step_size · σ_i²). ``device``: where the chains run (the model's
+    device; default CPU).
 
     Under a ``torch.distributed`` process group (``torchrun``) the draw is sharded: the ``n`` starting points are
     drawn alike on every rank, each rank runs its share of them with its own random numbers
@@ -264,6 +272,9 @@ def draw(name: str, model: Any, n: int, event_shape: tuple[int, ...], *, steps: 
     entry = SAMPLERS[name]
     if entry.needs_energy and not has_energy(model):
         raise ValueError(f"the {name} sampler needs an energy model (train with --model energy)")
+    if entry.needs_ladder and getattr(model, "sigmas", None) is None:
+        raise ValueError(f"the {name} sampler needs a noise-conditional model with its σ ladder (a run of a "
+                         "noise-conditional objective such as ncsn)")
     if step_size is not None and not (math.isfinite(step_size) and step_size > 0):
         raise ValueError(f"--step-size must be a finite number > 0, got {step_size}")
     steps = int(steps or entry.steps)
@@ -276,7 +287,7 @@ def draw(name: str, model: Any, n: int, event_shape: tuple[int, ...], *, steps: 
         raise ValueError(f"--n {n} is fewer samples than the {size} processes drawing them")
     if size > 1:
         x0, g = x0[portion(n)], noise_generator(g, device)
-    x, report = entry.run(model, x0, steps, step_size, g, progress and rank == 0, annealed)
+    x, report = entry.run(model, x0, steps, step_size, g, progress and rank == 0)
     x = gather(x).cpu()
     report = {"sampler": name, "n": n, "steps": steps, "seconds": time.perf_counter() - t0,
               "nonfinite": int((~torch.isfinite(x.flatten(1)).all(1)).sum()),
