@@ -20,7 +20,7 @@ def _scaled_explicit(model, x, *, scale, generator=None):
 
 
 def test_a_registered_objective_and_its_setting_train_through_the_command_line(tmp_path, capsys):
-    setting = Setting("loss_scale", "test: a factor on the loss", 1.0, "float",
+    setting = Setting("loss_scale", "test: a factor on the loss", 1.0, float,
                       lambda v: None if v > 0 else "must be > 0")
     entry = Objective("scaled-esm", "test: explicit SM times loss_scale", _scaled_explicit,
                       lambda cfg: {"scale": cfg.loss_scale}, ("loss_scale",))

@@ -9,10 +9,15 @@ from __future__ import annotations
 import json
 import math
 import sys
-from dataclasses import dataclass, fields
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .argtypes import count_or_zero, fraction, number, off_or, positive_int
+from .argtypes import seed as seed_type
 from .data.standardize import SCALES
 from .defaults import DEFAULTS
 from .models.mlp import ACTIVATIONS, INITS
@@ -26,46 +31,129 @@ _OFF_AS_ZERO = ("clip_grad_norm", "ema_decay", "patience", "val_fraction")
 
 
 SEED_LIMIT = 2**63  # seeds of torch's generators, with room for the offsets derived from them
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def _members(kind: Any) -> tuple[Any, ...]:
+    """The plain types a setting's type admits: ``float | None`` -> ``(float, NoneType)``; ``tuple[str, ...]`` ->
+    ``tuple``."""
+    args = typing.get_args(kind) if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union \
+        else (kind,)
+    return tuple(typing.get_origin(a) or a for a in args)
+
+
+def _instance(value: Any, kind: Any) -> bool:
+    """Whether ``value`` is of a setting's type: a float setting takes an int; a bool only a type that says bool."""
+    plain = _members(kind)
+    if isinstance(value, bool):
+        return bool in plain
+    return isinstance(value, plain) or (float in plain and isinstance(value, int))
+STANDARDIZE_HELP = ("the scale the model learns in: whiten, per column then decorrelated, z = W(x - mean)/std with "
+                    "identity covariance (the default for a file's table: correlated columns cost a network nothing); "
+                    "column, z = (x - mean)/std (the built-in 2-D sets' default); per channel pooled over the pixels "
+                    "(images' default); one mean and std for all; or off")
+JUDGE_HELP = ("energy models on tables: loglik, the held-out log-likelihood (log Z by SMC) judges the weights at the end "
+              "and at a quarter, half and three quarters of training and keeps the best that can be normalised, "
+              "written to summary.json; off: the held-out Hyvärinen loss alone")
+TIES_HELP = ("repeated values in a table (a return of exactly 0, measurements to one decimal): spread, each moved "
+             "within its resolution and an atom spread to the local density, so that exact score matching cannot "
+             "reward a spike there; off: kept as they are")
+
+
+def setting(default: Any, help: str | None = None, *, parse: Callable[[str], Any] | None = None,
+            metavar: str | None = None, choices: tuple[str, ...] | None = None,
+            check: Callable[[Any], str | None] | None = None, fit: bool = False, default_text: str | None = None) -> Any:
+    """A field of :class:`TrainConfig` declared once: its default; its ``help`` (``None``: no command-line option,
+    config files only); how the command line parses it (``parse``, ``metavar``, ``choices``; the option is
+    ``--name-with-dashes``, its help ends with the default, or ``default_text``); ``check(value)``: why a value is
+    bad (``None``: it is fine); ``fit``: it is the keyword argument of :func:`scorematch.fit` of the same name."""
+    return field(default=default, metadata={"help": help, "parse": parse, "metavar": metavar, "choices": choices,
+                                            "check": check, "fit": fit, "default_text": default_text})
+
+
+def _at_least_one(v: Any) -> str | None:
+    return None if v >= 1 else "must be >= 1"
+
+
+def _positive_number(v: Any) -> str | None:
+    return None if math.isfinite(v) and v > 0 else "must be a finite number > 0"
+
+
+def _one_of(choices: tuple[Any, ...], off: str = "") -> Callable[[Any], str | None]:
+    return lambda v: None if v in choices else f"must be one of {', '.join(map(str, choices))}{off}"
 
 
 @dataclass(frozen=True, init=False)
 class TrainConfig:
-    """Everything needed to reproduce a run (with the data it names).
+    """Everything needed to reproduce a run (with the data it names), each setting declared once: its default, its
+    help and command-line option, its check and whether :func:`scorematch.fit` reads it (:func:`setting`).
 
-    The fields below are shared by every objective; an objective's own settings (σ, the ladder, probes, the
-    finite-difference step, …) are the entries of :data:`scorematch.registry.SETTINGS`, given by keyword like the
-    fields, read as attributes (``cfg.sigma``) and stored in ``options``. ``None`` turns a feature off. Noise levels
-    are in standardized units when ``standardize`` is on (the default). Defaults are
-    :data:`scorematch.defaults.DEFAULTS`, the same as :func:`scorematch.fit`'s. ``sigma = "auto"`` (objectives whose
-    entry allows it) chooses σ from the data by the held-out criterion; the run folder then stores the σ chosen.
+    The fields below are shared by every objective; an objective's or a model kind's own settings (σ, the ladder,
+    probes, the finite-difference step, the conv net's width, …) are the entries of
+    :data:`scorematch.registry.SETTINGS`, given by keyword like the fields, read as attributes (``cfg.sigma``) and
+    stored in ``options``. ``None`` turns a feature off. Noise levels are in standardized units when ``standardize``
+    is on (the default). Defaults are :data:`scorematch.defaults.DEFAULTS`, the same as :func:`scorematch.fit`'s.
+    ``sigma = "auto"`` (objectives whose entry allows it) chooses σ from the data by the held-out criterion; the run
+    folder then stores the σ chosen.
     """
 
     data: str
     objective: str = "esm"      # exact score matching: the most accurate on the quality benchmark (QUALITY.md)
     model: str = "energy"
-    steps: int = DEFAULTS.steps
-    batch_size: int = DEFAULTS.batch_size
-    lr: float = DEFAULTS.lr
-    lr_schedule: str = DEFAULTS.lr_schedule  # "constant" or "cosine"
-    weight_decay: float = DEFAULTS.weight_decay
-    hidden: int = DEFAULTS.hidden
-    depth: int = DEFAULTS.depth
-    activation: str = DEFAULTS.activation
-    init: str = DEFAULTS.init
-    clip_grad_norm: float | None = DEFAULTS.clip_grad_norm  # gradient-norm clipping; None: off
-    ema_decay: float | None = DEFAULTS.ema_decay  # EMA decay of the weights; None: off
-    val_fraction: float | None = DEFAULTS.val_fraction  # data held out for the criterion; None: no criterion, no stopping
-    eval_every: int = DEFAULTS.eval_every  # steps between held-out evaluations
-    patience: int | None = DEFAULTS.patience  # steps without a new held-out best before stopping; None: never stop early
-    seed: int = 0
-    n_data: int = 20000         # points drawn from a built-in data set
-    standardize: bool | str = True  # True: per column (tables), per channel (images); "column", "channel", "global"
-    columns: tuple[str, ...] | None = None  # a file's columns: header names or numbers from 1; None: all
-    delimiter: str | None = None  # a CSV file's delimiter; None: detected
+    steps: int = setting(DEFAULTS.steps, "optimizer steps", parse=positive_int, metavar="N", check=_at_least_one,
+                         fit=True)
+    batch_size: int = setting(DEFAULTS.batch_size, "mini-batch size", parse=positive_int, metavar="B",
+                              check=_at_least_one, fit=True)
+    lr: float = setting(DEFAULTS.lr, "Adam learning rate", parse=number, metavar="LR", check=_positive_number,
+                        fit=True)
+    lr_schedule: str = setting(DEFAULTS.lr_schedule, "learning rate over the steps: constant, or cosine decay towards "
+                               "0", choices=LR_SCHEDULES, check=_one_of(LR_SCHEDULES), fit=True)
+    weight_decay: float = setting(DEFAULTS.weight_decay, "decoupled weight decay, AdamW", parse=number, metavar="W",
+                                  check=lambda v: None if math.isfinite(v) and v >= 0 else
+                                  "must be a finite number >= 0", fit=True)
+    hidden: int = setting(DEFAULTS.hidden, "hidden width", parse=positive_int, metavar="W", check=_at_least_one)
+    depth: int = setting(DEFAULTS.depth, "hidden layers", parse=positive_int, metavar="K", check=_at_least_one)
+    activation: str = setting(DEFAULTS.activation, check=_one_of(tuple(ACTIVATIONS)))
+    init: str = setting(DEFAULTS.init, check=_one_of(tuple(INITS)))
+    clip_grad_norm: float | None = setting(DEFAULTS.clip_grad_norm, "clip the global gradient norm to C; off: no "
+                                           "clipping", parse=off_or(number), metavar="C", fit=True,
+                                           check=lambda v: None if v is None or (math.isfinite(v) and v > 0) else
+                                           "must be a finite number > 0 (None: no clipping)")
+    ema_decay: float | None = setting(DEFAULTS.ema_decay, "exponential moving average of the weights; off: none",
+                                      parse=off_or(number), metavar="D", fit=True,
+                                      check=lambda v: None if v is None or 0 < v < 1 else
+                                      "must lie in (0, 1) (None: no EMA)")
+    val_fraction: float | None = setting(DEFAULTS.val_fraction, "share of the data held out to measure the fit "
+                                         "(held-out Hyvärinen loss), keep the best weights and stop early; 0 turns it "
+                                         "off", parse=fraction, metavar="F",
+                                         check=lambda v: None if v is None or 0 < v < 1 else
+                                         "must lie in (0, 1) (None: nothing held out)")
+    eval_every: int = setting(DEFAULTS.eval_every, "steps between held-out evaluations", parse=positive_int,
+                              metavar="N", check=_at_least_one, fit=True)
+    patience: int | None = setting(DEFAULTS.patience, "stop after N steps without a new held-out best; 0: never stop "
+                                   "early", parse=off_or(count_or_zero), metavar="N", fit=True,
+                                   check=lambda v: None if v is None or v >= 1 else
+                                   "must be >= 1 (None: never stop early)")
+    seed: int = setting(0, "seed of data, weights and noise", parse=seed_type, metavar="S",
+                        check=lambda v: None if 0 <= v < SEED_LIMIT else "must be an integer from 0 to 2^63 - 1")
+    n_data: int = setting(20000, check=_at_least_one)  # points drawn from a built-in data set
+    standardize: bool | str = setting(True, STANDARDIZE_HELP, choices=("whiten", "column", "channel", "global", "off"),
+                                      check=lambda v: None if not isinstance(v, str) or v in SCALES else
+                                      f"must be true, false, 'off' or one of {', '.join(SCALES)}",
+                                      default_text="whiten for a file's table, column for the built-in 2-D sets, "
+                                      "channel for images")
+    columns: tuple[str, ...] | None = setting(None, check=lambda v: None if v is None or v else
+                                              "must name at least one column (None: all)")
+    delimiter: str | None = setting(None, check=lambda v: None if v is None or len(v) == 1 else
+                                    "must be one character (None: detected)")
     key: str | None = None      # the array of an .npz archive that holds several
-    judge: str | None = "loglik"  # energies on tables: the held-out log-likelihood chooses the weights kept; None: off
-    ties: str | None = "spread"  # a table's repeated values spread by the rule of scorematch.data.ties; None: kept
-    checkpoint_every: int = 500
+    judge: str | None = setting("loglik", JUDGE_HELP, choices=("loglik", "off"),
+                                check=lambda v: None if v in (None, "loglik") else "must be 'loglik' or None (off: the "
+                                "held-out Hyvärinen loss alone chooses the weights)")
+    ties: str | None = setting("spread", TIES_HELP, choices=("spread", "off"),
+                               check=lambda v: None if v in (None, "spread") else "must be 'spread' or None (off: "
+                               "repeated values kept as they are)")
+    checkpoint_every: int = setting(500, check=_at_least_one, fit=True)
     options: tuple[tuple[str, Any], ...] = ()  # the objective settings, (name, value) for every entry of SETTINGS
 
     def __init__(self, data: str, **values: Any):
@@ -104,25 +192,20 @@ class TrainConfig:
         def bad(name: str, why: str) -> None:
             raise ValueError(f"{name} {why}, got {getattr(self, name)!r}")
 
-        kinds = {"int": int, "float": (int, float), "bool": bool, "str": str, "bool | str": (bool, str),
-                 "float | str": (int, float, str),
-                 "float | None": (int, float, type(None)), "int | None": (int, type(None)),
-                 "str | None": (str, type(None)), "tuple[str, ...] | None": (tuple, type(None))}
-        types = {f.name: str(f.type) for f in fields(self) if f.name != "options"}
-        types.update({s.name: s.type for s in SETTINGS.entries()})
-        for name, kind in types.items():
-            value = getattr(self, name)
-            if (isinstance(value, bool) and "bool" not in kind) or not isinstance(value, kinds[kind]):
-                bad(name, f"must be of type {kind}")
+        for name, kind in self.types().items():
+            if not _instance(getattr(self, name), kind):
+                bad(name, f"must be of type {getattr(kind, '__name__', kind)}")
         objective = OBJECTIVES[self.objective]  # unknown names raise, listing the known ones
         MODELS[self.model]
-        for name in ("steps", "batch_size", "hidden", "depth", "n_data", "checkpoint_every", "eval_every"):
-            if getattr(self, name) < 1:
-                bad(name, "must be >= 1")
-        for setting in SETTINGS.entries():
-            why = setting.check(getattr(self, setting.name)) if setting.check else None
+        for f in fields(self):
+            check = f.metadata.get("check")
+            why = check(getattr(self, f.name)) if check else None
             if why:
-                bad(setting.name, why)
+                bad(f.name, why)
+        for s in SETTINGS.entries():
+            why = s.check(getattr(self, s.name)) if s.check else None
+            if why:
+                bad(s.name, why)
         if self.sigma == "auto":
             if not objective.auto_sigma:
                 bad("sigma", "may be 'auto' only for the objective "
@@ -135,36 +218,17 @@ class TrainConfig:
         why = objective.check(self) if objective.check else None
         if why:
             raise ValueError(why)
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            bad("lr", "must be a finite number > 0")
-        if not 0 <= self.seed < SEED_LIMIT:
-            bad("seed", "must be an integer from 0 to 2^63 - 1")
-        if self.patience is not None and self.patience < 1:
-            bad("patience", "must be >= 1 (None: never stop early)")
-        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
-            bad("ema_decay", "must lie in (0, 1) (None: no EMA)")
-        if self.clip_grad_norm is not None and not (math.isfinite(self.clip_grad_norm) and self.clip_grad_norm > 0):
-            bad("clip_grad_norm", "must be a finite number > 0 (None: no clipping)")
-        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            bad("weight_decay", "must be a finite number >= 0")
-        if self.val_fraction is not None and not 0 < self.val_fraction < 1:
-            bad("val_fraction", "must lie in (0, 1) (None: nothing held out)")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {self.activation!r}; choose one of: {', '.join(ACTIVATIONS)}")
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError(f"unknown lr_schedule {self.lr_schedule!r}; choose one of: constant, cosine")
-        if self.columns is not None and not self.columns:
-            bad("columns", "must name at least one column (None: all)")
-        if self.delimiter is not None and len(self.delimiter) != 1:
-            bad("delimiter", "must be one character (None: detected)")
-        if self.judge not in (None, "loglik"):
-            bad("judge", "must be 'loglik' or None (off: the held-out Hyvärinen loss alone chooses the weights)")
-        if self.ties not in (None, "spread"):
-            bad("ties", "must be 'spread' or None (off: repeated values kept as they are)")
-        if isinstance(self.standardize, str) and self.standardize not in SCALES:
-            bad("standardize", f"must be true, false, 'off' or one of {', '.join(SCALES)}")
-        if self.init not in INITS:
-            raise ValueError(f"unknown init {self.init!r}; choose one of: {', '.join(INITS)}")
+
+    @classmethod
+    def types(cls) -> dict[str, Any]:
+        """Every setting's Python type: the fields', then the objective settings'."""
+        hints = typing.get_type_hints(cls)
+        return {f.name: hints[f.name] for f in fields(cls) if f.name != "options"} | \
+            {s.name: s.type for s in SETTINGS.entries()}
+
+    def fit_arguments(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`scorematch.fit` that the run's settings give (the fields declared ``fit``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("fit")}
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes`` applied (and validated)."""
@@ -188,10 +252,10 @@ class TrainConfig:
             raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         if "data" not in values:
             raise ValueError("the setting 'data' is required")
-        types = {f.name: str(f.type) for f in fields(cls)} | {s.name: s.type for s in SETTINGS.entries()}
+        types = cls.types() | {"data": str}
         typed = {}
         for name, v in values.items():
-            numeric = types[name].startswith("float")
+            numeric = float in _members(types[name])
             typed[name] = float(v) if numeric and isinstance(v, int) and not isinstance(v, bool) else v
         return cls(**typed)
 

@@ -4,83 +4,12 @@ names: one-line messages for bad values (argparse turns them into exit code 2)."
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import Any, NoReturn
 
-__all__ = ["add_file_options", "add_settings", "build_parser", "choices_help", "count_or_zero", "fraction", "names",
-           "number", "off_or", "positive_int"]
+__all__ = ["add_config_options", "add_file_options", "add_settings", "build_parser", "choices_help", "count_or_zero",
+           "fraction", "names", "number", "off_or", "positive_int"]
 
-
-def integer_from(low: int, what: str) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return value
-
-    return parse
-
-
-positive_int = integer_from(1, "a positive integer")
-count_or_zero = integer_from(0, "an integer >= 0")
-
-
-def seed(text: str) -> int:
-    """A seed: an integer from 0 to 2⁶³ − 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2^63 - 1, got {text}")
-    return value
-
-
-def device(text: str) -> str:
-    """A torch device name: cpu, cuda, cuda:N, mps, …"""
-    import torch
-
-    try:
-        return str(torch.device(text))
-    except RuntimeError:
-        raise argparse.ArgumentTypeError(f"not a torch device: {text!r} (cpu, cuda, cuda:N)") from None
-
-
-def number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-
-
-def sigma(text: str) -> float | str:
-    return "auto" if text == "auto" else number(text)
-
-
-def fraction(text: str) -> float | None:
-    value = number(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}")
-    return value or None  # 0: nothing held out
-
-
-def off_or(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """``parse``, or ``None`` for ``off`` / ``none``."""
-    def read(text: str) -> Any:
-        return None if text.lower() in ("off", "none") else parse(text)
-
-    return read
-
-
-SETTING_TYPES: dict[str, Callable[[str], Any]] = {"int": positive_int, "float": number, "float | str": sigma,
-                                                   "float | None": off_or(number), "str": str}
-
-
-def default_text(value: Any) -> str:
-    return "off" if value is None else format(value, "g") if isinstance(value, (int, float)) else str(value)
+from .argtypes import count_or_zero, default_text, device, fraction, number, off_or, parser_for, positive_int, seed
 
 
 def choices_help(entries: list[Any]) -> str:
@@ -100,9 +29,26 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
     from .registry import SETTINGS
 
     for setting in SETTINGS.entries():
-        parser.add_argument("--" + setting.name.replace("_", "-"), type=SETTING_TYPES[setting.type],
+        parser.add_argument("--" + setting.name.replace("_", "-"), type=parser_for(setting.type),
                             default=argparse.SUPPRESS, metavar=setting.name.upper(),
                             help=f"{setting.help} (default: {default_text(setting.default)})")
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per field of :class:`~scorematch.config.TrainConfig` declared with a help text (``--batch-size``),
+    its parser, metavar, choices and default as declared, left out unless given."""
+    from dataclasses import fields
+
+    from .config import TrainConfig
+
+    for f in fields(TrainConfig):
+        meta = f.metadata
+        if not meta.get("help"):
+            continue
+        shown = meta["default_text"] or default_text(f.default)
+        kwargs = {"choices": meta["choices"]} if meta["choices"] else {"type": meta["parse"], "metavar": meta["metavar"]}
+        parser.add_argument("--" + f.name.replace("_", "-"), default=argparse.SUPPRESS,
+                            help=f"{meta['help']} (default: {shown})", **kwargs)
 
 
 def add_file_options(parser: argparse.ArgumentParser) -> None:
@@ -143,7 +89,6 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The ``scorematch`` command line: every command, its options and help, built from the tables of names."""
     from .data import BUILTIN, FILE_TYPES
-    from .defaults import DEFAULTS as D
     from .registry import ESTIMATORS, MODELS, OBJECTIVES, SAMPLERS
 
     root = _Parser(
@@ -168,45 +113,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, metavar="RUN", help="the run folder to create (or continue, --resume)")
     t.add_argument("--model", choices=MODELS.names(), default=S,
                    help=choices_help(MODELS.entries()) + " (default: energy for tables, conv for images)")
-    t.add_argument("--steps", type=positive_int, default=S, metavar="N", help=f"optimizer steps (default: {D.steps})")
-    t.add_argument("--batch-size", type=positive_int, default=S, metavar="B",
-                   help=f"mini-batch size (default: {D.batch_size})")
-    t.add_argument("--lr", type=number, default=S, metavar="LR", help=f"Adam learning rate (default: {D.lr:g})")
-    t.add_argument("--lr-schedule", choices=("constant", "cosine"), default=S,
-                   help=f"learning rate over the steps: constant, or cosine decay towards 0 (default: {D.lr_schedule})")
-    t.add_argument("--weight-decay", type=number, default=S, metavar="W",
-                   help=f"decoupled weight decay, AdamW (default: {D.weight_decay:g})")
-    t.add_argument("--hidden", type=positive_int, default=S, metavar="W", help=f"hidden width (default: {D.hidden})")
-    t.add_argument("--depth", type=positive_int, default=S, metavar="K", help=f"hidden layers (default: {D.depth})")
+    add_config_options(t)  # the shared settings, from their declarations in TrainConfig
     add_settings(t)  # the objectives' own settings, from the table
-    t.add_argument("--clip-grad-norm", type=off_or(number), default=S, metavar="C",
-                   help=f"clip the global gradient norm to C; off: no clipping (default: {D.clip_grad_norm:g})")
-    t.add_argument("--ema-decay", type=off_or(number), default=S, metavar="D",
-                   help=f"exponential moving average of the weights; off: none (default: {D.ema_decay:g})")
-    t.add_argument("--val-fraction", type=fraction, default=S, metavar="F",
-                   help=f"share of the data held out to measure the fit (held-out Hyvärinen loss), keep the best "
-                        f"weights and stop early; 0 turns it off (default: {D.val_fraction:g})")
-    t.add_argument("--eval-every", type=positive_int, default=S, metavar="N",
-                   help=f"steps between held-out evaluations (default: {D.eval_every})")
-    t.add_argument("--patience", type=count_or_zero, default=S, metavar="N",
-                   help=f"stop after N steps without a new held-out best; 0: never stop early (default: {D.patience})")
-    t.add_argument("--seed", type=seed, default=S, metavar="S", help="seed of data, weights and noise (default: 0)")
     t.add_argument("--device", type=device, default="cpu", help="where to train: cpu (default), cuda, cuda:N; under "
                    "torchrun, cuda means each process's own GPU (LOCAL_RANK)")
     add_file_options(t)
-    t.add_argument("--standardize", choices=("whiten", "column", "channel", "global", "off"), default=S,
-                   help="the scale the model learns in: whiten, per column then decorrelated, z = W(x - mean)/std with "
-                        "identity covariance (the default for a file's table: correlated columns cost a network "
-                        "nothing); column, z = (x - mean)/std (the built-in 2-D sets' default); per channel pooled "
-                        "over the pixels (images' default); one mean and std for all; or off")
-    t.add_argument("--judge", choices=("loglik", "off"), default=S,
-                   help="energy models on tables: loglik, the held-out log-likelihood (log Z by SMC) judges the weights "
-                        "at the end and at a quarter, half and three quarters of training and keeps the best that can "
-                        "be normalised, written to summary.json (the default); off: the held-out Hyvärinen loss alone")
-    t.add_argument("--ties", choices=("spread", "off"), default=S,
-                   help="repeated values in a table (a return of exactly 0, measurements to one decimal): spread, "
-                        "each moved within its resolution and an atom spread to the local density, so that exact "
-                        "score matching cannot reward a spike there (the default); off: kept as they are")
     t.add_argument("--config", metavar="FILE.toml", help="settings from a TOML (or JSON) file; options given here win")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint "
                    "(its saved settings are used; --steps may raise the total)")

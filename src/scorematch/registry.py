@@ -61,14 +61,14 @@ Loss = Callable[..., Tensor]
 
 @dataclass(frozen=True)
 class Setting:
-    """A setting an objective reads, by name: ``type`` is ``"int"``, ``"float"``, ``"float | str"`` (a number or
-    ``"auto"``), ``"float | None"`` (``None``: off) or ``"str"``; ``check(value)`` says why a value is bad
-    (``None``: it is fine)."""
+    """A setting an objective or a model kind reads, by name: ``type`` is ``int``, ``float``, ``float | str`` (a number
+    or ``"auto"``), ``float | None`` (``None``: off) or ``str``, from which the command line's parser follows
+    (:func:`scorematch.argtypes.parser_for`); ``check(value)`` says why a value is bad (``None``: it is fine)."""
 
     name: str
     help: str
     default: Any
-    type: str = "float"
+    type: Any = float
     check: Callable[[Any], str | None] | None = None
 
 
@@ -176,27 +176,27 @@ def _non_negative(value: Any) -> str | None:
 SETTINGS: Table[Setting] = Table("setting")
 for _setting in (
     Setting("sigma", "dsm: the noise level, or 'auto' to choose it on held-out data; ncsn: the smallest level",
-            0.1, "float | str", lambda v: None if v == "auto" else _positive(v)),
-    Setting("sigma_max", "ncsn: the largest noise level", 3.0, "float", _positive),
-    Setting("n_sigmas", "ncsn: noise levels in the geometric ladder", 10, "int", _count),
-    Setting("n_probes", "ssm, ssm-vr, fd-ssm: random projections per sample", 1, "int", _count),
-    Setting("fd_step", "fd-ssm: the finite-difference step", 0.05, "float", _positive),
-    Setting("mcmc_steps", "cd, pcd: MCMC steps per negative sample", 10, "int", _count),
-    Setting("mcmc_step_size", "cd, pcd: the step ε of the inner sampler x + (ε/2)s + ηz", 0.01, "float", _positive),
+            0.1, float | str, lambda v: None if v == "auto" else _positive(v)),
+    Setting("sigma_max", "ncsn: the largest noise level", 3.0, float, _positive),
+    Setting("n_sigmas", "ncsn: noise levels in the geometric ladder", 10, int, _count),
+    Setting("n_probes", "ssm, ssm-vr, fd-ssm: random projections per sample", 1, int, _count),
+    Setting("fd_step", "fd-ssm: the finite-difference step", 0.05, float, _positive),
+    Setting("mcmc_steps", "cd, pcd: MCMC steps per negative sample", 10, int, _count),
+    Setting("mcmc_step_size", "cd, pcd: the step ε of the inner sampler x + (ε/2)s + ηz", 0.01, float, _positive),
     Setting("mcmc_noise", "cd, pcd: the noise scale η of the inner sampler; off: √ε, unbiased (other values "
-            "decouple noise from step and bias the sampler)", None, "float | None",
+            "decouple noise from step and bias the sampler)", None, float | None,
             lambda v: None if v is None else _positive(v)),
-    Setting("mcmc_sampler", f"cd, pcd: the inner sampler, one of {', '.join(MCMC_SAMPLERS)}", "langevin", "str",
+    Setting("mcmc_sampler", f"cd, pcd: the inner sampler, one of {', '.join(MCMC_SAMPLERS)}", "langevin", str,
             lambda v: None if v in MCMC_SAMPLERS else f"must be one of {', '.join(MCMC_SAMPLERS)}"),
-    Setting("energy_reg", "cd, pcd: α of the energy-magnitude regularizer α(E(x⁺)² + E(x⁻)²)", 0.001, "float",
+    Setting("energy_reg", "cd, pcd: α of the energy-magnitude regularizer α(E(x⁺)² + E(x⁻)²)", 0.001, float,
             _non_negative),
-    Setting("buffer_size", "pcd: points in the replay buffer", 10000, "int", _count),
-    Setting("restart_fraction", "pcd: share of chains restarted from N(0, I) at every step", 0.05, "float",
+    Setting("buffer_size", "pcd: points in the replay buffer", 10000, int, _count),
+    Setting("restart_fraction", "pcd: share of chains restarted from N(0, I) at every step", 0.05, float,
             _fraction),
-    Setting("noise_ratio", "nce: noise points per data point (ν)", 4, "int", _count),
-    Setting("conv_width", "conv model: feature channels of every residual block (a multiple of 8)", 32, "int",
+    Setting("noise_ratio", "nce: noise points per data point (ν)", 4, int, _count),
+    Setting("conv_width", "conv model: feature channels of every residual block (a multiple of 8)", 32, int,
             lambda v: None if v >= 8 and v % 8 == 0 else "must be a multiple of 8 (GroupNorm of 8 groups)"),
-    Setting("conv_blocks", "conv model: residual blocks (the receptive field is 4·blocks + 5 pixels)", 4, "int",
+    Setting("conv_blocks", "conv model: residual blocks (the receptive field is 4·blocks + 5 pixels)", 4, int,
             _count),
 ):
     SETTINGS.register(_setting)

@@ -86,14 +86,9 @@ def _fit(cfg: TrainConfig, model: Energy | Score, z: Tensor, z_val: Tensor | Non
     criterion = _criterion(cfg, objective, z_val)
     if snapshots and criterion is not None:
         criterion = Snapshots(criterion)
-    result = fit(model, z, objective, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
-                 lr_schedule=cfg.lr_schedule, schedule_steps=schedule_steps,
-                 weight_decay=cfg.weight_decay, clip_grad_norm=cfg.clip_grad_norm, ema_decay=cfg.ema_decay,
-                 generator=torch.Generator().manual_seed(cfg.seed), progress=progress, out_dir=out,
-                 val_fraction=None,
-                 criterion=criterion, patience=cfg.patience, eval_every=cfg.eval_every,
-                 checkpoint_every=cfg.checkpoint_every, resume=resume,
-                 eval_fn=eval_fn, eval_seconds=eval_seconds)
+    result = fit(model, z, objective, **cfg.fit_arguments(), schedule_steps=schedule_steps,
+                 generator=torch.Generator().manual_seed(cfg.seed), progress=progress, out_dir=out, val_fraction=None,
+                 criterion=criterion, resume=resume, eval_fn=eval_fn, eval_seconds=eval_seconds)
     return result, criterion
 
 
