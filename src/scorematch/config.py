@@ -21,7 +21,7 @@ from .argtypes import seed as seed_type
 from .data.standardize import SCALES
 from .defaults import DEFAULTS
 from .models.mlp import ACTIVATIONS, INITS
-from .registry import MODELS, OBJECTIVES, SETTINGS
+from .registry import MODELS, OBJECTIVES, SETTINGS, _count, _non_negative, _positive  # the checks the table's settings use
 
 __all__ = ["TrainConfig"]
 
@@ -71,14 +71,6 @@ def setting(default: Any, help: str | None = None, *, parse: Callable[[str], Any
                                             "check": check, "fit": fit, "default_text": default_text})
 
 
-def _at_least_one(v: Any) -> str | None:
-    return None if v >= 1 else "must be >= 1"
-
-
-def _positive_number(v: Any) -> str | None:
-    return None if math.isfinite(v) and v > 0 else "must be a finite number > 0"
-
-
 def _one_of(choices: tuple[Any, ...], off: str = "") -> Callable[[Any], str | None]:
     return lambda v: None if v in choices else f"must be one of {', '.join(map(str, choices))}{off}"
 
@@ -100,19 +92,18 @@ class TrainConfig:
     data: str
     objective: str = "esm"      # exact score matching: the most accurate on the quality benchmark (QUALITY.md)
     model: str = "energy"
-    steps: int = setting(DEFAULTS.steps, "optimizer steps", parse=positive_int, metavar="N", check=_at_least_one,
+    steps: int = setting(DEFAULTS.steps, "optimizer steps", parse=positive_int, metavar="N", check=_count,
                          fit=True)
     batch_size: int = setting(DEFAULTS.batch_size, "mini-batch size", parse=positive_int, metavar="B",
-                              check=_at_least_one, fit=True)
-    lr: float = setting(DEFAULTS.lr, "Adam learning rate", parse=number, metavar="LR", check=_positive_number,
+                              check=_count, fit=True)
+    lr: float = setting(DEFAULTS.lr, "Adam learning rate", parse=number, metavar="LR", check=_positive,
                         fit=True)
     lr_schedule: str = setting(DEFAULTS.lr_schedule, "learning rate over the steps: constant, or cosine decay towards "
                                "0", choices=LR_SCHEDULES, check=_one_of(LR_SCHEDULES), fit=True)
     weight_decay: float = setting(DEFAULTS.weight_decay, "decoupled weight decay, AdamW", parse=number, metavar="W",
-                                  check=lambda v: None if math.isfinite(v) and v >= 0 else
-                                  "must be a finite number >= 0", fit=True)
-    hidden: int = setting(DEFAULTS.hidden, "hidden width", parse=positive_int, metavar="W", check=_at_least_one)
-    depth: int = setting(DEFAULTS.depth, "hidden layers", parse=positive_int, metavar="K", check=_at_least_one)
+                                  check=_non_negative, fit=True)
+    hidden: int = setting(DEFAULTS.hidden, "hidden width", parse=positive_int, metavar="W", check=_count)
+    depth: int = setting(DEFAULTS.depth, "hidden layers", parse=positive_int, metavar="K", check=_count)
     activation: str = setting(DEFAULTS.activation, check=_one_of(tuple(ACTIVATIONS)))
     init: str = setting(DEFAULTS.init, check=_one_of(tuple(INITS)))
     clip_grad_norm: float | None = setting(DEFAULTS.clip_grad_norm, "clip the global gradient norm to C; off: no "
@@ -129,14 +120,14 @@ class TrainConfig:
                                          check=lambda v: None if v is None or 0 < v < 1 else
                                          "must lie in (0, 1) (None: nothing held out)")
     eval_every: int = setting(DEFAULTS.eval_every, "steps between held-out evaluations", parse=positive_int,
-                              metavar="N", check=_at_least_one, fit=True)
+                              metavar="N", check=_count, fit=True)
     patience: int | None = setting(DEFAULTS.patience, "stop after N steps without a new held-out best; 0: never stop "
                                    "early", parse=off_or(count_or_zero), metavar="N", fit=True,
                                    check=lambda v: None if v is None or v >= 1 else
                                    "must be >= 1 (None: never stop early)")
     seed: int = setting(0, "seed of data, weights and noise", parse=seed_type, metavar="S",
                         check=lambda v: None if 0 <= v < SEED_LIMIT else "must be an integer from 0 to 2^63 - 1")
-    n_data: int = setting(20000, check=_at_least_one)  # points drawn from a built-in data set
+    n_data: int = setting(20000, check=_count)  # points drawn from a built-in data set
     standardize: bool | str = setting(True, STANDARDIZE_HELP, choices=("whiten", "column", "channel", "global", "off"),
                                       check=lambda v: None if not isinstance(v, str) or v in SCALES else
                                       f"must be true, false, 'off' or one of {', '.join(SCALES)}",
@@ -153,7 +144,7 @@ class TrainConfig:
     ties: str | None = setting("spread", TIES_HELP, choices=("spread", "off"),
                                check=lambda v: None if v in (None, "spread") else "must be 'spread' or None (off: "
                                "repeated values kept as they are)")
-    checkpoint_every: int = setting(500, check=_at_least_one, fit=True)
+    checkpoint_every: int = setting(500, check=_count, fit=True)
     options: tuple[tuple[str, Any], ...] = ()  # the objective settings, (name, value) for every entry of SETTINGS
 
     def __init__(self, data: str, **values: Any):
