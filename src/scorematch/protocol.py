@@ -158,20 +158,21 @@ def at_sigma(model: Energy | Score, sigma: float) -> Energy | Score:
     return Energy(bound.energy) if isinstance(model, Energy) else Score(bound.score)
 
 
-def with_ladder(model: Energy | Score, sigmas: Any) -> Energy | Score:
-    """A noise-conditional model with its descending σ ladder: :func:`at_sigma` at the smallest level (so every
-    sampler, metric and plot takes it as an ordinary model of ``x``), with the ladder as ``.sigmas`` (float64), which
-    the annealed sampler reads to go down from the largest level.
+def with_ladder(model: Energy | Score, sigmas: Any, *, sigma: float | None = None) -> Energy | Score:
+    """A noise-conditional model with its descending σ ladder: :func:`at_sigma` at ``sigma`` (default: the ladder's
+    smallest level), so every sampler, metric and plot takes it as an ordinary model of ``x``, with the ladder as
+    ``.sigmas`` (a tensor on the CPU, in the dtype given: a run's is float32, the levels it was trained at) and the
+    model itself as ``.unbound``, which the annealed sampler reads to go down from the largest level.
 
     >>> m = with_ladder(Score(lambda x, sigma: -x / (1 + sigma[:, None] ** 2)), [3.0, 1.0])
     >>> m.sigmas.tolist(), m.score(torch.ones(1, 2)).tolist()
     ([3.0, 1.0], [[-0.5, -0.5]])
     """
-    ladder = torch.as_tensor(sigmas, dtype=torch.float64).detach().cpu().reshape(-1)
+    ladder = torch.as_tensor(sigmas).detach().cpu().reshape(-1)
     if ladder.numel() == 0:
         raise ValueError("sigmas must hold at least one noise level")
-    view = at_sigma(model, float(ladder[-1]))
-    view.sigmas = ladder
+    view = at_sigma(model, float(ladder[-1]) if sigma is None else sigma)
+    view.sigmas, view.unbound = ladder, model
     return view
 
 

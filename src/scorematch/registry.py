@@ -393,4 +393,6 @@ def at_smallest_sigma(model: Energy | Score, cfg: Any) -> Energy | Score:
     """The model as an ordinary (not noise-conditional) one: when the objective's loss is noise-conditional, bound to
     the smallest σ of the run's ladder, which it carries as ``.sigmas`` for the annealed sampler
     (:func:`~scorematch.protocol.with_ladder`)."""
-    return with_ladder(model, sigma_ladder(cfg, dtype=torch.float64)) if OBJECTIVES[cfg.objective].conditional else model
+    if not OBJECTIVES[cfg.objective].conditional:
+        return model
+    return with_ladder(model, sigma_ladder(cfg), sigma=cfg.sigma)  # the float32 levels it was trained at

@@ -209,7 +209,7 @@ def _annealed(model: Any, x0: Tensor, steps: int, step_size: float | None, g: to
         raise ValueError(f"the annealed sampler shares --steps among {len(ladder)} noise levels: give at least "
                          f"{len(ladder)}, got {steps}")
     eps = step_size or SAMPLERS["annealed"].step_size
-    x = annealed_langevin(model, x0, ladder, step_size=eps * float(ladder[-1]) ** 2,
+    x = annealed_langevin(getattr(model, "unbound", model), x0, ladder, step_size=eps * float(ladder[-1]) ** 2,
                           n_steps_each=max(1, steps // len(ladder)), generator=g, progress=progress)
     return x, {
         "step_size": eps, "acceptance": None, "rhat": None, "ess": None,
