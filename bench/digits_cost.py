@@ -36,7 +36,7 @@ from scorematch import Energy, Score, losses, tune_cpu_allocator
 from scorematch.data import digits
 from scorematch.metrics import HeldOutCriterion
 from scorematch.models import EnergyMLP, NoiseConditionalScoreCNN
-from scorematch.train import default_optimizer, training_step
+from scorematch.training.fit import default_optimizer, training_step
 
 SIGMA = 0.05
 OBJECTIVES = {

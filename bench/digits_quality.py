@@ -18,9 +18,9 @@ from pathlib import Path
 
 import torch
 
-from scorematch.checkpoint import atomic_write
+from scorematch._infra.checkpoint import atomic_write
 from scorematch.metrics.digits import N_REAL, digit_classifier, digit_quality, digit_references
-from scorematch.runs import load_run
+from scorematch.runs.run import load_run
 
 
 def _row(name: str, q) -> str:

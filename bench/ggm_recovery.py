@@ -1,4 +1,4 @@
-"""Edge recovery of the score-matching lasso (``scorematch.ggm``) against scikit-learn's GraphicalLasso on block,
+"""Edge recovery of the score-matching lasso (``scorematch.classical.ggm``) against scikit-learn's GraphicalLasso on block,
 chain and grid graphs; writes ``docs/ggm.md``.
 
 Run: ``.venv/bin/python bench/ggm_recovery.py [--seeds 3] [--out docs/ggm.md]`` (a few minutes on 2 cores).
@@ -27,7 +27,7 @@ from sklearn.covariance import GraphicalLassoCV, graphical_lasso
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 
-from scorematch.ggm import choose_lambda, score_matching_lasso, truncated_gaussian_sample, truncated_lasso
+from scorematch.classical.ggm import choose_lambda, score_matching_lasso, truncated_gaussian_sample, truncated_lasso
 
 
 def graph(kind: str, rng: np.random.Generator) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""ICA by score matching (``scorematch.ica``) against scikit-learn's FastICA: the Amari distance to the true unmixing
-as n grows; writes ``docs/ica.md``.
+"""ICA by score matching (``scorematch.classical.ica``) against scikit-learn's FastICA: the Amari distance to the true
+unmixing as n grows; writes ``docs/ica.md``.
 
 Run: ``.venv/bin/python bench/ica_recovery.py [--seeds 5] [--out docs/ica.md]`` (about a minute on 2 cores).
 d = 4 independent sources, logistic or 1/(π cosh u), mixed by a standard normal matrix A; the same data for both
@@ -18,7 +18,7 @@ import torch
 from sklearn.decomposition import FastICA
 from sklearn.exceptions import ConvergenceWarning
 
-from scorematch.ica import SAMPLERS, amari_distance, ica
+from scorematch.classical.ica import SAMPLERS, amari_distance, ica
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ points by a classifier (C2ST accuracy, 0.5 = indistinguishable).
 
 Contestants:
 
-* ``scorematch <objective>``: ``scorematch.runs.train_run`` with the library's defaults — the path of
+* ``scorematch <objective>``: ``scorematch.runs.run.train_run`` with the library's defaults — the path of
   ``scorematch train DATA --objective <objective>``: 10% held out, the held-out Hyvärinen loss evaluated every 100
   steps, the best EMA weights kept, patience 1000 steps. ``dsm auto`` is ``--sigma auto``.
   During training the exact relative Fisher divergence of the evaluated weights is logged too, so that the final
@@ -42,12 +42,12 @@ from torch import Tensor, nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from scorematch import Energy, tune_cpu_allocator
-from scorematch.config import TrainConfig
 from scorematch.data import Standardizer
 from scorematch.metrics import c2st, relative_fisher_divergence
 from scorematch.models.analytic import AnalyticTarget, GaussianMixture, eight_gaussians
 from scorematch.models.targets import Banana, Funnel, LogisticICA, StudentT
-from scorematch.runs import train_run
+from scorematch.runs.config import TrainConfig
+from scorematch.runs.run import train_run
 from scorematch.samplers import mala, sample
 
 N_TRAIN, N_TEST, N_SAMPLES, SAMPLE_STEPS, STEP_SIZE = 20_000, 10_000, 2_000, 1_000, 5e-3

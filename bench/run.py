@@ -7,7 +7,7 @@ Rows:
 * unadjusted Langevin sampling of the d = 2 net, 256 and 10 000 particles, 1000 steps.
 
 Each contestant gets its own copy of the same initial net and the same batches. scorematch runs the step of
-``scorematch.train.fit`` (``training_step`` with ``default_optimizer``); a peer runs its own loss object with
+``scorematch.training.fit.fit`` (``training_step`` with ``default_optimizer``); a peer runs its own loss object with
 ``torch.optim.Adam``, as its documentation shows (``bench/peers.py``). Every round times each contestant once, in
 turn, so that a change in machine load hits all of them alike; the table gives medians over rounds.
 
@@ -38,7 +38,7 @@ import peers
 from scorematch import Energy, losses, tune_cpu_allocator
 from scorematch.models import NoiseConditionalEnergyMLP
 from scorematch.samplers import langevin, sample
-from scorematch.train import default_optimizer, training_step
+from scorematch.training.fit import default_optimizer, training_step
 
 WIDTH, BATCH, LR, SIGMA, STEP_SIZE = 128, 256, 1e-4, 0.1, 0.01
 OURS: dict[str, Callable[..., Tensor]] = {

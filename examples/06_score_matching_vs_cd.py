@@ -25,7 +25,7 @@ from scorematch.metrics import grid_metrics, relative_fisher_divergence
 from scorematch.models import EnergyMLP
 from scorematch.models.analytic import eight_gaussians
 from scorematch.plot import energy_landscape
-from scorematch.train import TrainingDiverged
+from scorematch.training.fit import TrainingDiverged
 
 args = options(__doc__)
 torch.set_default_dtype(torch.float32)

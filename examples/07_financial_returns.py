@@ -28,7 +28,7 @@ from scipy import stats
 from scorematch import Energy, fit, losses
 from scorematch.metrics import ais_log_z, grid_metrics
 from scorematch.models import EnergyMLP
-from scorematch.sampling import draw
+from scorematch.samplers.named import draw
 
 args = options(__doc__)
 torch.set_default_dtype(torch.float32)

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from scorematch.cli import main
-from scorematch.registry import OBJECTIVES
+from scorematch.runs.registry import OBJECTIVES
 
 TINY = ["--steps", "30", "--hidden", "16", "--depth", "2", "--quiet", "--judge", "off"]
 
@@ -122,7 +122,7 @@ def test_tiny_data_trains_without_a_hold_out_and_a_refused_energy_writes_nothing
 
 
 def test_sigma_auto_tries_a_grid_and_keeps_the_best(tmp_path, capsys):
-    from scorematch.autosigma import SIGMA_GRID
+    from scorematch.runs.autosigma import SIGMA_GRID
 
     run = tmp_path / "run"
     assert run_cli("train", "moons", "--objective", "dsm", "--sigma", "auto", "--judge", "off", "--out", run,
@@ -216,7 +216,7 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, trained, c
 
 
 def test_the_installed_command_prints_no_traceback(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "scorematch.cli", "eval", str(tmp_path), "--points", "x.npy",
+    result = subprocess.run([sys.executable, "-m", "scorematch", "eval", str(tmp_path), "--points", "x.npy",
                              "--out", str(tmp_path / "o.npz")], capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.startswith("scorematch: error:") and "Traceback" not in result.stderr
 

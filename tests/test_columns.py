@@ -166,7 +166,7 @@ def test_train_with_an_exclusion_on_the_command_line(tmp_path, capsys):
     assert exit_code("train", data, "--columns=-species", "--out", tmp_path / "run", *TINY) == 0
     err = capsys.readouterr().err
     assert err.count("scorematch: warning:") == 1 and "left out 1 index-like column (column 1)" in err, err
-    from scorematch.runs import load_run
+    from scorematch.runs.run import load_run
 
     run = load_run(tmp_path / "run")
     assert run.names == ["Sepal.Length", "Sepal.Width"] and run.config.columns == ("-species",)

@@ -71,7 +71,7 @@ def test_the_report_shows_quality_against_time(report):
 
 def test_a_diverged_method_is_reported_with_when_and_the_rest_goes_on(tmp_path, monkeypatch):
     from scorematch.report import contestants
-    from scorematch.train import TrainingDiverged
+    from scorematch.training.fit import TrainingDiverged
 
     real = contestants.train_run
 

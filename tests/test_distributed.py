@@ -14,9 +14,9 @@ import torch.multiprocessing as mp
 
 import scorematch
 from scorematch import Energy, losses
-from scorematch.distributed import gather, noise_generator, portion, world
+from scorematch._infra.distributed import gather, noise_generator, portion, world
 from scorematch.models import EnergyMLP
-from scorematch.sampling import draw
+from scorematch.samplers.named import draw
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or sys.platform == "win32", reason="needs gloo")
 

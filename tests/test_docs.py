@@ -40,7 +40,7 @@ def test_docstring_tables_keep_their_columns_and_code_and_math_blocks_are_left_a
     text = (f"Intro.\n\n{rule}name                   what\n{rule}:func:`energy_plot`    draws :math:`|x|`\n\n"
             f":func:`other`          second\n{rule}\nCode::\n\n    ====  ====\n    a     b\n    ====  ====\n\n"
             ".. math::\n\n    >>> not a session\n\n>>> print('====  ====')\n====  ====\n\n"
-            "See :meth:`fit()`, :func:`the chooser <scorematch.ggm.choose_lambda>` and :meth:`transform`.\n")
+            "See :meth:`fit()`, :func:`the chooser <scorematch.classical.ggm.choose_lambda>` and :meth:`transform`.\n")
     out = convert(text, "scorematch.plot", members=["transform"], owner="scorematch.data.Standardizer")
     # a role in the first column and a blank line in the body; | inside math as \vert
     assert ('| <autoref identifier="scorematch.plot.energy_plot" optional><code>energy_plot</code></autoref> | '
@@ -50,7 +50,7 @@ def test_docstring_tables_keep_their_columns_and_code_and_math_blocks_are_left_a
     assert "$$\n>>> not a session\n$$" in out  # not a doctest inside math
     assert "```pycon\n>>> print('====  ====')\n====  ====\n```" in out  # nor a table inside a doctest
     assert '<autoref identifier="scorematch.plot.fit" optional><code>fit</code></autoref>' in out  # "()" dropped
-    assert '<autoref identifier="scorematch.ggm.choose_lambda" optional><code>the chooser</code></autoref>' in out
+    assert '<autoref identifier="scorematch.classical.ggm.choose_lambda" optional><code>the chooser</code></autoref>' in out
     assert '<autoref identifier="scorematch.data.Standardizer.transform" optional>' in out  # a member of the class
 
 
@@ -60,10 +60,10 @@ def test_docstring_math_and_cross_references_become_markdown():
     sys.path.insert(0, str(ROOT / "docs" / "hooks"))
     from rest_math import convert
 
-    text = "See :func:`choose_lambda`, :class:`~scorematch.ggm.GGMPath`, :mod:`torch.func` and :math:`x^2`.\n"
-    out = convert(text, "scorematch.ggm.select")
-    assert '<autoref identifier="scorematch.ggm.select.choose_lambda" optional><code>choose_lambda</code>' in out
-    assert '<autoref identifier="scorematch.ggm.GGMPath" optional><code>GGMPath</code></autoref>' in out
+    text = "See :func:`choose_lambda`, :class:`~scorematch.classical.ggm.GGMPath`, :mod:`torch.func` and :math:`x^2`.\n"
+    out = convert(text, "scorematch.classical.ggm.select")
+    assert '<autoref identifier="scorematch.classical.ggm.select.choose_lambda" optional><code>choose_lambda</code>' in out
+    assert '<autoref identifier="scorematch.classical.ggm.GGMPath" optional><code>GGMPath</code></autoref>' in out
     assert "`torch.func`" in out and "$x^2$" in out and ":func:" not in out
     block = convert("Then\n\n.. math::\n\n    a = b\n\nafter.\n")
     assert "$$\na = b\n$$" in block

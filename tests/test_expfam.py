@@ -3,7 +3,7 @@ closed forms, the ridge and L1 solutions against their optimality conditions."""
 
 import torch
 
-from scorematch.expfam import Quadratic, gaussian, gaussian_statistics, quadratic_form, solve, solve_l1
+from scorematch.classical.expfam import Quadratic, gaussian, gaussian_statistics, quadratic_form, solve, solve_l1
 
 
 def _data(n=500, d=4, seed=0):

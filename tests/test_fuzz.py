@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 
 from commands import exit_code
 from scorematch.data import DataError, load_table
-from scorematch.runs import RunError, load_run
+from scorematch.runs.run import RunError, load_run
 
 OUTCOMES: Counter = Counter()
 FAST = settings(max_examples=60, deadline=None, derandomize=True,

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from scorematch.expfam import quadratic_form, solve_l1
-from scorematch.ggm import choose_lambda, lambda_max, penalised_loss, score_matching_lasso
+from scorematch.classical.expfam import quadratic_form, solve_l1
+from scorematch.classical.ggm import choose_lambda, lambda_max, penalised_loss, score_matching_lasso
 
 
 def _chain_data(p=8, n=400, seed=0):
@@ -55,8 +55,8 @@ def _collinear_data(p=12, n=300, seed=0):
 
 
 def test_on_collinear_data_the_path_meets_its_conditions_to_round_off_and_the_active_set_solves_it():
-    from scorematch.ggm import gaussian_rows
-    from scorematch.ggm.solver import _kkt, _polish, _scale
+    from scorematch.classical.ggm import gaussian_rows
+    from scorematch.classical.ggm.solver import _kkt, _polish, _scale
 
     x = _collinear_data()
     S = _second_moment(x)
@@ -77,7 +77,7 @@ def test_on_breast_cancer_columns_the_active_set_cuts_the_steps_and_keeps_the_so
     """Radius, perimeter and area (condition number 1e5): proximal gradient alone takes 4000-8000 steps per λ."""
     from sklearn.datasets import load_breast_cancer
 
-    from scorematch.ggm import solver
+    from scorematch.classical.ggm import solver
 
     x = load_breast_cancer().data[:, :10]
     x = (x - x.mean(0)) / x.std(0)
@@ -90,8 +90,8 @@ def test_on_breast_cancer_columns_the_active_set_cuts_the_steps_and_keeps_the_so
 
 
 def test_on_collinear_non_negative_data_the_truncated_path_meets_its_conditions():
-    from scorematch.ggm import truncated_lasso, truncated_rows
-    from scorematch.ggm.solver import _kkt
+    from scorematch.classical.ggm import truncated_lasso, truncated_rows
+    from scorematch.classical.ggm.solver import _kkt
 
     x = np.abs(_collinear_data(p=8, n=400, seed=1))
     path = truncated_lasso(x, n_lambdas=15, tol=1e-10)
@@ -134,7 +134,7 @@ def test_held_out_loss_chooses_a_lambda_that_recovers_a_chain():
 
 
 def _truncated_gaussian(K, n, seed, sweeps=200):
-    from scorematch.ggm import truncated_gaussian_sample
+    from scorematch.classical.ggm import truncated_gaussian_sample
 
     return truncated_gaussian_sample(K, n, sweeps=sweeps, seed=seed)
 
@@ -142,7 +142,7 @@ def _truncated_gaussian(K, n, seed, sweeps=200):
 def _truncated_errors(ns, sweeps, seeds=(0,)):
     """The relative Frobenius error of the unpenalised truncated estimator at each n: the root mean square over
     ``seeds`` independent data sets."""
-    from scorematch.ggm import truncated_lasso
+    from scorematch.classical.ggm import truncated_lasso
 
     K = np.eye(5) + np.diag(np.full(4, 0.4), 1) + np.diag(np.full(4, 0.4), -1)
     K[0, 4] = K[4, 0] = -0.3
@@ -173,8 +173,8 @@ def test_the_truncated_estimator_is_consistent_at_the_root_n_rate():
 
 
 def test_the_truncated_path_is_empty_at_its_lambda_max_and_meets_its_kkt_conditions():
-    from scorematch.ggm import truncated_lasso
-    from scorematch.ggm.solver import _kkt, _lambda_max, _Rows
+    from scorematch.classical.ggm import truncated_lasso
+    from scorematch.classical.ggm.solver import _kkt, _lambda_max, _Rows
 
     K = np.eye(4) + np.diag(np.full(3, 0.5), 1) + np.diag(np.full(3, 0.5), -1)
     x = _truncated_gaussian(K, 2000, seed=7, sweeps=100)
@@ -188,14 +188,14 @@ def test_the_truncated_path_is_empty_at_its_lambda_max_and_meets_its_kkt_conditi
 
 
 def test_negative_data_are_refused_by_the_truncated_estimator():
-    from scorematch.ggm import truncated_lasso
+    from scorematch.classical.ggm import truncated_lasso
 
     with pytest.raises(ValueError, match="non-negative"):
         truncated_lasso(np.array([[1.0, -0.1], [0.5, 0.2], [0.3, 0.3]]))
 
 
 def test_the_truncated_sampler_draws_half_normals_for_a_diagonal_precision():
-    from scorematch.ggm import truncated_gaussian_sample
+    from scorematch.classical.ggm import truncated_gaussian_sample
 
     x = truncated_gaussian_sample(np.diag([1.0, 4.0]), 20000, sweeps=5, seed=3)
     half_normal_means = np.sqrt(2 / np.pi) * np.array([1.0, 0.5])  # E|N(0, σ²)| = σ√(2/π)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from commands import exit_code
-from scorematch.ggm import (
+from scorematch.classical.ggm import (
     choose_lambda,
     rows_loss,
     truncated_gaussian_sample,

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from commands import exit_code
-from scorematch.ggm import choose_lambda, ebic, gaussian_rows, score_matching_lasso
-from scorematch.ggm.select import refit
+from scorematch.classical.ggm import choose_lambda, ebic, gaussian_rows, score_matching_lasso
+from scorematch.classical.ggm.select import refit
 
 
 def _chain(p=8, n=800, seed=0):

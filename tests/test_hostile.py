@@ -12,7 +12,7 @@ from safetensors.torch import load_file, save_file
 
 from commands import TINY, exit_code
 from commands import fails as _fails
-from scorematch import cli
+from scorematch.cli import commands as cli
 
 HUGE = str(10**18)
 
@@ -122,7 +122,7 @@ def test_ctrl_c_at_start_up_is_exit_130_without_a_traceback(monkeypatch, capsys)
 
 
 def test_a_second_writer_or_a_reader_fails_at_once_naming_the_holder(trained, tmp_path, capsys):
-    from scorematch.lock import run_lock
+    from scorematch.runs.lock import run_lock
 
     copy = tmp_path / "copy"
     shutil.copytree(trained, copy)

@@ -15,7 +15,7 @@ import torch
 
 from commands import TINY, exit_code
 from commands import fails as _fails
-from scorematch import cli
+from scorematch.cli import commands as cli
 from scorematch.data import Standardizer
 
 
@@ -92,7 +92,7 @@ def test_a_numpy_warning_is_one_line(monkeypatch, tmp_path, capsys):
 
 def _holder(folder):
     """A second process that holds the run's write lock until it is killed."""
-    code = ("import sys, time\nfrom scorematch.lock import run_lock\n"
+    code = ("import sys, time\nfrom scorematch.runs.lock import run_lock\n"
             f"with run_lock({str(folder)!r}, what='scorematch train'):\n    print('held', flush=True)\n"
             "    time.sleep(60)\n")
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from scorematch import Energy
-from scorematch.ica import SAMPLERS, amari_distance, ica, ica_objective
+from scorematch.classical.ica import SAMPLERS, amari_distance, ica, ica_objective
 from scorematch.losses import explicit
 
 G = {"logistic": lambda u: 2 * torch.log(torch.cosh(u / 2)), "cosh": lambda u: torch.log(torch.cosh(u))}

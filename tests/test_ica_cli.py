@@ -8,7 +8,7 @@ import torch
 
 from commands import exit_code
 from commands import fails as _fails
-from scorematch.ica import SAMPLERS, amari_distance
+from scorematch.classical.ica import SAMPLERS, amari_distance
 
 A = np.array([[1.0, 0.5, 0.2], [0.3, 1.0, -0.4], [0.2, -0.6, 1.0]])
 

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from scorematch.config import TrainConfig
 from scorematch.data import BUILTIN, IMAGE_SETS, DataError, Standardizer, image_set, load_table
 from scorematch.fields import Energy, Score
 from scorematch.models import NoiseConditionalScoreCNN, ScoreCNN
-from scorematch.registry import build_model
+from scorematch.runs.config import TrainConfig
+from scorematch.runs.registry import build_model
 
 
 def _images(n=50, c=3, h=4, w=5, seed=0):

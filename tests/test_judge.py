@@ -1,5 +1,5 @@
-"""The global judge (scorematch.judge): the held-out log-likelihood chooses the weights a run keeps, and a model that
-cannot be normalised gets no number from train, eval or sample (exit code 3, nothing written)."""
+"""The global judge (scorematch.training.judge): the held-out log-likelihood chooses the weights a run keeps, and a model
+that cannot be normalised gets no number from train, eval or sample (exit code 3, nothing written)."""
 
 import json
 import math
@@ -11,7 +11,7 @@ from torch import nn
 
 from commands import exit_code
 from scorematch import Energy
-from scorematch.judge import HeldOut, choose, heldout_log_likelihood
+from scorematch.training.judge import HeldOut, choose, heldout_log_likelihood
 
 
 def _held(mean, problems=()):
@@ -110,7 +110,7 @@ def test_a_model_that_cannot_be_normalised_exits_3_everywhere_and_writes_nothing
 
 def test_a_small_table_gets_the_table_defaults_unless_the_objective_is_given(table, capsys):
     """Below SMALL_TABLE_ROWS rows: denoising at σ = 0.1, said in one line; a given --objective keeps the group out."""
-    from scorematch.defaults import SMALL_TABLE_ROWS, table_defaults
+    from scorematch._infra.defaults import SMALL_TABLE_ROWS, table_defaults
 
     assert table_defaults(SMALL_TABLE_ROWS) == {} and table_defaults(150) == {"objective": "dsm", "sigma": 0.1}
     run = table / "small"
@@ -128,7 +128,7 @@ def test_a_small_table_gets_the_table_defaults_unless_the_objective_is_given(tab
 
 def test_a_draw_says_the_model_cannot_be_normalised_instead_of_a_log_z():
     """sample's one-line description, compare's and plot's verdicts read the draw's ``normalisable``."""
-    from scorematch.sampling import describe, draw
+    from scorematch.samplers.named import describe, draw
 
     _, report = draw("smc", Energy(lambda x: -x.norm(dim=-1)), 256, (2,), seed=0)
     assert report["normalisable"] is False and not report["trusted"]

@@ -12,8 +12,8 @@ from torch import nn
 from scorematch import Energy, Score, losses
 from scorematch.metrics import relative_fisher_divergence
 from scorematch.models import EnergyMLP
-from scorematch.monitor import Monitor, OverfittingWarning
-from scorematch.train import fit
+from scorematch.training.fit import fit
+from scorematch.training.monitor import Monitor, OverfittingWarning
 
 
 def _overfitting_setup():

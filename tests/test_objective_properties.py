@@ -14,8 +14,8 @@ from scorematch.cli import main
 from scorematch.losses import Properties, declare, properties_of
 from scorematch.metrics import HeldOutCriterion
 from scorematch.models import NoiseConditionalScoreMLP
-from scorematch.registry import OBJECTIVES, Objective
-from scorematch.runs import load_run
+from scorematch.runs.registry import OBJECTIVES, Objective
+from scorematch.runs.run import load_run
 
 CALLS: list[tuple[float, float]] = []
 

@@ -7,9 +7,9 @@ import torch
 
 from scorematch import losses
 from scorematch.cli import main
-from scorematch.config import TrainConfig
-from scorematch.registry import MODELS, OBJECTIVES, SAMPLERS, SETTINGS, Objective, Setting, build_objective
-from scorematch.runs import load_run
+from scorematch.runs.config import TrainConfig
+from scorematch.runs.registry import MODELS, OBJECTIVES, SAMPLERS, SETTINGS, Objective, Setting, build_objective
+from scorematch.runs.run import load_run
 
 SEEN: list[float] = []
 
@@ -59,7 +59,7 @@ def test_nothing_falls_through_to_a_default():
 
 
 def test_every_objective_builds_a_loss_that_runs():
-    from scorematch.registry import build_model
+    from scorematch.runs.registry import build_model
 
     x = torch.randn(8, 2, dtype=torch.float32)
     for name in OBJECTIVES:
@@ -103,7 +103,7 @@ def test_an_nce_run_keeps_its_learned_log_z_through_the_run_folder(tmp_path):
     import numpy as np
 
     from scorematch.cli import main
-    from scorematch.runs import load_run
+    from scorematch.runs.run import load_run
 
     assert main(["train", "moons", "--objective", "nce", "--out", str(tmp_path / "r"), "--steps", "30",
                  "--hidden", "16", "--quiet", "--judge", "off"]) == 0

@@ -12,7 +12,7 @@ from scorematch.cli import main
 from scorematch.metrics import grid_metrics
 from scorematch.metrics.modes import mode_check
 from scorematch.models.analytic import eight_gaussians
-from scorematch.runs import load_run
+from scorematch.runs.run import load_run
 
 
 def run_cli(*args) -> int:
@@ -111,8 +111,8 @@ def test_mode_check_flags_samples_that_miss_the_density_s_weights():
 
 
 def test_an_unknown_objective_name_is_refused_not_replaced():
-    from scorematch.config import TrainConfig
-    from scorematch.registry import build_objective
+    from scorematch.runs.config import TrainConfig
+    from scorematch.runs.registry import build_objective
 
     cfg = TrainConfig(data="moons")
     object.__setattr__(cfg, "objective", "xyz")  # a name the table does not hold, past the config's own check

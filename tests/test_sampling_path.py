@@ -6,7 +6,7 @@ import torch
 
 from scorematch import Score
 from scorematch.protocol import with_ladder
-from scorematch.sampling import SAMPLERS, draw
+from scorematch.samplers.named import SAMPLERS, draw
 
 
 def smoothed_gaussian(x, sigma):

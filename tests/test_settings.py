@@ -9,10 +9,10 @@ from dataclasses import fields
 import pytest
 
 from scorematch import fit
-from scorematch.config import TrainConfig
-from scorematch.defaults import DEFAULTS
-from scorematch.options import build_parser
-from scorematch.registry import SETTINGS
+from scorematch._infra.defaults import DEFAULTS
+from scorematch.cli.options import build_parser
+from scorematch.runs.config import TrainConfig
+from scorematch.runs.registry import SETTINGS
 
 
 def _train_parser() -> argparse.ArgumentParser:

@@ -84,7 +84,7 @@ def returns_run(tmp_path_factory):
 def test_a_run_keeps_the_columns_it_was_trained_on(returns_run):
     import json
 
-    from scorematch.runs import load_run
+    from scorematch.runs.run import load_run
 
     run = load_run(returns_run / "run")
     assert run.names == ["MSFT", "AAPL"] and run.config.columns == ("MSFT", "AAPL")
@@ -105,7 +105,7 @@ def test_samples_and_eval_outputs_as_csv_with_the_names(returns_run):
                  str(returns_run / "e.csv")]) == 0
     table = (returns_run / "e.csv").read_text().splitlines()
     assert table[0] == "score_MSFT,score_AAPL,energy" and len(table) == 301
-    from scorematch.runs import load_run
+    from scorematch.runs.run import load_run
 
     run = load_run(returns_run / "run")
     x, _ = load_table(returns_run / "r.csv", columns=["MSFT", "AAPL"], dtype=torch.float64)

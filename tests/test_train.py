@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from scorematch import Energy, Score, losses
-from scorematch.checkpoint import latest_step, load_checkpoint
+from scorematch._infra.checkpoint import latest_step, load_checkpoint
 from scorematch.models import EnergyMLP, ScoreMLP
-from scorematch.train import TrainingDiverged, default_optimizer, fit, training_step
+from scorematch.training.fit import TrainingDiverged, default_optimizer, fit, training_step
 
 DSM = functools.partial(losses.denoising, sigma=0.2)
 
@@ -207,7 +207,7 @@ def test_a_run_in_stages_follows_the_schedule_of_its_total():
 def test_timed_evaluations_come_at_the_stated_training_times_and_are_not_counted():
     """``eval_seconds``: an evaluation whenever the training clock passes 0.1, 0.2, 0.4, … s and then every
     interval; the evaluation's own time (here 0.05 s each) is left out of the clock."""
-    from scorematch.train import _next_mark
+    from scorematch.training.evaluation import next_mark as _next_mark
 
     assert [_next_mark(1.0, t) for t in (0.0, 0.1, 0.25, 0.85, 1.0, 3.4)] == [0.1, 0.2, 0.4, 1.0, 2.0, 4.0]
     import time

@@ -9,7 +9,7 @@ MARK = re.compile(r"<!-- help: ?([a-z]*) -->")
 
 
 def _help(command: str) -> str:
-    from scorematch.options import build_parser
+    from scorematch.cli.options import build_parser
 
     parser = build_parser()
     if command:

@@ -26,7 +26,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ._checks import check_choice, check_count
+from ._infra.checks import check_choice, check_count
 
 __all__ = [
     "PROBE_KINDS",

@@ -24,11 +24,11 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from ._infra.shapes import one_per_sample
 from .derivatives import energy_and_score
-from .shapes import one_per_sample
 from .sweeps import energy_and_grad, supports
 
-__all__ = ["Energy", "Field", "Score", "require_field"]
+__all__ = ["Energy", "Field", "Score"]
 
 
 class Energy(nn.Module):
@@ -100,12 +100,3 @@ class Score(nn.Module):
 
 Field = Energy | Score
 
-
-def require_field(model: object) -> Field:
-    """Return ``model`` if it is an :class:`Energy` or a :class:`Score`, else raise ``TypeError``."""
-    if isinstance(model, (Energy, Score)):
-        return model
-    raise TypeError(
-        f"expected Energy(net) or Score(net), got {type(model).__name__}: wrap a net returning one energy "
-        "per sample in scorematch.Energy, one returning a score of x's shape in scorematch.Score"
-    )

@@ -30,9 +30,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
+from ._infra.shapes import one_per_sample
 from .derivatives import energy_and_score
 from .fields import Energy, Score
-from .shapes import one_per_sample
 
 __all__ = ["EnergyModel", "ScoreModel", "as_model", "at_sigma", "device_of", "has_energy", "in_data_units",
            "with_ladder"]

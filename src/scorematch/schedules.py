@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._checks import check_count, check_positive
+from ._infra.checks import check_count, check_positive
 
 __all__ = ["NoiseLadder", "geometric_sigmas", "ladder_from_data", "shell_overlap"]
 

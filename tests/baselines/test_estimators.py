@@ -9,7 +9,7 @@ import torch
 
 from scorematch.baselines import KDEScore, SpectralSteinScore, SteinScore
 from scorematch.metrics import relative_fisher_divergence
-from scorematch.sampling import draw
+from scorematch.samplers.named import draw
 
 COV = [[1.0, 0.5], [0.5, 2.0]]
 

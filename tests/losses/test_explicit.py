@@ -63,7 +63,7 @@ def test_explicit_is_half_squared_norm_plus_exact_divergence(kind):
 
 
 def test_unwrapped_model_is_rejected():
-    with pytest.raises(TypeError, match=r"Energy\(net\) or Score\(net\)"):
+    with pytest.raises(TypeError, match=r"ambiguous; wrap it in Energy\(fn\).*or Score\(fn\)"):
         explicit(torch.nn.Linear(2, 1), torch.randn(3, 2))
 
 

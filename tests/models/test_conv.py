@@ -6,10 +6,10 @@ import torch
 from torch import nn
 
 from scorematch import Score
+from scorematch._infra.shapes import per_sample_view
 from scorematch.losses import multiscale_denoising, sliced
 from scorematch.models.conv import NoiseConditionalScoreCNN
 from scorematch.schedules import geometric_sigmas
-from scorematch.shapes import per_sample_view
 
 from tolerances import assert_close
 

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from scorematch import Energy, Score
+from scorematch._infra.shapes import per_sample_view
 from scorematch.losses import denoising, explicit, finite_difference_sliced, multiscale_denoising, sliced
 from scorematch.models.embedding import SigmaEmbedding
 from scorematch.models.mlp import (
@@ -18,7 +19,6 @@ from scorematch.models.mlp import (
     ScoreMLP,
 )
 from scorematch.schedules import geometric_sigmas
-from scorematch.shapes import per_sample_view
 
 from tolerances import assert_close
 

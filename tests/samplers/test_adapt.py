@@ -104,12 +104,12 @@ def test_restart_stuck_copies_whole_states_from_moving_chains():
 
 def test_the_sample_report_says_how_many_chains_restarted():
     from scorematch.samplers import mala
-    from scorematch.sampling import _chains
+    from scorematch.samplers.named import from_kernel
 
     model = Energy(lambda x: 0.25 * (x**4).sum(-1))
     x0 = torch.randn(32, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     x0[:3] = 50.0
-    _, report = _chains(lambda m, e: mala(m, e), 0.5, 0.57)(model, x0, 200, None, torch.Generator().manual_seed(2),
+    _, report = from_kernel(lambda m, e: mala(m, e), 0.5, 0.57)(model, x0, 200, None, torch.Generator().manual_seed(2),
                                                             False)
     notes = [n for n in report.get("notes", []) if "chain restarts in warm-up" in n]
     assert notes and int(notes[0].split()[0]) >= 3, report  # the 3 placed at x = 50, and any the first steps threw

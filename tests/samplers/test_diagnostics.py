@@ -10,7 +10,7 @@ from scorematch.models.analytic import GaussianMixture
 from scorematch.samplers import mala
 from scorematch.samplers.chains import run_chains
 from scorematch.samplers.diagnostics import effective_sample_size, split_rhat
-from scorematch.sampling import draw
+from scorematch.samplers.named import draw
 
 
 def _ar1(rho, n=2000, chains=8, seed=0):

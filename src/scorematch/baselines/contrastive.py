@@ -41,12 +41,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .._checks import check_choice, check_count, check_positive
+from .._infra.checks import check_choice, check_count, check_positive
+from .._infra.shapes import sum_event
 from ..losses.properties import declare
 from ..protocol import as_model
 from ..samplers.metropolis import metropolis_select
 from ..samplers.state import evaluate
-from ..shapes import sum_event
 
 __all__ = ["MCMC_SAMPLERS", "PersistentContrastiveDivergence", "contrastive_divergence", "contrastive_loss",
            "mcmc_negatives", "standard_normal_restart"]

@@ -25,7 +25,7 @@ import math
 import torch
 from torch import Tensor
 
-from .._checks import check_positive
+from .._infra.checks import check_positive
 from ..metrics.kernels import squared_distances
 
 __all__ = ["KDEScore", "scott_bandwidth"]

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 from torch.nn.functional import softplus
 
-from .._checks import check_count
+from .._infra.checks import check_count
 from ..losses.properties import declare
 from ..protocol import as_model
 

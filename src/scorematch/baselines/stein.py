@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._checks import check_count, check_positive
+from .._infra.checks import check_count, check_positive
 from ..metrics.kernels import gaussian_kernel, median_bandwidth, squared_distances
 from .kde import _SampleEstimator
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._checks import check_count, check_memory
+from .._infra.checks import check_count, check_memory
 from .columns import _is_number, index_like, select_columns
 from .digits import IMAGE_SETS, image_set
 from .errors import DataError

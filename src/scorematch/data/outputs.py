@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from torch import Tensor
 
-from ..checkpoint import atomic_write
+from .._infra.checkpoint import atomic_write
 
 __all__ = ["check_output", "save_array", "write_columns"]
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from .._checks import check_choice, check_count
+from .._infra.checks import check_choice, check_count
 from ..models.analytic import ANALYTIC
 
 __all__ = ["DATASETS", "make_dataset"]

@@ -24,9 +24,10 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from .._checks import check_choice, check_positive
-from ..fields import Field, require_field
-from ..shapes import per_sample_view, sum_event
+from .._infra.checks import check_choice, check_positive
+from .._infra.shapes import per_sample_view, sum_event
+from ..fields import Field
+from ..protocol import as_model
 from .properties import declare
 
 __all__ = ["Weighting", "denoising", "draw_noise", "weighted_denoising_error"]
@@ -91,7 +92,7 @@ def denoising(
     >>> denoising(Score(lambda z: -z / 0.5**2), x, sigma=0.5, noise=eps)  # the optimal score of N(0, σ²I)
     tensor([0.])
     """
-    field = require_field(model)
+    field = as_model(model, who="the objective's model")
     sigma = check_positive("sigma", sigma)
     eps = draw_noise(x, generator, noise)
     s = field.score(x + sigma * eps)

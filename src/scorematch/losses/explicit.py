@@ -15,9 +15,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .._infra.shapes import sum_event
 from ..derivatives import value_and_divergence
-from ..fields import Energy, Field, require_field
-from ..shapes import sum_event
+from ..fields import Energy, Field
+from ..protocol import as_model
 from ..sweeps import energy_grad_laplacian
 from .properties import declare
 
@@ -48,7 +49,7 @@ def explicit(model: Field, x: Tensor, *, chunk_size: int | None = None, generato
     >>> explicit(Energy(lambda z: 0.5 * (z**2).sum(-1)), x)  # ½‖−x‖² + tr(−I) = 2.5 − 2
     tensor([0.5000])
     """
-    field = require_field(model)
+    field = as_model(model, who="the objective's model")
     if isinstance(field, Energy) and field.uses_sweeps:  # an MLP: value, gradient and Laplacian in one sweep
         return explicit_sweep(field.net, x)
     s, div = value_and_divergence(field.score, x, chunk_size=chunk_size)

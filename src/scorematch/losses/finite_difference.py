@@ -29,9 +29,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._checks import check_positive
+from .._infra.checks import check_positive
 from ..derivatives import ProbeKind, draw_probes
-from ..fields import Energy, Field, require_field
+from ..fields import Energy, Field
+from ..protocol import as_model
 from .properties import declare
 
 __all__ = ["finite_difference_sliced"]
@@ -69,7 +70,7 @@ def finite_difference_sliced(
     >>> finite_difference_sliced(Energy(lambda z: 0.5 * (z**2).sum(-1)), x, probes=v, fd_step=0.5)
     tensor([-0.5000])
     """
-    field = require_field(model)
+    field = as_model(model, who="the objective's model")
     eps = check_positive("fd_step", fd_step)
     if probes is None:
         probes = draw_probes(x, n_probes, probe, generator=generator)

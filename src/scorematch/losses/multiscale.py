@@ -21,9 +21,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from .._checks import check_positive
-from ..fields import Field, require_field
-from ..shapes import per_sample_view
+from .._infra.checks import check_positive
+from .._infra.shapes import per_sample_view
+from ..fields import Field
+from ..protocol import as_model
 from .denoising import Weighting, draw_noise, weighted_denoising_error
 from .properties import declare
 
@@ -91,7 +92,7 @@ def multiscale_denoising(
     >>> loss.shape
     torch.Size([4])
     """
-    field = require_field(model)
+    field = as_model(model, who="the objective's model")
     sigma = draw_sigmas(x, sigmas=sigmas, sigma_range=sigma_range, generator=generator)
     eps = draw_noise(x, generator, noise)
     s = field.score(x + per_sample_view(sigma, x) * eps, sigma)

@@ -38,7 +38,7 @@ class Properties:
 
     ``order``: the order of the derivatives in ``x`` of the energy that the loss takes — 2 for losses that need the
     score's Jacobian (exact trace, sliced, or finite differences of the score: a piecewise-linear energy has none,
-    :mod:`scorematch.curvature`), 1 for the score alone (denoising), 0 for energy values alone (contrastive, NCE).
+    :mod:`scorematch.training.curvature`), 1 for the score alone (denoising), 0 for energy values alone (contrastive, NCE).
     ``conditional``: the model takes the noise level (or time) as a second input, ``net(x, sigma)``.
     ``heldout``: its value on held-out points, with fixed noise, says something about the fit (an MCMC loss does
     not). ``needs_energy``: it reads energies, so a score network cannot be trained by it.

@@ -24,9 +24,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .._infra.shapes import sum_event
 from ..derivatives import ProbeKind, draw_probes, value_and_quadratic_form
-from ..fields import Energy, Field, require_field
-from ..shapes import sum_event
+from ..fields import Energy, Field
+from ..protocol import as_model
 from ..sweeps import energy_directional
 from .properties import declare
 
@@ -63,7 +64,7 @@ def sliced(
     >>> sliced(Score(lambda z: -z), x, generator=torch.Generator().manual_seed(0)).shape
     torch.Size([8])
     """
-    field = require_field(model)
+    field = as_model(model, who="the objective's model")
     if probes is None:
         probes = draw_probes(x, n_probes, probe, generator=generator)
     if isinstance(field, Energy) and field.uses_sweeps:  # an MLP: vᵀs = −vᵀ∇E and vᵀ∇s v = −vᵀ∇²E v in one sweep

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .._infra.shapes import one_per_sample
 from ..protocol import as_model
-from ..shapes import one_per_sample
 
 __all__ = ["ScoreLike", "check_sample_pair", "check_samples", "energy_values", "score_values"]
 

@@ -39,7 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .._checks import check_choice, check_count, check_positive
+from .._infra.checks import check_choice, check_count, check_positive
 from ..protocol import as_model
 from ..samplers.smc import anneal, weights_ess
 from ..samplers.tempered import Base

@@ -20,7 +20,7 @@ import math
 import torch
 from torch import Tensor
 
-from .._checks import check_count, check_positive
+from .._infra.checks import check_count, check_positive
 from ._inputs import check_sample_pair
 
 __all__ = ["c2st"]

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .._checks import check_count
+from .._infra.checks import check_count
 from ._inputs import check_samples, energy_values
 
 __all__ = ["GridMetrics", "grid_metrics"]

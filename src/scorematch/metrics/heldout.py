@@ -26,10 +26,11 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_count
+from .._infra.checks import check_count
 from ..derivatives import draw_probes
-from ..fields import Energy, Field, require_field
+from ..fields import Energy, Field
 from ..losses import explicit, properties_of, sliced
+from ..protocol import as_model
 
 __all__ = ["HeldOutCriterion", "hyvarinen_loss"]
 
@@ -95,7 +96,7 @@ class HeldOutCriterion:
         self.exact: bool | None = None
 
     def __call__(self, model: object) -> dict[str, float]:
-        field = require_field(model if self.view is None else self.view(model))
+        field = as_model(model if self.view is None else self.view(model), who="the criterion's model")
         if self.exact is None:
             self.exact = (isinstance(field, Energy) and field.uses_sweeps) or self.dim <= self.max_exact_dim
         param = next(iter(model.parameters()), None) if isinstance(model, nn.Module) else None

@@ -36,7 +36,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._checks import check_choice, check_positive
+from .._infra.checks import check_choice, check_positive
 from ._inputs import ScoreLike, check_samples, score_values
 from .kernels import gaussian_kernel, imq_kernel, median_bandwidth, squared_distances
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .._checks import check_choice, check_count, check_positive
+from .._infra.checks import check_choice, check_count, check_positive
 from ._inputs import check_sample_pair
 from .kernels import gaussian_kernel, median_bandwidth, squared_distances
 

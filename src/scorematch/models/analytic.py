@@ -27,7 +27,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from .._checks import check_count
+from .._infra.checks import check_count
 
 __all__ = ["ANALYTIC", "AnalyticTarget", "Gaussian", "GaussianMixture", "RingMixture", "circles", "eight_gaussians",
            "ncsn_toy", "rings"]

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from .._checks import check_count
-from ..shapes import per_sample_view
+from .._infra.checks import check_count
+from .._infra.shapes import per_sample_view
 from .embedding import SigmaEmbedding, sigma_per_sample
 
 __all__ = ["NoiseConditionalScoreCNN", "ScoreCNN"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_count, check_positive
+from .._infra.checks import check_count, check_positive
 
 __all__ = ["SigmaEmbedding", "sigma_per_sample"]
 

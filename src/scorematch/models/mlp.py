@@ -43,9 +43,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from .._checks import check_choice, check_count
-from ..defaults import DEFAULTS
-from ..shapes import per_sample_view
+from .._infra.checks import check_choice, check_count
+from .._infra.defaults import DEFAULTS
+from .._infra.shapes import per_sample_view
 from .embedding import SigmaEmbedding, sigma_per_sample
 
 __all__ = [

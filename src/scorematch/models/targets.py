@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._checks import check_count, check_positive
+from .._infra.checks import check_count, check_positive
 from .analytic import AnalyticTarget, _floats
 
 __all__ = ["Banana", "Funnel", "LogisticICA", "StudentT"]

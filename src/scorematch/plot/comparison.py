@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._checks import check_count
+from .._infra.checks import check_count
 from ._common import DEFAULT_BOX, MAX_POINTS, Box, add_colorbar, check_box, finish, new_figure, note, points
 from .curves import draw_loss
 from .fields import energy_landscape, score_field

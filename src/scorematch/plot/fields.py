@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from .._checks import check_count
+from .._infra.checks import check_count
 from ..metrics.grid import grid_metrics
 from . import _common as common
 from ._common import DEFAULT_BOX, Box

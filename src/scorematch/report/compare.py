@@ -17,13 +17,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..checkpoint import atomic_write
-from ..config import TrainConfig
+from .._infra.checkpoint import atomic_write
 from ..data import DATASETS, IMAGE_SETS, image_set
 from ..metrics import c2st, mmd2
 from ..models.analytic import ANALYTIC
-from ..registry import ESTIMATORS, at_smallest_sigma, default_model
-from ..runs import prepare_data, prepare_table
+from ..runs.config import TrainConfig
+from ..runs.registry import ESTIMATORS, at_smallest_sigma, default_model
+from ..runs.run import prepare_data, prepare_table
 from .console import fmt, objective_line, say
 from .contestants import build_estimator, train_objective
 from .figures import box_of, regions_of

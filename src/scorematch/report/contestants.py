@@ -11,16 +11,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..config import TrainConfig
 from ..data import Standardizer
 from ..fields import Energy
 from ..metrics import ais_log_z, relative_fisher_divergence
 from ..protocol import in_data_units
-from ..registry import ESTIMATORS, OBJECTIVES, at_smallest_sigma
-from ..runfolder import read_metrics
-from ..runs import Run, read_object, train_run
-from ..sampling import draw
-from ..train import TrainingDiverged
+from ..runs.config import TrainConfig
+from ..runs.folder import read_metrics
+from ..runs.registry import ESTIMATORS, OBJECTIVES, at_smallest_sigma
+from ..runs.run import Run, read_object, train_run
+from ..samplers.named import draw
+from ..training.fit import TrainingDiverged
 from .measures import draw_report, sample_quality
 from .quality import QualityProbe, runaway_of
 

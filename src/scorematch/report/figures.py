@@ -11,9 +11,9 @@ from torch import Tensor
 
 from ..metrics.modes import kmeans_regions, mode_check
 from ..models.analytic import ANALYTIC
-from ..registry import MODELS
-from ..runfolder import read_metrics
-from ..runs import Run, prepare_data
+from ..runs.folder import read_metrics
+from ..runs.registry import MODELS
+from ..runs.run import Run, prepare_data
 from .console import say
 from .staging import staged
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..ggm import CRITERIA, choose_lambda
-from ..registry import GRAPH_MODELS
+from ..classical.ggm import CRITERIA, choose_lambda
+from ..runs.registry import GRAPH_MODELS
 from .staging import staged
 
 __all__ = ["graph_report", "partial_correlations"]
@@ -72,11 +72,11 @@ def _draw_graph(rho: np.ndarray, names: list[str], title: str, file: Path) -> No
 def graph_report(x: np.ndarray, names: list[str] | None, out: Path, *, model: str = "gaussian",
                  lam: float | None = None, criterion: str = "cv", gamma: float = 0.5, n_lambdas: int = 50,
                  folds: int = 5, seed: int = 0) -> dict[str, Any]:
-    """Fit the graphical model ``model`` (:data:`scorematch.registry.GRAPH_MODELS`) to the columns of ``x``
+    """Fit the graphical model ``model`` (:data:`scorematch.runs.registry.GRAPH_MODELS`) to the columns of ``x``
     ``(n, p)`` and write ``edges.csv`` (each edge with its partial correlation and precision entry, strongest
     first), ``graph.json`` (with the ten strongest edges), ``path.png`` and ``graph.png`` into ``out``. ``lam``
     fixes λ; by default it is chosen by ``criterion``: ``"cv"``, ``folds``-fold held-out (generalised)
-    score-matching loss, or ``"ebic"``, the extended BIC with ``gamma`` (:func:`scorematch.ggm.choose_lambda`).
+    score-matching loss, or ``"ebic"``, the extended BIC with ``gamma`` (:func:`scorematch.classical.ggm.choose_lambda`).
     Everything is drawn in a temporary folder and moved into ``out`` only when all succeeded. Returns what
     ``graph.json`` holds."""
     entry = GRAPH_MODELS[model]

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..ica import SOURCES, ica, ica_objective
+from ..classical.ica import SOURCES, ica, ica_objective
 from .staging import staged
 
 __all__ = ["SOURCE_DENSITIES", "ica_report"]
@@ -54,7 +54,7 @@ def _draw(sources: np.ndarray, source: str, file: Path) -> None:
 
 
 def ica_report(x: np.ndarray, names: list[str] | None, out: Path, *, source: str = "logistic") -> dict[str, Any]:
-    """Estimate x = A s with independent sources (:func:`scorematch.ica.ica`) and write ``unmixing.csv`` (W, one
+    """Estimate x = A s with independent sources (:func:`scorematch.classical.ica.ica`) and write ``unmixing.csv`` (W, one
     row per source), ``mixing.csv`` (A = W⁻¹, one column per source), ``sources.csv`` (s = W(x − mean)),
     ``ica.json`` and ``sources.png`` into ``out``, all drawn in a temporary folder and moved only when all
     succeeded. The columns are standardized first and W is given back in the data's units. The model fixes each

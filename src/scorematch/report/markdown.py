@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..sampling import SAMPLERS
+from ..samplers.named import SAMPLERS
 from .console import fmt
 
 __all__ = ["markdown"]

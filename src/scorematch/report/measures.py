@@ -9,7 +9,7 @@ from torch import Tensor
 
 from ..metrics import c2st, grid_metrics, mmd2
 from ..metrics.modes import mode_check
-from ..sampling import describe
+from ..samplers.named import describe
 
 __all__ = ["density_quality", "draw_report", "sample_quality"]
 

@@ -29,7 +29,7 @@ RUNAWAY = 1e3
 
 
 class QualityProbe:
-    """``probe(model, stats) -> {"quality": q, ["energy_range": r]}`` for :func:`scorematch.runs.train_run`'s
+    """``probe(model, stats) -> {"quality": q, ["energy_range": r]}`` for :func:`scorematch.runs.run.train_run`'s
     ``eval_fn``: ``model`` in standardized units (``view`` binds a noise-conditional one to its smallest σ),
     ``test`` points in data units, ``truth`` the exact target (or ``None``)."""
 

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from .._checks import check_count, check_positive
+from .._infra.checks import check_count, check_positive
 from .state import Kernel, State
 
 __all__ = ["AdaptResult", "DualAveraging", "adapt_step_size", "dual_averaging_init", "dual_averaging_update",

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from .._checks import check_count, check_positive
+from .._infra.checks import check_count, check_positive
 from .driver import sample
 from .langevin import langevin_step
 from .state import Info, Kernel, State, evaluate

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .._checks import check_count
+from .._infra.checks import check_count
 from .state import Info, Kernel, State
 
 __all__ = ["Diagnostics", "diagnose", "progress_bar", "sample", "trajectory"]

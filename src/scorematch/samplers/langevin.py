@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .._checks import check_positive
+from .._infra.checks import check_positive
 from .state import Info, Kernel, State, always_accepted, evaluate
 
 __all__ = ["langevin", "langevin_init", "langevin_step"]

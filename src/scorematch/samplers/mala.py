@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .._checks import check_positive
-from ..shapes import sum_event
+from .._infra.checks import check_positive
+from .._infra.shapes import sum_event
 from .metropolis import metropolis_select
 from .state import Info, Kernel, State, evaluate
 

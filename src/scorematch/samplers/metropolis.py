@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor
 
-from ..shapes import per_sample_view
+from .._infra.shapes import per_sample_view
 from .state import Info, State
 
 __all__ = ["metropolis_select"]

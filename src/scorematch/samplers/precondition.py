@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .._checks import check_count
+from .._infra.checks import check_count
 from ..protocol import as_model
 from .adapt import AdaptResult, adapt_step_size
 from .state import Kernel

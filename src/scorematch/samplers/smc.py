@@ -45,7 +45,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from .._checks import check_choice, check_count, check_positive
+from .._infra.checks import check_choice, check_count, check_positive
 from .driver import progress_bar
 from .hmc import hmc_step
 from .mala import mala_init, mala_step
@@ -279,7 +279,7 @@ def pooled(run: SMCResult) -> SMCResult:
     :math:`\hat Z_m` is unbiased whatever ladder its rank chose, so :math:`\hat Z` averages the groups of all ranks
     and the pooled weights :math:`e^{L_{m(i)} + \ell_i}` weigh each rank's particles by its groups' evidence. The
     per-step records (ladder, acceptance) stay this rank's."""
-    from ..distributed import gather, world
+    from .._infra.distributed import gather, world
 
     if world()[1] == 1:
         return run
@@ -314,7 +314,7 @@ def smc(
     particles steer the ladder and the step size. The base should cover every mode of the model.
 
     ``pool_ranks``: under a ``torch.distributed`` process group every rank runs its own groups (with its own
-    ``generator``, e.g. :func:`scorematch.distributed.noise_generator`) and :func:`pooled` joins the weighted
+    ``generator``, e.g. :func:`scorematch._infra.distributed.noise_generator`) and :func:`pooled` joins the weighted
     particles of all ranks before the final resampling, so each rank's ``n`` draws (its share) and ``log Z`` come
     from all groups of all ranks.
 

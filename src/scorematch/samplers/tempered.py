@@ -20,9 +20,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .._checks import check_positive
+from .._infra.checks import check_positive
+from .._infra.shapes import sum_event
 from ..protocol import as_model
-from ..shapes import sum_event
 from .state import evaluate
 
 __all__ = ["Base", "Tempered", "target_energy"]

@@ -25,8 +25,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from .._checks import check_count
-from ..shapes import per_sample_view, sum_event
+from .._infra.checks import check_count
+from .._infra.shapes import per_sample_view, sum_event
 from .metropolis import metropolis_select
 from .state import Info, Kernel, State, evaluate
 from .tempered import Base

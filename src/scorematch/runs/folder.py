@@ -9,7 +9,7 @@ A run folder holds::
     summary.json         steps done, why training stopped, the best step and its held-out criterion, overfitting
     sigma_search.json    with sigma "auto": the σ values tried and their held-out criterion
     ladder.json          a σ ladder chosen from the data: σ₁, σ_L, L, the sampler's step, and why each
-    checkpoint/          weights, optimizer, RNG state, step, best weights (see scorematch.checkpoint)
+    checkpoint/          weights, optimizer, RNG state, step, best weights (see scorematch._infra.checkpoint)
 
 Models are trained on standardized data ``z = (x − m)/s``; everything read out of a run is mapped back: scores by
 ``1/s``, energies by ``+Σ log s`` (``−log p`` in data units), samples by ``x = m + s·z``.
@@ -31,14 +31,14 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from torch import Tensor
 
-from ._checks import check_memory
+from .._infra.checks import check_memory
+from ..data import Standardizer
+from ..fields import Energy, Score
+from ..protocol import ScoreModel, device_of, in_data_units
+from ..samplers.named import NotNormalisable, draw, slow_note
+from ..training.judge import mean_and_error, normalise
 from .config import TrainConfig
-from .data import Standardizer
-from .fields import Energy, Score
-from .judge import mean_and_error, normalise
-from .protocol import ScoreModel, device_of, in_data_units
 from .registry import MODELS, OBJECTIVES, SAMPLERS, at_smallest_sigma, build_model
-from .sampling import NotNormalisable, draw, slow_note
 
 __all__ = ["Run", "RunError", "architecture_header", "column_names", "load_run", "read_metrics", "read_object"]
 
@@ -122,13 +122,13 @@ class Run:
 
         Raises:
             NotNormalisable: SMC's report says the model cannot be normalised (its mass far from the data, or
-                groups that disagree: :func:`scorematch.sampling.normalisation_problems`).
+                groups that disagree: :func:`scorematch.samplers.named.normalisation_problems`).
         """
         return self.normalise(n_particles=n_particles, seed=seed, progress=progress)[:2]
 
     def normalise(self, *, n_particles: int = 4096, seed: int = 0, progress: bool = False
                   ) -> tuple[float, float, dict[str, Any]]:
-        """``(log Z, se, report)``: :meth:`log_z` with the SMC draw's report (:func:`scorematch.sampling.draw`)."""
+        """``(log Z, se, report)``: :meth:`log_z` with the SMC draw's report (:func:`scorematch.samplers.named.draw`)."""
         if not isinstance(self.model, Energy):
             raise RunError(f"{self.path} holds a score model: log p needs an energy model (train with --model energy)")
         log_z, se, report, problems = normalise(at_smallest_sigma(self.model, self.config), self.event_shape,
@@ -197,7 +197,7 @@ class Run:
 
     def draw(self, n: int, *, sampler: str | None = None, steps: int | None = None, step_size: float | None = None,
              seed: int = 0, progress: bool = False) -> tuple[Tensor, dict[str, Any]]:
-        """``n`` samples in data units and the draw's report (:func:`scorematch.sampling.draw`: step size,
+        """``n`` samples in data units and the draw's report (:func:`scorematch.samplers.named.draw`: step size,
         acceptance, R̂, ESS, SMC's weights and log Z, warnings). ``step_size`` (standardized units) fixes ε;
         by default it is adapted. SMC's log Z normalises :meth:`energy` (data units: the energies carry the
         standardization's Jacobian, so the number is the same in both units)."""

@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import Tensor, nn
 
-from ._checks import check_positive
-from .distributed import average, average_gradients, noise_generator
+from .._infra.checks import check_positive
+from .._infra.distributed import average, average_gradients, noise_generator
 
 __all__ = ["default_optimizer", "training_step"]
 
@@ -39,7 +39,7 @@ def training_step(model: nn.Module, objective: Objective, optimizer: torch.optim
     gradient norm are finite: otherwise the weights are left untouched and the caller sees the non-finite value
     (``grad_norm`` is NaN when the loss already was). Under a process group the loss and the gradients are
     averaged over the ranks, and each rank draws the objective's noise for its shard from its own generator
-    (:func:`scorematch.distributed.noise_generator`; also where ``generator`` is on another device than ``x``).
+    (:func:`scorematch._infra.distributed.noise_generator`; also where ``generator`` is on another device than ``x``).
     """
     params = [p for g in optimizer.param_groups for p in g["params"]]
     limit = math.inf if clip_grad_norm is None else check_positive("clip_grad_norm", clip_grad_norm)

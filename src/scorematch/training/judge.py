@@ -11,7 +11,7 @@ separated modes. The log-likelihood of points not trained on sees both. For an e
 
 in nats per point in data units. :math:`\log\hat Z` and its error come from
 :func:`scorematch.samplers.smc.smc` through the ``smc`` sampler's report, and the same report says whether the
-model can be normalised at all (:func:`scorematch.sampling.normalisation_problems`): a model that cannot gets no
+model can be normalised at all (:func:`scorematch.samplers.named.normalisation_problems`): a model that cannot gets no
 number.
 
 :class:`Snapshots` keeps the weights of every held-out evaluation during training, and :func:`choose` evaluates a
@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .sampling import describe, draw
+from ..samplers.named import describe, draw
 
 __all__ = ["HeldOut", "Snapshots", "choose", "heldout_log_likelihood", "mean_and_error", "normalise"]
 

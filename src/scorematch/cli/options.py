@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 __all__ = ["add_config_options", "add_file_options", "add_settings", "build_parser", "choices_help", "count_or_zero",
            "fraction", "names", "number", "off_or", "positive_int"]
 
-from .argtypes import count_or_zero, default_text, device, fraction, number, off_or, parser_for, positive_int, seed
+from ..runs.argtypes import count_or_zero, default_text, device, fraction, number, off_or, parser_for, positive_int, seed
 
 
 def choices_help(entries: list[Any]) -> str:
@@ -25,8 +25,8 @@ def names(text: str) -> tuple[str, ...]:
 
 
 def add_settings(parser: argparse.ArgumentParser) -> None:
-    """One option per entry of :data:`scorematch.registry.SETTINGS` (``--fd-step``), left out unless given."""
-    from .registry import SETTINGS
+    """One option per entry of :data:`scorematch.runs.registry.SETTINGS` (``--fd-step``), left out unless given."""
+    from ..runs.registry import SETTINGS
 
     for setting in SETTINGS.entries():
         parser.add_argument("--" + setting.name.replace("_", "-"), type=parser_for(setting.type),
@@ -35,11 +35,11 @@ def add_settings(parser: argparse.ArgumentParser) -> None:
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One option per field of :class:`~scorematch.config.TrainConfig` declared with a help text (``--batch-size``),
+    """One option per field of :class:`~scorematch.runs.config.TrainConfig` declared with a help text (``--batch-size``),
     its parser, metavar, choices and default as declared, left out unless given."""
     from dataclasses import fields
 
-    from .config import TrainConfig
+    from ..runs.config import TrainConfig
 
     for f in fields(TrainConfig):
         meta = f.metadata
@@ -88,8 +88,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``scorematch`` command line: every command, its options and help, built from the tables of names."""
-    from .data import BUILTIN, FILE_TYPES
-    from .registry import ESTIMATORS, MODELS, OBJECTIVES, SAMPLERS
+    from ..data import BUILTIN, FILE_TYPES
+    from ..runs.registry import ESTIMATORS, MODELS, OBJECTIVES, SAMPLERS
 
     root = _Parser(
         prog="scorematch",
@@ -207,9 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_settings(c)  # shared by every method that reads them
     add_file_options(c)
 
-    from .ggm import CRITERIA
-    from .ica import SOURCES
-    from .registry import GRAPH_MODELS
+    from ..classical.ggm import CRITERIA
+    from ..classical.ica import SOURCES
+    from ..runs.registry import GRAPH_MODELS
 
     gr = sub.add_parser("graph", help="a graphical model of a table's columns by penalised score matching",
                         description="Estimate which columns of DATA depend on which given all the others: a sparse "

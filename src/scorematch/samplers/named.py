@@ -30,17 +30,22 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .protocol import has_energy
-from .samplers import adapt_step_size, annealed_langevin, diagnose, hmc, langevin, mala
-from .samplers.chains import run_chains
-from .samplers.diagnostics import RHAT_LIMIT
-from .samplers.smc import smc
-from .samplers.tempered import Base
-from .samplers.tempering import adapt_tempering, default_betas, parallel_tempering
-from .table import Table
+from .._infra.table import Table
+from ..protocol import has_energy
+from .adapt import adapt_step_size
+from .annealed import annealed_langevin
+from .chains import run_chains
+from .diagnostics import RHAT_LIMIT
+from .driver import diagnose
+from .hmc import hmc
+from .langevin import langevin
+from .mala import mala
+from .smc import smc
+from .tempered import Base
+from .tempering import adapt_tempering, default_betas, parallel_tempering
 
-__all__ = ["BASE_STD", "SAMPLERS", "NotNormalisable", "Sampler", "describe", "draw", "normalisation_problems",
-           "slow_note", "warnings_of"]
+__all__ = ["BASE_STD", "SAMPLERS", "Drawn", "NotNormalisable", "Sampler", "describe", "draw", "from_kernel",
+           "normalisation_problems", "slow_note", "warnings_of"]
 
 BASE_STD = 2.0
 ESS_LIMIT = 100
@@ -172,10 +177,11 @@ def _pt(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Ge
                    "pt": {"betas": betas.tolist(), "swap_rate": out.state.swap_rate.tolist()}}
 
 
-def _chains(make: Callable[[Any, float], Any], first_step: float, target_accept: float | None
-            ) -> Callable[..., tuple[Tensor, dict[str, Any]]]:
-    """The driver of a kernel ``make(model, ε)``: ε adapted towards ``target_accept`` during ``steps // 2`` warm-up
-    steps (unless given, or ``target_accept`` is ``None``), then ``steps`` steps over the chains."""
+def from_kernel(make: Callable[[Any, float], Any], first_step: float, target_accept: float | None
+                ) -> Callable[..., Drawn]:
+    """A :class:`Sampler`'s ``run`` from a kernel ``make(model, ε) -> Kernel``: ε adapted towards ``target_accept``
+    during ``steps // 2`` warm-up steps (unless given; ``target_accept`` ``None``: an unadjusted kernel, no
+    adaptation), then ``steps`` steps over the chains, reported with their acceptance, split R̂ and ESS."""
 
     def run(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator, progress: bool) -> Drawn:
         start: Any = x0
@@ -239,10 +245,10 @@ for _sampler in (
             needs_energy=True),
     Sampler("pt", "parallel tempering (energies), 12 temperatures", _pt, 1000, 0.1, needs_energy=True),
     Sampler("mala", "MALA (energies); chains from N(0, I) stay in the mode they find",
-            _chains(lambda m, e: mala(m, e), 0.01, 0.57), 1000, 0.01, needs_energy=True),
-    Sampler("hmc", "HMC, 10 leapfrog steps (energies)", _chains(lambda m, e: hmc(m, e, 10), 0.1, 0.75), 200, 0.1,
+            from_kernel(lambda m, e: mala(m, e), 0.01, 0.57), 1000, 0.01, needs_energy=True),
+    Sampler("hmc", "HMC, 10 leapfrog steps (energies)", from_kernel(lambda m, e: hmc(m, e, 10), 0.1, 0.75), 200, 0.1,
             needs_energy=True),
-    Sampler("langevin", "unadjusted Langevin (any model)", _chains(lambda m, e: langevin(m, e), 2e-3, None), 1000,
+    Sampler("langevin", "unadjusted Langevin (any model)", from_kernel(lambda m, e: langevin(m, e), 2e-3, None), 1000,
             2e-3, judged=False),
     Sampler("annealed", "annealed Langevin over the σ ladder (noise-conditional models)", _annealed, 1000, 0.05,
             needs_ladder=True, judged=False),
@@ -263,11 +269,11 @@ def draw(name: str, model: Any, n: int, event_shape: tuple[int, ...], *, steps: 
 
     Under a ``torch.distributed`` process group (``torchrun``) the draw is sharded: the ``n`` starting points are
     drawn alike on every rank, each rank runs its share of them with its own random numbers
-    (:func:`scorematch.distributed.noise_generator`), SMC pools the weighted particles of all ranks before its
+    (:func:`scorematch._infra.distributed.noise_generator`), SMC pools the weighted particles of all ranks before its
     final resampling (so log Z uses every group), and every rank returns all ``n`` samples in rank order. The
     diagnostics over chains (acceptance, R̂, ESS) are rank 0's share's.
     """
-    from .distributed import gather, noise_generator, portion, world
+    from .._infra.distributed import gather, noise_generator, portion, world
 
     entry = SAMPLERS[name]
     if entry.needs_energy and not has_energy(model):

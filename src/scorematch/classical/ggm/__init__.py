@@ -3,7 +3,7 @@ r"""Gaussian graphical models by score matching with an L1 penalty: the score-ma
 
 For centred data with second-moment matrix :math:`S = X^\top X/n` and a symmetric precision K, Hyvärinen's
 objective of :math:`p \propto e^{-x^\top Kx/2}` is :math:`L(K) = \tfrac12\operatorname{tr}(KSK) - \operatorname{tr}K`,
-a quadratic in the entries of K (its minimiser is :math:`S^{-1}`, :mod:`scorematch.expfam`). With the penalty
+a quadratic in the entries of K (its minimiser is :math:`S^{-1}`, :mod:`scorematch.classical.expfam`). With the penalty
 :math:`\lambda\sum_{a<b}|K_{ab}|` (each edge once; the diagonal free) the estimate is sparse, and its zeros are the
 graph's missing edges. The partial derivatives are
 

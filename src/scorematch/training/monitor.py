@@ -44,7 +44,7 @@ def _mean(values: list[float]) -> float:
 
 
 class Monitor:
-    """Best weights, patience and the overfitting test for :func:`~scorematch.train.fit`; see the module docstring.
+    """Best weights, patience and the overfitting test for :func:`~scorematch.training.fit.fit`; see the module docstring.
 
     Args:
         criterion: ``criterion(model) -> dict`` of held-out values, evaluated with the weights that would be kept.
@@ -127,7 +127,7 @@ def hold_out(data: Tensor, fraction: float) -> tuple[Tensor, Tensor | None]:
 def build_monitor(objective: Callable[..., Tensor], val_data: Tensor | None,
                   criterion: Callable[[nn.Module], dict[str, float]] | None, patience: int | None,
                   overfit_tolerance: float | None) -> Monitor | None:
-    """The monitor of :func:`~scorematch.train.fit`: on ``criterion``, or the held-out Hyvärinen loss on
+    """The monitor of :func:`~scorematch.training.fit.fit`: on ``criterion``, or the held-out Hyvärinen loss on
     ``val_data`` (then the overfitting margin τ₀ defaults to ``0.01·D``; 0.01 with a custom criterion)."""
     if val_data is not None and criterion is not None:
         raise ValueError("give val_data or criterion, not both")
@@ -135,7 +135,7 @@ def build_monitor(objective: Callable[..., Tensor], val_data: Tensor | None,
         return None
     dim = 1
     if criterion is None:
-        from .metrics import HeldOutCriterion
+        from ..metrics import HeldOutCriterion
 
         criterion = HeldOutCriterion(val_data, objective=objective)
         dim = criterion.dim

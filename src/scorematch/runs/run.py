@@ -1,5 +1,5 @@
 """Training a run folder: the data it names, the held-out split, the σ ladder, and what ``train`` writes (the layout
-and reading a finished run: :mod:`scorematch.runfolder`)."""
+and reading a finished run: :mod:`scorematch.runs.folder`)."""
 
 from __future__ import annotations
 
@@ -13,22 +13,22 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._checks import check_memory
-from .checkpoint import atomic_write, latest_step, save_tensors
+from .._infra.checkpoint import atomic_write, latest_step, save_tensors
+from .._infra.checks import check_memory
+from .._infra.distributed import world
+from ..data import DATASETS, IMAGE_SETS, Standardizer, image_set, load_table, make_dataset
+from ..data.digits import GREY_CELL
+from ..data.outputs import save_array
+from ..data.ties import ColumnTies, find_ties, spread_ties
+from ..fields import Energy, Score
+from ..metrics import HeldOutCriterion
+from ..schedules import ladder_from_data
+from ..training.curvature import check_objective_fits
+from ..training.fit import FitResult, TrainingDiverged, fit
+from ..training.judge import HeldOut, Snapshots, choose, heldout_log_likelihood
 from .config import TrainConfig
-from .curvature import check_objective_fits
-from .data import DATASETS, IMAGE_SETS, Standardizer, image_set, load_table, make_dataset
-from .data.digits import GREY_CELL
-from .data.outputs import save_array
-from .data.ties import ColumnTies, find_ties, spread_ties
-from .distributed import world
-from .fields import Energy, Score
-from .judge import HeldOut, Snapshots, choose, heldout_log_likelihood
-from .metrics import HeldOutCriterion
+from .folder import Run, RunError, architecture_header, column_names, load_run, read_object
 from .registry import MODELS, SAMPLERS, at_smallest_sigma, build_model, build_objective
-from .runfolder import Run, RunError, architecture_header, column_names, load_run, read_object
-from .schedules import ladder_from_data
-from .train import FitResult, TrainingDiverged, fit
 
 __all__ = ["Run", "RunError", "load_run", "prepare_data", "prepare_table", "read_object", "save_array", "split_data",
            "train_run"]
@@ -102,7 +102,7 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     constant) is logged every ``eval_every`` steps, the best weights are the ones saved, and training stops after
     ``patience`` steps without a new best. ``summary.json`` records the best step, why training stopped and
     whether overfitting was seen. With ``sigma = "auto"`` (denoising) σ is chosen by successive halving
-    (:func:`scorematch.autosigma.choose_sigma`, ``sigma_search.json``), the winner's run continues into ``out``,
+    (:func:`scorematch.runs.autosigma.choose_sigma`, ``sigma_search.json``), the winner's run continues into ``out``,
     and ``config.json`` holds the σ chosen.
     ``data`` overrides the data the config names (used by ``compare`` to hold out a test split), with its column
     ``names``; ``ladder``: choose the σ ladder (``sigma``, ``sigma_max``, ``n_sigmas``) from the standardized
@@ -110,7 +110,7 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     and the annealed sampler's step, to ``ladder.json`` (``sample`` then uses that step); ``allow_data_change``:
     resume although the data's fingerprint (``data_stats.json``) differs; ``device``: where the model, the data
     and the noise live (default CPU). Under a ``torch.distributed`` process group (``torchrun``) every rank trains
-    its share of each global batch (:mod:`scorematch.distributed`) and rank 0 alone writes. ``eval_fn``
+    its share of each global batch (:mod:`scorematch._infra.distributed`) and rank 0 alone writes. ``eval_fn``
     (``eval_fn(model, stats) -> dict``) adds its values to every held-out evaluation's record (used by
     ``make quality`` to follow the exact Fisher divergence); ``eval_seconds`` also calls it at regular training
     times (see :func:`scorematch.fit`; used by ``compare`` to draw quality against time).
@@ -203,7 +203,7 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
 
 def _judge(cfg: TrainConfig, model: Energy, z_val: Tensor, stats: Standardizer, result: FitResult,
            criterion: Any) -> dict[str, Any]:
-    """The global judge (:mod:`scorematch.judge`): the held-out log-likelihood of the kept weights and of snapshots
+    """The global judge (:mod:`scorematch.training.judge`): the held-out log-likelihood of the kept weights and of snapshots
     through training; the best that can be normalised is loaded into ``model``. What ``summary.json`` records."""
     evaluated = [r["step"] for r in result.history if "val_hyvarinen" in r]
     snaps = criterion.weights if isinstance(criterion, Snapshots) else []
@@ -277,7 +277,7 @@ def _keep_last_good(out: Path, model: Energy | Score, cfg: TrainConfig, error: T
     """A diverged run stays usable: the weights of its last checkpoint (the best held-out ones, else the EMA, else
     the raw ones) become ``model.safetensors`` and ``summary.json`` says what happened; with no checkpoint, nothing
     is kept (``train`` removes a new run folder)."""
-    from .checkpoint import load_checkpoint
+    from .._infra.checkpoint import load_checkpoint
 
     if not (out / "checkpoint" / "latest.json").is_file():
         return

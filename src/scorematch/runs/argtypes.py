@@ -1,6 +1,6 @@
 """The command line's value types: each parses one option's text or raises ``argparse.ArgumentTypeError`` with a
 one-line message (argparse turns it into exit code 2). Settings name their parser where they are declared
-(:mod:`scorematch.config`, :data:`scorematch.registry.SETTINGS`)."""
+(:mod:`scorematch.runs.config`, :data:`scorematch.runs.registry.SETTINGS`)."""
 
 from __future__ import annotations
 

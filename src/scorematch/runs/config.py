@@ -1,6 +1,6 @@
 """The settings of a training run: a frozen dataclass that round-trips to JSON and TOML.
 
-Every field's default is the library's (:mod:`scorematch.defaults`), chosen on the quality benchmark. Unknown keys
+Every field's default is the library's (:mod:`scorematch._infra.defaults`), chosen on the quality benchmark. Unknown keys
 and bad values raise ``ValueError`` with one line naming the key — never a silent fallback.
 """
 
@@ -16,12 +16,15 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from .._infra.defaults import DEFAULTS
+from ..data.standardize import SCALES
+from ..models.mlp import ACTIVATIONS, INITS
 from .argtypes import count_or_zero, fraction, number, off_or, positive_int
 from .argtypes import seed as seed_type
-from .data.standardize import SCALES
-from .defaults import DEFAULTS
-from .models.mlp import ACTIVATIONS, INITS
-from .registry import MODELS, OBJECTIVES, SETTINGS, _count, _non_negative, _positive  # the checks the table's settings use
+from .registry import MODELS, OBJECTIVES, SETTINGS
+from .settings import count as _count
+from .settings import non_negative as _non_negative
+from .settings import positive as _positive
 
 __all__ = ["TrainConfig"]
 
@@ -82,9 +85,9 @@ class TrainConfig:
 
     The fields below are shared by every objective; an objective's or a model kind's own settings (σ, the ladder,
     probes, the finite-difference step, the conv net's width, …) are the entries of
-    :data:`scorematch.registry.SETTINGS`, given by keyword like the fields, read as attributes (``cfg.sigma``) and
+    :data:`scorematch.runs.registry.SETTINGS`, given by keyword like the fields, read as attributes (``cfg.sigma``) and
     stored in ``options``. ``None`` turns a feature off. Noise levels are in standardized units when ``standardize``
-    is on (the default). Defaults are :data:`scorematch.defaults.DEFAULTS`, the same as :func:`scorematch.fit`'s.
+    is on (the default). Defaults are :data:`scorematch._infra.defaults.DEFAULTS`, the same as :func:`scorematch.fit`'s.
     ``sigma = "auto"`` (objectives whose entry allows it) chooses σ from the data by the held-out criterion; the run
     folder then stores the σ chosen.
     """

@@ -25,7 +25,7 @@ def _one_line_warning(message: Warning | str, category: type[Warning], *_: objec
 
 def _rank() -> int:
     """This process's rank under torchrun (0 alone)."""
-    from .distributed import world
+    from .._infra.distributed import world
 
     return world()[0]
 
@@ -36,10 +36,10 @@ def _fail(message: str) -> NoReturn:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from .checkpoint import remove_leftovers
-    from .config import TrainConfig
-    from .data import BUILTIN
-    from .lock import LOCK_NAME, run_lock
+    from .._infra.checkpoint import remove_leftovers
+    from ..data import BUILTIN
+    from ..runs.config import TrainConfig
+    from ..runs.lock import LOCK_NAME, run_lock
 
     given = {k: v for k, v in vars(args).items() if k in TrainConfig.keys() and k != "data"}
     if given.get("patience") == 0:
@@ -75,10 +75,10 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path, begun: dict) -> None:
-    from .config import TrainConfig
-    from .lock import LOCK_NAME
-    from .registry import OBJECTIVES, default_model
-    from .runs import prepare_data, read_object, train_run
+    from ..runs.config import TrainConfig
+    from ..runs.lock import LOCK_NAME
+    from ..runs.registry import OBJECTIVES, default_model
+    from ..runs.run import prepare_data, read_object, train_run
 
     if args.resume:
         saved = TrainConfig.from_dict(read_object(out / "config.json"))
@@ -103,8 +103,8 @@ def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path, b
             cfg = cfg.replace(objective=default_model(shape).default_objective)
         if "model" not in said:  # the kind for the data's shape (images: the conv score network)
             cfg = cfg.replace(model=default_model(shape, cfg.objective).name)
-        from .data import BUILTIN
-        from .defaults import table_defaults
+        from .._infra.defaults import table_defaults
+        from ..data import BUILTIN
 
         scaled = table_defaults(x.shape[0])  # a group: any of its settings given, none is applied
         if x.ndim == 2 and data not in BUILTIN and scaled and not set(scaled) & (set(given) | set(from_file)):
@@ -140,7 +140,7 @@ def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path, b
         else:
             print(line)
     if held is not None:
-        from .sampling import NotNormalisable
+        from ..samplers.named import NotNormalisable
 
         if held["problems"]:
             raise NotNormalisable(held["problems"])
@@ -150,10 +150,10 @@ def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path, b
 
 
 def _sample(args: argparse.Namespace) -> None:
-    from .checkpoint import atomic_write
-    from .data.outputs import check_output, save_array, write_columns
-    from .runs import load_run
-    from .sampling import SAMPLERS, describe
+    from .._infra.checkpoint import atomic_write
+    from ..data.outputs import check_output, save_array, write_columns
+    from ..runs.run import load_run
+    from ..samplers.named import SAMPLERS, describe
 
     run = load_run(args.run, device=args.device)
     out = check_output(args.out or str(run.path / "samples.npy"), (".npy", ".csv"))
@@ -167,7 +167,7 @@ def _sample(args: argparse.Namespace) -> None:
     x, report = run.draw(n, sampler=args.sampler, steps=args.steps, step_size=args.step_size, seed=args.seed,
                          progress=not args.quiet and sys.stderr.isatty())
     if report.get("normalisation_problems"):  # SMC says the model cannot be normalised: nothing is written
-        from .sampling import NotNormalisable
+        from ..samplers.named import NotNormalisable
 
         raise NotNormalisable(report["normalisation_problems"])
     if _rank() != 0:  # under torchrun every rank drew its share and holds all samples; rank 0 writes them
@@ -179,7 +179,7 @@ def _sample(args: argparse.Namespace) -> None:
         save_array(out, x.numpy())
     atomic_write(report_path, json.dumps(report, indent=2) + "\n")
     if run.images:
-        from .plot import image_grid
+        from ..plot import image_grid
 
         image_grid(x, title=f"{n} samples, {report['sampler']}", value_range=run.value_range, path=grid)
     print(f"{n} samples ({describe(report)}) -> {out}; diagnostics -> {report_path}"
@@ -193,9 +193,9 @@ def _sample(args: argparse.Namespace) -> None:
 def _eval(args: argparse.Namespace) -> None:
     import torch
 
-    from .data import csv_header, load_array, match_columns
-    from .data.outputs import check_output, save_array, write_columns
-    from .runs import load_run
+    from ..data import csv_header, load_array, match_columns
+    from ..data.outputs import check_output, save_array, write_columns
+    from ..runs.run import load_run
 
     out = check_output(args.out, (".npz", ".csv"))
     run = load_run(args.run, device=args.device)
@@ -216,8 +216,8 @@ def _eval(args: argparse.Namespace) -> None:
 
 
 def _plot(args: argparse.Namespace) -> None:
-    from .report import plot_run
-    from .runs import load_run
+    from ..report import plot_run
+    from ..runs.run import load_run
 
     run = load_run(args.run)
     out = Path(args.out) if args.out else run.path / "plots"
@@ -231,7 +231,7 @@ def _table(args: argparse.Namespace, command: str) -> tuple[Any, list[str] | Non
     ``--out``, which must be new or an empty folder."""
     import torch
 
-    from .data import load_table
+    from ..data import load_table
 
     x, names = load_table(args.data, key=getattr(args, "key", None), columns=getattr(args, "columns", None),
                           delimiter=getattr(args, "delimiter", None), dtype=torch.float64)
@@ -244,7 +244,7 @@ def _table(args: argparse.Namespace, command: str) -> tuple[Any, list[str] | Non
 
 
 def _graph(args: argparse.Namespace) -> None:
-    from .report.graphs import graph_report
+    from ..report.graphs import graph_report
 
     x, names, out = _table(args, "graph")
     if args.gamma is not None and (args.criterion != "ebic" or args.lam is not None):
@@ -259,7 +259,7 @@ def _graph(args: argparse.Namespace) -> None:
 
 
 def _ica(args: argparse.Namespace) -> None:
-    from .report.ica_report import ica_report
+    from ..report.ica_report import ica_report
 
     x, names, out = _table(args, "ica")
     summary = ica_report(x, names, out, source=args.source)
@@ -269,8 +269,8 @@ def _ica(args: argparse.Namespace) -> None:
 
 
 def _compare(args: argparse.Namespace, *, demo: bool = False) -> None:
-    from .registry import ESTIMATORS, OBJECTIVES
-    from .report import compare
+    from ..report import compare
+    from ..runs.registry import ESTIMATORS, OBJECTIVES
 
     if demo:
         names = [o.name for o in OBJECTIVES.entries() if o.family == "score matching"]
@@ -283,8 +283,8 @@ def _compare(args: argparse.Namespace, *, demo: bool = False) -> None:
                              f"{', '.join(OBJECTIVES)}, or the estimators {', '.join(ESTIMATORS)}")
         if not args.eval_seconds > 0:
             raise ValueError(f"--eval-seconds must be > 0, got {args.eval_seconds}")
-        from .data import BUILTIN
-        from .registry import SETTINGS
+        from ..data import BUILTIN
+        from ..runs.registry import SETTINGS
 
         settings = {k: v for k, v in vars(args).items() if k in SETTINGS or k in ("columns", "delimiter", "key")}
         if args.data not in BUILTIN:
@@ -302,15 +302,15 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _one_line_warning  # from the first moment: parsing and imports warn in one line too
     try:
         args = _build_parser().parse_args(argv)
-        from .sampling import NotNormalisable
-        from .train import TrainingDiverged
-        from .tuning import tune_cpu_allocator
+        from .._infra.tuning import tune_cpu_allocator
+        from ..samplers.named import NotNormalisable
+        from ..training.fit import TrainingDiverged
 
         tune_cpu_allocator()  # this process only: small CPU temporaries are recycled instead of mmap'd (tuning.py)
         commands = {"train": _train, "sample": _sample, "eval": _eval, "plot": _plot, "compare": _compare,
                     "demo": lambda a: _compare(a, demo=True), "graph": _graph, "ica": _ica}
         if args.command in ("train", "sample", "eval"):  # train and sample join a torchrun's process group
-            from .distributed import start_from_environment
+            from .._infra.distributed import start_from_environment
 
             args.device = start_from_environment(args.device, join=args.command != "eval")
             if args.command == "eval" and int(os.environ.get("RANK", "0") or 0) > 0:
@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = False
         try:
             if args.command in ("sample", "eval", "plot") and Path(args.run).is_dir():
-                from .lock import run_lock
+                from ..runs.lock import run_lock
 
                 with run_lock(args.run, shared=True):  # never read a run while it is being written
                     commands[args.command](args)
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                              "reported for it\n")
             return 3
         finally:
-            from .distributed import stop
+            from .._infra.distributed import stop
 
             stop(ok)  # under torchrun a failed process leaves at once: its exit ends the job
     except KeyboardInterrupt:
@@ -353,7 +353,3 @@ def main(argv: list[str] | None = None) -> int:
                          "traceback)\n")
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -39,7 +39,7 @@ def check_curvature(model: object, what: str = "this objective") -> None:
     >>> from scorematch import Energy
     >>> check_curvature(Energy(nn.Sequential(nn.Linear(2, 4), nn.Softplus(), nn.Linear(4, 1))))  # smooth: fine
     """
-    from .fields import Energy
+    from ..fields import Energy
 
     if not isinstance(model, Energy):
         return
@@ -55,7 +55,7 @@ def check_curvature(model: object, what: str = "this objective") -> None:
 def check_objective_fits(model: object, objective: object) -> None:
     """:func:`check_curvature` when ``objective`` (a loss, or a ``functools.partial`` of one) declares that it takes
     second derivatives (:func:`scorematch.losses.properties_of`)."""
-    from .losses import base_objective, properties_of
+    from ..losses import base_objective, properties_of
 
     if properties_of(objective).order >= 2:
         base = base_objective(objective)
