@@ -78,9 +78,9 @@ start = 16 * torch.rand(n_chains, 2, generator=torch.Generator().manual_seed(2))
 per_level = 20 if args.smoke else 100
 plain = sample(langevin(single[0.1][0], 0.05), start, per_level * len(ladder),
                generator=torch.Generator().manual_seed(3))
-annealed = annealed_langevin(ncsn, start, ladder, step_size=0.1, n_steps_each=per_level,
+annealed = annealed_langevin(ncsn, start, ladder, step_size=0.1, steps_per_level=per_level,
                              generator=torch.Generator().manual_seed(3))
-exact = annealed_langevin(smoothed, start.double(), ladder.double(), step_size=0.1, n_steps_each=per_level,
+exact = annealed_langevin(smoothed, start.double(), ladder.double(), step_size=0.1, steps_per_level=per_level,
                           generator=torch.Generator().manual_seed(3))
 
 

@@ -36,9 +36,9 @@ data, fresh = truth.sample(5000, g), truth.sample(2000, g)
 box = ((-3, 3), (-3, 3))
 METHODS = {
     "explicit score matching": lambda: losses.explicit,
-    "CD-10": lambda: lambda m, x, generator=None: contrastive_divergence(m, x, n_steps=10, step_size=0.01,
+    "CD-10": lambda: lambda m, x, generator=None: contrastive_divergence(m, x, steps=10, step_size=0.01,
                                                                          generator=generator),
-    "persistent CD-10": lambda: PersistentContrastiveDivergence(buffer_size=5000, n_steps=10, step_size=0.01),
+    "persistent CD-10": lambda: PersistentContrastiveDivergence(buffer_size=5000, steps=10, step_size=0.01),
 }
 LRS = [1e-3, 1e-2]
 runs = {}

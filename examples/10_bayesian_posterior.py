@@ -48,21 +48,21 @@ model = Energy(energy)
 CHAINS, STEPS = (32, 200) if args.smoke else (256, 2000)
 
 
-def run(name: str, make, n_chains: int, n_steps: int, seed: int, target: float, precondition: bool = False):
-    """``make(model, step_size)`` chains from near 0: warm-up (half as many steps), then ``n_steps``; with
+def run(name: str, make, n_chains: int, steps: int, seed: int, target: float, precondition: bool = False):
+    """``make(model, step_size)`` chains from near 0: warm-up (half as many steps), then ``steps``; with
     ``precondition`` the warm-up also learns a dense mass matrix from the chains' covariance."""
     g = torch.Generator().manual_seed(seed)
     start = 0.1 * torch.randn(n_chains, X.shape[1], generator=g)
     if precondition:
-        target_model, warm = adapt_preconditioner(make, model, start, n_steps // 2, step_size=1e-3,
+        target_model, warm = adapt_preconditioner(make, model, start, steps // 2, step_size=1e-3,
                                                   target_accept=target, generator=g)
         to_x = target_model.to_x
     else:
         target_model, to_x = model, (lambda z: z)
-        warm = adapt_step_size(lambda e: make(model, e), start, n_steps // 2, step_size=1e-3, target_accept=target,
+        warm = adapt_step_size(lambda e: make(model, e), start, steps // 2, step_size=1e-3, target_accept=target,
                                generator=g)
-    out = run_chains(make(target_model, warm.step_size), warm.state, n_steps, generator=g)
-    print(f"  {name:18s} {n_chains} chains × {n_steps} steps (+ {n_steps // 2} warm-up): step {warm.step_size:.3g}, "
+    out = run_chains(make(target_model, warm.step_size), warm.state, steps, generator=g)
+    print(f"  {name:18s} {n_chains} chains × {steps} steps (+ {steps // 2} warm-up): step {warm.step_size:.3g}, "
           f"acceptance {out.accept_prob:.2f}, R̂ {out.rhat:.3f}, ESS {out.ess:.0f}")
     return to_x(out.x)
 

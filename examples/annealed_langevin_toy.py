@@ -27,7 +27,7 @@ def start(seed: int) -> tuple[torch.Tensor, torch.Generator]:
 print(f"weight of the mode at (−5, −5) (truth 0.2), {N_CHAINS} chains, standard error ≈ 0.008")
 for seed in range(5):
     x0, g = start(seed)
-    annealed = annealed_langevin(toy, x0, sigmas, step_size=EPS, n_steps_each=T, generator=g)
+    annealed = annealed_langevin(toy, x0, sigmas, step_size=EPS, steps_per_level=T, generator=g)
     x0, g = start(seed)
     plain = sample(langevin(toy.mixture, EPS), x0, len(sigmas) * T, generator=g)
     w_a = (annealed.sum(-1) < 0).double().mean().item()

@@ -167,9 +167,9 @@ def test_a_damaged_metrics_file_is_named_by_plot(trained, tmp_path, capsys, text
 
 
 @pytest.mark.parametrize(("text", "message"), [("[]", "must hold a JSON object"),
-                                               ('{"n_steps_each": 2, "n_sigmas": "4", "step_size": 1e-5}',
+                                               ('{"steps_per_level": 2, "n_sigmas": "4", "step_size": 1e-5}',
                                                 "n_sigmas must be a whole number > 0, got '4'"),
-                                               ('{"n_steps_each": 2, "n_sigmas": 4, "step_size": -1}',
+                                               ('{"steps_per_level": 2, "n_sigmas": 4, "step_size": -1}',
                                                 "step_size must be a number > 0")])
 def test_a_damaged_ladder_is_named_by_sample(tmp_path, capsys, text, message):
     run = tmp_path / "run"

@@ -47,7 +47,7 @@ def test_the_step_brings_the_variance_after_t_steps_closest_to_the_level_s():
     (1%)."""
     x = torch.randn(300, 3072, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     ladder = ladder_from_data(x, sigma_min=0.01)
-    t, gamma, u = ladder.n_steps_each, ladder.ratio, ladder.step_size / 2
+    t, gamma, u = ladder.steps_per_level, ladder.ratio, ladder.step_size / 2
     assert u * 0.01**2 == pytest.approx(6.2e-6, rel=0.05)
     best = abs(_variance_ratio(u, gamma, t) - 1)
     assert best < abs(_variance_ratio(0.8 * u, gamma, t) - 1) and best < abs(_variance_ratio(1.25 * u, gamma, t) - 1)
@@ -87,10 +87,10 @@ def test_the_command_line_takes_the_ladder_from_the_data_when_no_sigma_is_given(
     assert (config["sigma_max"], config["sigma"], config["n_sigmas"]) == (rule["sigma_max"], rule["sigma_min"],
                                                                           rule["n_sigmas"])
     assert set(rule["reasons"]) == {"sigma_max", "sigma_min", "ratio", "n_sigmas", "step_size"}
-    assert rule["n_steps_each"] * rule["n_sigmas"] >= 1000 // rule["n_sigmas"] * rule["n_sigmas"]
+    assert rule["steps_per_level"] * rule["n_sigmas"] >= 1000 // rule["n_sigmas"] * rule["n_sigmas"]
     assert main(["sample", str(tmp_path / "a"), "--n", "20", "--out", str(tmp_path / "s.npy"), "--quiet"]) == 0
     report = json.loads((tmp_path / "s.json").read_text())
-    assert report["steps"] == rule["n_steps_each"] * rule["n_sigmas"]  # the sampler takes the rule's budget
+    assert report["steps"] == rule["steps_per_level"] * rule["n_sigmas"]  # the sampler takes the rule's budget
     assert report["step_size"] == pytest.approx(rule["step_size"])  # and its step
     assert main(["train", "moons", "--out", str(tmp_path / "b"), "--sigma", "0.2", *args]) == 0
     assert not (tmp_path / "b" / "ladder.json").exists()  # a σ given: the settings as given

@@ -146,14 +146,14 @@ def test_directional_sweep_rejects_bad_probes():
 def test_samplers_follow_the_same_path(kernel):
     net = mlp(2, nn.SiLU, width=16)
     x0 = torch.randn(50, 2)
-    fast = sample(kernel(Energy(net)), x0, n_steps=20, generator=torch.Generator().manual_seed(0))
-    slow = sample(kernel(Energy(net, analytic=False)), x0, n_steps=20, generator=torch.Generator().manual_seed(0))
+    fast = sample(kernel(Energy(net)), x0, steps=20, generator=torch.Generator().manual_seed(0))
+    slow = sample(kernel(Energy(net, analytic=False)), x0, steps=20, generator=torch.Generator().manual_seed(0))
     assert_close(fast, slow)
 
 
 def test_annealed_langevin_follows_the_same_path():
     net = NoiseConditionalEnergyMLP(2, hidden=8, depth=2)
     x0 = torch.randn(30, 2)
-    runs = [annealed_langevin(Energy(net, analytic=a), x0, sigmas=torch.tensor([1.0, 0.3, 0.1]), n_steps_each=5,
+    runs = [annealed_langevin(Energy(net, analytic=a), x0, sigmas=torch.tensor([1.0, 0.3, 0.1]), steps_per_level=5,
                               step_size=0.01, generator=torch.Generator().manual_seed(0)) for a in (True, False)]
     assert_close(runs[0], runs[1])

@@ -103,12 +103,12 @@ class NoiseLadder:
     sigmas: tuple[float, ...]
     ratio: float
     step_size: float
-    n_steps_each: int
+    steps_per_level: int
     reasons: dict[str, str]
 
     def to_dict(self) -> dict[str, Any]:
         return {"sigma_max": self.sigmas[0], "sigma_min": self.sigmas[-1], "n_sigmas": len(self.sigmas),
-                "ratio": self.ratio, "step_size": self.step_size, "n_steps_each": self.n_steps_each,
+                "ratio": self.ratio, "step_size": self.step_size, "steps_per_level": self.steps_per_level,
                 "sigmas": list(self.sigmas), "reasons": self.reasons}
 
 
@@ -122,7 +122,7 @@ def _resolution(flat: Tensor) -> float | None:
     return step if float((steps - steps.round()).abs().max()) < 1e-3 else None  # float32 pixels: within 0.1%
 
 
-def ladder_from_data(x: Tensor, *, n_steps_each: int = 5, step_budget: int | None = None,
+def ladder_from_data(x: Tensor, *, steps_per_level: int = 5, step_budget: int | None = None,
                      sigma_min: float | None = None, max_ratio: float = 2.0, max_points: int = 20000,
                      generator: torch.Generator | None = None, sigma_min_reason: str = "given") -> NoiseLadder:
     r"""The σ ladder and annealed-Langevin step for data ``x`` ``(n, *event)`` by the rules of NCSNv2 (Song & Ermon
@@ -140,8 +140,8 @@ def ladder_from_data(x: Tensor, *, n_steps_each: int = 5, step_budget: int | Non
       :func:`shell_overlap` (γ, D) = 0.5, D the event size; L = ⌈log(σ₁/σ_L)/log γ⌉ + 1 (γ then shrinks a little so
       that the ends are exact). In few dimensions the overlap stays above one half up to large ratios (in D ≤ 4 at
       every ratio): γ is capped at ``max_ratio``.
-    * Step (technique 4): with T steps per level — ``n_steps_each``, or with ``step_budget`` as many as the budget
-      shared by the L levels allows, at least ``n_steps_each`` — u = ε/σ_L² brings the variance ratio after T
+    * Step (technique 4): with T steps per level — ``steps_per_level``, or with ``step_budget`` as many as the budget
+      shared by the L levels allows, at least ``steps_per_level`` — u = ε/σ_L² brings the variance ratio after T
       steps from the level above, :math:`(1-u)^{2T}(\gamma^2 - \tfrac{2}{2-u}) + \tfrac{2}{2-u}`, closest to 1
       (it exceeds 1 at both ends: too few moves, or the unadjusted step's own inflation). NCSNv2 moves by
       :math:`\alpha_i = u\sigma_i^2` as :math:`x + \alpha_i s + \sqrt{2\alpha_i} z`; in this library's convention
@@ -152,7 +152,7 @@ def ladder_from_data(x: Tensor, *, n_steps_each: int = 5, step_budget: int | Non
     >>> ladder.sigmas[0], ladder.sigmas[-1], len(ladder.sigmas)
     (5.0, 0.05, 8)
     """
-    check_count("n_steps_each", n_steps_each)
+    check_count("steps_per_level", steps_per_level)
     if x.ndim < 2 or x.shape[0] < 2:
         raise ValueError(f"x must have shape (n, *event) with n >= 2; got {tuple(x.shape)}")
     flat = x.detach().reshape(x.shape[0], -1).double()
@@ -190,12 +190,12 @@ def ladder_from_data(x: Tensor, *, n_steps_each: int = 5, step_budget: int | Non
     sigmas = (sigma_max, *sigmas[1:-1], sigma_min) if n > 1 else sigmas  # the ends exact, not logspace's round-off
     gamma = sigmas[0] / sigmas[1] if n > 1 else ratio
     if step_budget is not None:
-        n_steps_each = max(n_steps_each, check_count("step_budget", step_budget) // n)
+        steps_per_level = max(steps_per_level, check_count("step_budget", step_budget) // n)
 
     def excess(u: float) -> float:  # variance ratio − 1: above 0 at both ends (the unadjusted step's own bias)
-        return abs((1 - u) ** (2 * n_steps_each) * (gamma**2 - 2 / (2 - u)) + 2 / (2 - u) - 1)
+        return abs((1 - u) ** (2 * steps_per_level) * (gamma**2 - 2 / (2 - u)) + 2 / (2 - u) - 1)
 
     u = _minimize(excess, 1e-9, 1.0)
-    reasons["step_size"] = (f"the sample variance after {n_steps_each} Langevin steps per level matches the level's "
+    reasons["step_size"] = (f"the sample variance after {steps_per_level} Langevin steps per level matches the level's "
                             "(NCSNv2 technique 4); relative: ε_i = step_size · σ_i²")
-    return NoiseLadder(sigmas, gamma, 2 * u, n_steps_each, reasons)
+    return NoiseLadder(sigmas, gamma, 2 * u, steps_per_level, reasons)

@@ -57,9 +57,9 @@ def _errors(family):
 
 
 @pytest.mark.parametrize("name, objective", [
-    ("cd", functools.partial(contrastive_divergence, n_steps=10, step_size=0.05, alpha=0.0)),
-    ("cd-mala", functools.partial(contrastive_divergence, n_steps=10, step_size=0.1, alpha=0.0, sampler="mala")),
-    ("pcd", PersistentContrastiveDivergence(buffer_size=1000, n_steps=10, step_size=0.1, alpha=0.0,
+    ("cd", functools.partial(contrastive_divergence, steps=10, step_size=0.05, alpha=0.0)),
+    ("cd-mala", functools.partial(contrastive_divergence, steps=10, step_size=0.1, alpha=0.0, sampler="mala")),
+    ("pcd", PersistentContrastiveDivergence(buffer_size=1000, steps=10, step_size=0.1, alpha=0.0,
                                             restart_fraction=0.0)),
 ])
 def test_contrastive_divergence_recovers_a_gaussian(name, objective):
@@ -90,8 +90,8 @@ def test_nce_asks_for_a_learned_log_normalizer():
 @pytest.mark.parametrize("name", ["cd", "pcd", "nce"])
 def test_each_method_recovers_a_4d_gaussian_from_more_data(name):
     """Full size: 16000 points of a 4-D Gaussian, 1500 steps; the same tolerances on a harder problem."""
-    objective = {"cd": functools.partial(contrastive_divergence, n_steps=10, step_size=0.05, alpha=0.0),
-                 "pcd": PersistentContrastiveDivergence(buffer_size=2000, n_steps=10, step_size=0.1, alpha=0.0,
+    objective = {"cd": functools.partial(contrastive_divergence, steps=10, step_size=0.05, alpha=0.0),
+                 "pcd": PersistentContrastiveDivergence(buffer_size=2000, steps=10, step_size=0.1, alpha=0.0,
                                                         restart_fraction=0.0),
                  "nce": functools.partial(noise_contrastive, ratio=8, noise=torch.distributions.MultivariateNormal(
                      torch.zeros(4), 4.0 * torch.eye(4)))}[name]

@@ -19,7 +19,7 @@ STANDARD = Energy(lambda x: 0.5 * (x**2).sum(-1))
 def test_the_stationary_variance_of_the_inner_sampler(sampler, eps, eta, variance):
     g = torch.Generator().manual_seed(0)
     x0 = variance**0.5 * torch.randn(40000, 1, generator=g)      # start at the stationary law
-    x = mcmc_negatives(STANDARD, x0, n_steps=300, step_size=eps, noise_scale=eta, sampler=sampler, generator=g)
+    x = mcmc_negatives(STANDARD, x0, steps=300, step_size=eps, noise_scale=eta, sampler=sampler, generator=g)
     assert float(x.var()) == pytest.approx(variance, rel=0.03)  # 40000 chains: a few per cent at most
 
 

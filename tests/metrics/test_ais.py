@@ -88,7 +88,7 @@ def test_log_z_over_seeds_standardised_errors_look_standard_normal(d):
         ({"betas": torch.tensor([0.1, 1.0])}, "betas must increase strictly from 0 to 1"),
         ({"target_accept": 1.0}, r"target_accept must lie in \(0, 1\), got 1.0"),
         ({"base_std": 0.0}, "base_std must be a finite number > 0"),
-        ({"n_mala_steps": 0}, "n_mala_steps must be an integer >= 1"),
+        ({"steps_per_temperature": 0}, "steps_per_temperature must be an integer >= 1"),
         ({"data": torch.zeros(4, 3)}, r"data must have event shape \(2,\)"),
         ({"base_mean": torch.zeros(3)}, r"base_mean must be a float or a tensor of shape \(2,\), got shape \(3,\)"),
     ],

@@ -32,15 +32,15 @@ def test_a_shift_is_detected_near_the_bayes_accuracy():
 
 def test_unbalanced_sets_are_subsampled_so_the_majority_class_does_not_win():
     x, y = _gaussians(200, 2000, 0.0, seed=4)   # predicting "y" always would score 0.91 without balancing
-    accuracy = c2st(x, y, n_steps=50, generator=torch.Generator().manual_seed(5))
+    accuracy = c2st(x, y, steps=50, generator=torch.Generator().manual_seed(5))
     assert abs(accuracy - 0.5) < 0.1
 
 
 def test_inputs_are_standardised_with_pooled_statistics():
     x, y = _gaussians(300, 300, 1.0, seed=6)
     scale, offset = torch.tensor([1000.0, 0.001]), torch.tensor([5e3, -7.0])
-    plain = c2st(x, y, n_folds=3, n_steps=50, generator=torch.Generator().manual_seed(7))
-    rescaled = c2st(x * scale + offset, y * scale + offset, n_folds=3, n_steps=50,
+    plain = c2st(x, y, n_folds=3, steps=50, generator=torch.Generator().manual_seed(7))
+    rescaled = c2st(x * scale + offset, y * scale + offset, n_folds=3, steps=50,
                     generator=torch.Generator().manual_seed(7))
     assert abs(plain - rescaled) < 0.02
 
@@ -48,8 +48,8 @@ def test_inputs_are_standardised_with_pooled_statistics():
 def test_same_seed_same_accuracy_and_image_events():
     g = torch.Generator().manual_seed(8)
     x, y = torch.randn(60, 2, 3, generator=g), torch.randn(60, 2, 3, generator=g) + 0.5
-    first = c2st(x, y, n_folds=3, n_steps=20, generator=torch.Generator().manual_seed(9))
-    again = c2st(x, y, n_folds=3, n_steps=20, generator=torch.Generator().manual_seed(9))
+    first = c2st(x, y, n_folds=3, steps=20, generator=torch.Generator().manual_seed(9))
+    again = c2st(x, y, n_folds=3, steps=20, generator=torch.Generator().manual_seed(9))
     assert first == again and 0.0 <= first <= 1.0
 
 
@@ -60,7 +60,7 @@ def test_same_seed_same_accuracy_and_image_events():
         (torch.randn(10, 2), torch.randn(10, 2), {"n_folds": 1}, "n_folds must be an integer >= 2"),
         (torch.randn(3, 2), torch.randn(10, 2), {}, "at least n_folds=5 samples per set, got 3"),
         (torch.randn(10, 2), torch.randn(10, 2), {"lr": -1.0}, "lr must be a finite number > 0"),
-        (torch.randn(10, 2), torch.randn(10, 2), {"n_steps": 0}, "n_steps must be an integer >= 1"),
+        (torch.randn(10, 2), torch.randn(10, 2), {"steps": 0}, "steps must be an integer >= 1"),
     ],
 )
 def test_bad_inputs_raise_one_line_value_errors(x, y, kwargs, match):

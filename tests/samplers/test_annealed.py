@@ -27,7 +27,7 @@ def _weight_of_first_mode(x):
 
 def test_annealed_langevin_recovers_the_mixture_weights():
     x0, g = _start(0)
-    x = annealed_langevin(TOY, x0, SIGMAS, step_size=EPS, n_steps_each=T, generator=g)
+    x = annealed_langevin(TOY, x0, SIGMAS, step_size=EPS, steps_per_level=T, generator=g)
     w = _weight_of_first_mode(x)
     assert abs(w - 0.2) < 0.03, w
     # and the samples sit on the modes: within-mode spread ≈ 1 (after the final denoising step, a bit less)
@@ -51,7 +51,7 @@ def test_step_sizes_follow_sigma_squared():
 
     sigmas = torch.tensor([2.0, 1.0])
     x0 = torch.ones(200_000, 1)
-    x = annealed_langevin(Linear(), x0, sigmas, step_size=0.1, n_steps_each=1, final_denoise=False,
+    x = annealed_langevin(Linear(), x0, sigmas, step_size=0.1, steps_per_level=1, final_denoise=False,
                           generator=torch.Generator().manual_seed(0))
     a1, a2 = 0.1 * 4, 0.1
     mean = (1 - a1 / 2) * (1 - a2 / 2)
@@ -63,10 +63,10 @@ def test_step_sizes_follow_sigma_squared():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [(dict(sigmas=[1.0, 2.0]), "descending"), (dict(sigmas=[]), "non-empty"), (dict(sigmas=[1.0, 0.0]), "> 0"),
-     (dict(step_size=0.0), "step_size"), (dict(n_steps_each=0), "n_steps_each")],
+     (dict(step_size=0.0), "step_size"), (dict(steps_per_level=0), "steps_per_level")],
 )
 def test_bad_options_raise_value_error(kwargs, message):
-    options = dict(sigmas=[2.0, 1.0], step_size=0.1, n_steps_each=2) | kwargs
+    options = dict(sigmas=[2.0, 1.0], step_size=0.1, steps_per_level=2) | kwargs
     sigmas = options.pop("sigmas")
     with pytest.raises(ValueError, match=message):
         annealed_langevin(TOY, torch.zeros(3, 2), sigmas, **options)
@@ -77,9 +77,9 @@ def test_the_annealed_kernel_runs_in_every_driver_and_is_annealed_langevin_step_
 
     model = Score(lambda x, sigma: -x / (1 + sigma[:, None] ** 2))
     ladder, x0 = [2.0, 0.7, 0.2], torch.randn(64, 2, generator=torch.Generator().manual_seed(1))
-    kernel = annealed_langevin_kernel(model, ladder, step_size=0.05, n_steps_each=7)
+    kernel = annealed_langevin_kernel(model, ladder, step_size=0.05, steps_per_level=7)
     by_kernel = sample(kernel, x0, 21, generator=torch.Generator().manual_seed(2))
-    whole = annealed_langevin(model, x0, ladder, step_size=0.05, n_steps_each=7, final_denoise=False,
+    whole = annealed_langevin(model, x0, ladder, step_size=0.05, steps_per_level=7, final_denoise=False,
                               generator=torch.Generator().manual_seed(2))
     assert torch.equal(by_kernel, whole)
     path = trajectory(kernel, x0, 21, generator=torch.Generator().manual_seed(2))

@@ -20,10 +20,10 @@ def ula_cov(eps):
 N_CHAINS = 10_000
 
 
-def _run(kernel, n_steps=50, seed=0):
+def _run(kernel, steps=50, seed=0):
     g = torch.Generator().manual_seed(seed)
     x0 = TARGET.sample(N_CHAINS, g)  # start at the target: what remains is the sampler's own bias
-    return sample(kernel, x0, n_steps, generator=g)
+    return sample(kernel, x0, steps, generator=g)
 
 
 def _ula_steps(eps):

@@ -54,7 +54,7 @@ def test_kernel_contract(name, event):
 def test_annealed_contract(kind, event):
     model = (Energy if kind == "energy" else Score)(make_net(kind, event, conditional=True))
     x0 = torch.rand(5, *event, generator=torch.Generator().manual_seed(0))
-    run = lambda seed: annealed_langevin(model, x0, [1.0, 0.5, 0.1], step_size=1e-3, n_steps_each=3,  # noqa: E731
+    run = lambda seed: annealed_langevin(model, x0, [1.0, 0.5, 0.1], step_size=1e-3, steps_per_level=3,  # noqa: E731
                                          generator=torch.Generator().manual_seed(seed))
     a, b = run(1), run(1)
     assert a.shape == x0.shape and torch.isfinite(a).all() and torch.equal(a, b) and a.grad_fn is None
@@ -98,7 +98,7 @@ def test_step_uses_the_documented_convention():
         (lambda: hmc(Energy(lambda x: x.sum(-1)), 0.1, 0), ValueError, "n_leapfrog"),
         (lambda: sample(mala(Score(lambda x: -x), 0.1), torch.zeros(2, 2), 3), TypeError, "needs an energy"),
         (lambda: sample(langevin(object(), 0.1), torch.zeros(2, 2), 3), TypeError, "score"),
-        (lambda: sample(langevin(Score(lambda x: -x), 0.1), torch.zeros(2, 2), -1), ValueError, "n_steps"),
+        (lambda: sample(langevin(Score(lambda x: -x), 0.1), torch.zeros(2, 2), -1), ValueError, "steps"),
         (lambda: trajectory(langevin(Score(lambda x: -x), 0.1), torch.zeros(2, 2), 3, thin=0), ValueError, "thin"),
     ],
 )

@@ -46,7 +46,7 @@ def test_log_z_within_its_standard_error_over_seeds(d):
 
 def test_hmc_moves_also_give_log_z():
     energy, truth = gaussian_energy(4, seed=3)
-    out = smc(energy, 800, 4, kernel="hmc", n_moves=3, generator=torch.Generator().manual_seed(0))
+    out = smc(energy, 800, 4, kernel="hmc", steps_per_temperature=3, generator=torch.Generator().manual_seed(0))
     assert abs(out.log_z - truth) < 4 * out.standard_error and out.standard_error < 0.1
     assert abs(out.run.accept_prob[-1] - 0.75) < 0.15
 

@@ -13,7 +13,7 @@ with the negatives :math:`x^-` detached (sg) and the energy-magnitude regularize
 "Implicit generation and generalization in energy-based models", NeurIPS), which keeps the energies near 0
 (the loss alone is blind to a constant shift and lets the two energies run apart).
 
-Negatives come from ``n_steps`` moves of the Langevin step of :mod:`scorematch.samplers.langevin`, with the
+Negatives come from ``steps`` moves of the Langevin step of :mod:`scorematch.samplers.langevin`, with the
 noise scale η free:
 
 .. math::
@@ -54,25 +54,25 @@ __all__ = ["MCMC_SAMPLERS", "PersistentContrastiveDivergence", "contrastive_dive
 MCMC_SAMPLERS = ("langevin", "mala")
 
 
-def mcmc_negatives(model: Any, x0: Tensor, *, n_steps: int, step_size: float, noise_scale: float | None = None,
+def mcmc_negatives(model: Any, x0: Tensor, *, steps: int, step_size: float, noise_scale: float | None = None,
                    sampler: str = "langevin", generator: torch.Generator | None = None) -> Tensor:
-    r"""``n_steps`` moves :math:`x + \frac\varepsilon2 s(x) + \eta z` from ``x0`` (Metropolis-tested with
+    r"""``steps`` moves :math:`x + \frac\varepsilon2 s(x) + \eta z` from ``x0`` (Metropolis-tested with
     ``sampler="mala"``); returns the detached end points. Nothing of the model keeps a gradient.
 
     >>> from scorematch import Energy
-    >>> x = mcmc_negatives(Energy(lambda z: 0.5 * (z**2).sum(-1)), torch.zeros(3, 2), n_steps=5, step_size=0.1,
+    >>> x = mcmc_negatives(Energy(lambda z: 0.5 * (z**2).sum(-1)), torch.zeros(3, 2), steps=5, step_size=0.1,
     ...                    generator=torch.Generator().manual_seed(0))
     >>> x.shape
     torch.Size([3, 2])
     """
-    check_count("n_steps", n_steps)
+    check_count("steps", steps)
     eps = check_positive("step_size", step_size)
     eta = eps**0.5 if noise_scale is None else check_positive("noise_scale", noise_scale)
     check_choice("sampler", sampler, MCMC_SAMPLERS)
     model = as_model(model, kind="energy", who="contrastive divergence's model")
     need_energy = sampler == "mala"
     state = evaluate(model, x0, need_energy=need_energy)
-    for _ in range(n_steps):
+    for _ in range(steps):
         z = torch.randn(state.x.shape, dtype=state.x.dtype, device=state.x.device, generator=generator)
         mean = state.x + 0.5 * eps * state.score
         proposal = evaluate(model, mean + eta * z, need_energy=need_energy)
@@ -102,20 +102,20 @@ def contrastive_loss(model: Any, x: Tensor, negatives: Tensor, alpha: float) -> 
 
 
 @declare(order=0, heldout=False, needs_energy=True)
-def contrastive_divergence(model: Any, x: Tensor, *, n_steps: int = 10, step_size: float = 0.01,
+def contrastive_divergence(model: Any, x: Tensor, *, steps: int = 10, step_size: float = 0.01,
                            noise_scale: float | None = None, sampler: str = "langevin", alpha: float = 0.001,
                            generator: torch.Generator | None = None) -> Tensor:
-    r"""CD-k: per-sample :func:`contrastive_loss` with negatives from ``n_steps`` MCMC moves started at ``x``
+    r"""CD-k: per-sample :func:`contrastive_loss` with negatives from ``steps`` MCMC moves started at ``x``
     (see the module docstring for the step and the bias of a decoupled ``noise_scale``).
 
     >>> from scorematch import Energy
     >>> from scorematch.models import EnergyMLP
-    >>> loss = contrastive_divergence(Energy(EnergyMLP(2, hidden=8)), torch.randn(4, 2), n_steps=3,
+    >>> loss = contrastive_divergence(Energy(EnergyMLP(2, hidden=8)), torch.randn(4, 2), steps=3,
     ...                               generator=torch.Generator().manual_seed(0))
     >>> loss.shape
     torch.Size([4])
     """
-    negatives = mcmc_negatives(model, x, n_steps=n_steps, step_size=step_size, noise_scale=noise_scale,
+    negatives = mcmc_negatives(model, x, steps=steps, step_size=step_size, noise_scale=noise_scale,
                                sampler=sampler, generator=generator)
     return contrastive_loss(model, x, negatives, alpha)
 
@@ -131,7 +131,7 @@ class PersistentContrastiveDivergence:
     r"""Persistent CD with a replay buffer: an objective ``pcd(model, x, generator=g) -> (B,)`` that keeps state.
 
     Each call picks ``B`` distinct buffer entries uniformly at random, replaces each by a fresh start from
-    ``restart`` with probability ``restart_fraction``, runs ``n_steps`` MCMC moves from there and writes the end
+    ``restart`` with probability ``restart_fraction``, runs ``steps`` MCMC moves from there and writes the end
     points back into the same entries; the loss is :func:`contrastive_loss` against them. The buffer is filled from
     ``restart`` on the first call and never grows: it holds exactly ``buffer_size`` points
     (``buffer_size · D`` numbers of the data's dtype). Every call draws the same random numbers in the same order,
@@ -142,18 +142,18 @@ class PersistentContrastiveDivergence:
         buffer_size: points kept. restart_fraction: the share of chains started afresh at every call.
         restart: ``restart(n, like, generator) -> (n, *event)`` fresh starts; default
             :func:`standard_normal_restart`, N(0, I).
-        n_steps, step_size, noise_scale, sampler, alpha: as in :func:`contrastive_divergence`.
+        steps, step_size, noise_scale, sampler, alpha: as in :func:`contrastive_divergence`.
     """
 
     def __init__(self, *, buffer_size: int = 10000, restart_fraction: float = 0.05,
                  restart: Callable[[int, Tensor, torch.Generator | None], Tensor] = standard_normal_restart,
-                 n_steps: int = 10, step_size: float = 0.01, noise_scale: float | None = None,
+                 steps: int = 10, step_size: float = 0.01, noise_scale: float | None = None,
                  sampler: str = "langevin", alpha: float = 0.001):
         if not 0.0 <= restart_fraction <= 1.0:
             raise ValueError(f"restart_fraction must lie in [0, 1], got {restart_fraction!r}")
         self.buffer_size, self.restart_fraction, self.restart = check_count("buffer_size", buffer_size), \
             restart_fraction, restart
-        self.mcmc = {"n_steps": check_count("n_steps", n_steps), "step_size": check_positive("step_size", step_size),
+        self.mcmc = {"steps": check_count("steps", steps), "step_size": check_positive("step_size", step_size),
                      "noise_scale": None if noise_scale is None else check_positive("noise_scale", noise_scale),
                      "sampler": check_choice("sampler", sampler, MCMC_SAMPLERS)}
         self.alpha = _check_alpha(alpha)

@@ -6,7 +6,7 @@ The geometric path from the base :math:`\pi_0 = N(m, s^2 I)` to :math:`f(x) = e^
 :math:`E_t(x) = (1-\beta_t) E_0(x) + \beta_t E(x)` with :math:`E_0(x) = \lVert x-m\rVert^2/(2s^2)`.
 Each of ``K`` independent chains starts at :math:`x_0 \sim \pi_0` and, for :math:`t = 1..T`, adds
 :math:`E_{t-1}(x_{t-1}) - E_t(x_{t-1}) = (\beta_t - \beta_{t-1})(E_0 - E)(x_{t-1})` to its log-weight, then
-moves by ``n_mala_steps`` MALA steps that leave :math:`e^{-E_t}` invariant
+moves by ``steps_per_temperature`` MALA steps that leave :math:`e^{-E_t}` invariant
 (:func:`scorematch.samplers.mala_step`, :math:`x' = x + \frac\varepsilon2 s(x) + \sqrt\varepsilon z` then a
 Metropolis test). With :math:`\log Z_0 = \frac D2\log(2\pi s^2)`,
 
@@ -101,7 +101,7 @@ class AISResult:
 def ais_log_z(
     energy: Any, event_shape: int | tuple[int, ...], *, n_chains: int = 256, n_temperatures: int = 200,
     schedule: str = "sigmoid", betas: Tensor | None = None, base_mean: float | Tensor = 0.0, base_std: float = 1.0,
-    n_mala_steps: int = 2, step_size: float | None = None, adapt_step_size: bool = True, target_accept: float = 0.6,
+    steps_per_temperature: int = 2, step_size: float | None = None, adapt_step_size: bool = True, target_accept: float = 0.6,
     data: Tensor | None = None, generator: torch.Generator | None = None, dtype: torch.dtype | None = None,
     device: torch.device | str | None = None,
 ) -> AISResult:
@@ -115,7 +115,7 @@ def ais_log_z(
         schedule: ``"sigmoid"``, ``"geometric"`` or ``"linear"`` (see :func:`beta_ladder`).
         betas: an explicit increasing ladder from 0 to 1, shape ``(T + 1,)``.
         base_mean, base_std: the base :math:`N(m, s^2 I)`; ``base_mean`` a float or a tensor of ``event_shape``.
-        n_mala_steps: MALA steps per temperature (≥ 1).
+        steps_per_temperature: MALA steps per temperature (≥ 1).
         step_size: initial MALA step ε; :math:`0.5 s^2` by default.
         adapt_step_size: adapt ε towards ``target_accept`` on extra pilot chains (see the module docstring).
         target_accept: the acceptance rate aimed at, in (0, 1).
@@ -139,7 +139,7 @@ def ais_log_z(
     check_count("n_chains", n_chains)
     if n_chains < 2:
         raise ValueError(f"n_chains must be an integer >= 2, got {n_chains!r}")
-    check_count("n_mala_steps", n_mala_steps)
+    check_count("steps_per_temperature", steps_per_temperature)
     s = check_positive("base_std", base_std)
     eps = 0.5 * s**2 if step_size is None else check_positive("step_size", step_size)
     if not 0.0 < target_accept < 1.0:
@@ -158,8 +158,8 @@ def ais_log_z(
     model = as_model(energy, kind="energy", who="energy")
     n_pilot = max(32, n_chains // 4) if adapt_step_size else 0  # pilot chains only steer the step size
     run = anneal(model, base, n_groups=n_chains, group_size=1, n_pilot_groups=n_pilot, betas=betas,
-                 n_moves=n_mala_steps, step_size=eps, adapt_step_size=adapt_step_size, target_accept=target_accept,
-                 generator=generator, **opts)
+                 steps_per_temperature=steps_per_temperature, step_size=eps, adapt_step_size=adapt_step_size,
+                 target_accept=target_accept, generator=generator, **opts)
     log_w = run.log_weights
     if not torch.isfinite(log_w.max()):
         raise ValueError(f"AIS failed: the largest log-weight is {log_w.max().item()} (is E finite and bounded below?)")

@@ -48,13 +48,13 @@ def _logits(params: list[Tensor], x: Tensor) -> Tensor:
     return (h @ w3 + b3).squeeze(-1)
 
 
-def _fold_accuracy(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, *, hidden: int, n_steps: int,
+def _fold_accuracy(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor, *, hidden: int, steps: int,
                    lr: float, generator: torch.Generator | None) -> float:
     params = _init_mlp(train_x.shape[1], hidden, generator, train_x.device)
     optimizer = torch.optim.Adam(params, lr=lr, foreach=True)
     targets = train_y * (1.0 - 2.0 * _SMOOTHING) + _SMOOTHING
     with torch.enable_grad():
-        for _ in range(n_steps):
+        for _ in range(steps):
             optimizer.zero_grad()
             loss = torch.nn.functional.binary_cross_entropy_with_logits(_logits(params, train_x), targets)
             loss.backward()
@@ -65,7 +65,7 @@ def _fold_accuracy(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Ten
 
 
 def c2st(
-    x: Tensor, y: Tensor, *, n_folds: int = 5, hidden: int = 32, n_steps: int = 200, lr: float = 1e-2,
+    x: Tensor, y: Tensor, *, n_folds: int = 5, hidden: int = 32, steps: int = 200, lr: float = 1e-2,
     generator: torch.Generator | None = None,
 ) -> Tensor:
     r"""Mean held-out accuracy of a classifier telling ``x`` from ``y``, a 0-d tensor (as every scalar metric);
@@ -76,7 +76,7 @@ def c2st(
         y: samples ``(m, *event)`` of the same event shape; ``min(n, m) ≥ n_folds``.
         n_folds: number of cross-validation folds (≥ 2).
         hidden: width of the two hidden layers.
-        n_steps: full-batch Adam steps per fold.
+        steps: full-batch Adam steps per fold.
         lr: Adam learning rate.
         generator: source of all randomness; the same seed gives the same accuracy.
 
@@ -85,14 +85,14 @@ def c2st(
 
     >>> g = torch.Generator().manual_seed(0)
     >>> x, y = torch.randn(200, 2, generator=g), torch.randn(200, 2, generator=g) + 4.0
-    >>> bool(c2st(x, y, n_folds=2, n_steps=50, generator=g) > 0.95)
+    >>> bool(c2st(x, y, n_folds=2, steps=50, generator=g) > 0.95)
     True
     """
     check_count("n_folds", n_folds)
     if n_folds < 2:
         raise ValueError(f"n_folds must be an integer >= 2, got {n_folds!r}")
     check_count("hidden", hidden)
-    check_count("n_steps", n_steps)
+    check_count("steps", steps)
     lr = check_positive("lr", lr)
     x, y = check_sample_pair(x, y)
     size = min(x.shape[0], y.shape[0])
@@ -111,5 +111,5 @@ def c2st(
     for j in range(n_folds):
         test = folds == j
         accuracies.append(_fold_accuracy(z[~test], labels[~test], z[test], labels[test], hidden=hidden,
-                                         n_steps=n_steps, lr=lr, generator=generator))
+                                         steps=steps, lr=lr, generator=generator))
     return torch.tensor(sum(accuracies) / n_folds, dtype=torch.float64)

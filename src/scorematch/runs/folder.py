@@ -206,13 +206,14 @@ class Run:
         chosen = self.path / "ladder.json"
         if SAMPLERS[sampler].needs_ladder and steps is None and step_size is None and chosen.is_file():
             rule = read_object(chosen)  # the step NCSNv2's rule chose for this ladder
-            for key in ("n_steps_each", "n_sigmas", "step_size"):
+            rule.setdefault("steps_per_level", rule.get("n_steps_each"))  # older folders: n_steps_each
+            for key in ("steps_per_level", "n_sigmas", "step_size"):
                 value = rule.get(key)
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf \
                         or (key != "step_size" and not isinstance(value, int)):
                     raise RunError(f"{chosen}: {key} must be a {'number' if key == 'step_size' else 'whole number'} "
                                    f"> 0, got {value!r}")
-            steps, step_size = rule["n_steps_each"] * rule["n_sigmas"], rule["step_size"]
+            steps, step_size = rule["steps_per_level"] * rule["n_sigmas"], rule["step_size"]
         z, report = draw(sampler, at_smallest_sigma(self.model, self.config), n, self.event_shape, steps=steps,
                          step_size=step_size, seed=seed, progress=progress, device=device_of(self.model))
         x = self.stats.inverse(z.double())

@@ -1,6 +1,6 @@
 r"""Annealed Langevin dynamics (Song & Ermon 2019, Algorithm 1) for noise-conditional models.
 
-For each level of a descending ladder :math:`\sigma_1 > \dots > \sigma_L`, ``n_steps_each`` Langevin moves
+For each level of a descending ladder :math:`\sigma_1 > \dots > \sigma_L`, ``steps_per_level`` Langevin moves
 (convention of :mod:`~scorematch.samplers.langevin`) with the score at that level and step size
 
 .. math::
@@ -31,12 +31,12 @@ __all__ = ["AnnealedState", "annealed_langevin", "annealed_langevin_kernel"]
 
 class AnnealedState(NamedTuple):
     """Positions ``x``, the score there at the current level's σ, no energy, and the steps taken so far
-    (the level is ``n_steps // n_steps_each``)."""
+    (the level is ``steps // steps_per_level``)."""
 
     x: Tensor
     score: Tensor
     energy: Tensor | None
-    n_steps: int
+    steps: int
 
 
 def _ladder(sigmas: Tensor | Sequence[float], like: Tensor) -> Tensor:
@@ -49,10 +49,10 @@ def _ladder(sigmas: Tensor | Sequence[float], like: Tensor) -> Tensor:
 
 
 def annealed_langevin_kernel(model: Any, sigmas: Tensor | Sequence[float], *, step_size: float,
-                             n_steps_each: int = 100) -> Kernel:
+                             steps_per_level: int = 100) -> Kernel:
     r"""Annealed Langevin dynamics as a :class:`~scorematch.samplers.state.Kernel` over a σ ladder: step ``t``
     is a Langevin move :math:`x + (\alpha_i/2)\,s(x, \sigma_i) + \sqrt{\alpha_i}\,z` at level
-    :math:`i = \lfloor t / T \rfloor` (``T = n_steps_each``), :math:`\alpha_i = \varepsilon\,\sigma_i^2/\sigma_L^2`;
+    :math:`i = \lfloor t / T \rfloor` (``T = steps_per_level``), :math:`\alpha_i = \varepsilon\,\sigma_i^2/\sigma_L^2`;
     steps past the last level stay at σ_L. So :func:`~scorematch.samplers.sample`,
     :func:`~scorematch.samplers.trajectory` and :func:`~scorematch.samplers.diagnose` run it like any kernel;
     :func:`annealed_langevin` is ``sample`` for ``L·T`` steps plus the final denoising step.
@@ -61,13 +61,13 @@ def annealed_langevin_kernel(model: Any, sigmas: Tensor | Sequence[float], *, st
     >>> from scorematch import Score
     >>> from scorematch.samplers import trajectory
     >>> model = Score(lambda x, sigma: -x / (1 + sigma[:, None] ** 2))
-    >>> path = trajectory(annealed_langevin_kernel(model, [3.0, 1.0], step_size=0.05, n_steps_each=5),
+    >>> path = trajectory(annealed_langevin_kernel(model, [3.0, 1.0], step_size=0.05, steps_per_level=5),
     ...                   torch.zeros(4, 2), 10)
     >>> path.shape
     torch.Size([11, 4, 2])
     """
     eps = check_positive("step_size", step_size)
-    check_count("n_steps_each", n_steps_each)
+    check_count("steps_per_level", steps_per_level)
     ladders: dict[tuple[torch.dtype, torch.device], Tensor] = {}
 
     def ladder_for(x: Tensor) -> Tensor:
@@ -83,14 +83,14 @@ def annealed_langevin_kernel(model: Any, sigmas: Tensor | Sequence[float], *, st
 
     def step(state: AnnealedState, generator: torch.Generator | None) -> tuple[AnnealedState, Info]:
         ladder = ladder_for(state.x)
-        level = min(state.n_steps // n_steps_each, ladder.numel() - 1)
+        level = min(state.steps // steps_per_level, ladder.numel() - 1)
         sigma = ladder[level]
         cond = (sigma.expand(state.x.shape[0]),)
         here = State(state.x, state.score)
-        if 0 < state.n_steps and state.n_steps % n_steps_each == 0 and state.n_steps // n_steps_each == level:
+        if 0 < state.steps and state.steps % steps_per_level == 0 and state.steps // steps_per_level == level:
             here = evaluate(model, state.x, cond)  # a new level: the score at its σ
         new, info = langevin_step(here, model, eps * float(sigma / ladder[-1]) ** 2, cond=cond, generator=generator)
-        return AnnealedState(new.x, new.score, None, state.n_steps + 1), info
+        return AnnealedState(new.x, new.score, None, state.steps + 1), info
 
     return Kernel(init, step)
 
@@ -101,7 +101,7 @@ def annealed_langevin(
     sigmas: Tensor | Sequence[float],
     *,
     step_size: float,
-    n_steps_each: int = 100,
+    steps_per_level: int = 100,
     final_denoise: bool = True,
     generator: torch.Generator | None = None,
     progress: bool = False,
@@ -114,7 +114,7 @@ def annealed_langevin(
         x0: initial positions ``(B, *event)``, e.g. uniform noise.
         sigmas: descending noise levels σ₁ > … > σ_L (e.g. :func:`scorematch.schedules.geometric_sigmas`).
         step_size: ε, the step at the last level; level i uses ε σ_i²/σ_L².
-        n_steps_each: Langevin moves per level (T).
+        steps_per_level: Langevin moves per level (T).
         final_denoise: finish with :math:`x + \sigma_L^2 s(x, \sigma_L)`.
         generator: source of randomness.
         progress: show a progress bar (the driver's).
@@ -128,8 +128,8 @@ def annealed_langevin(
     True
     """
     ladder = _ladder(sigmas, x0)
-    kernel = annealed_langevin_kernel(model, ladder, step_size=step_size, n_steps_each=n_steps_each)
-    x = sample(kernel, x0.detach(), ladder.numel() * n_steps_each, generator=generator, progress=progress)
+    kernel = annealed_langevin_kernel(model, ladder, step_size=step_size, steps_per_level=steps_per_level)
+    x = sample(kernel, x0.detach(), ladder.numel() * steps_per_level, generator=generator, progress=progress)
     if final_denoise:
         last = ladder[-1]
         x = x + last**2 * evaluate(model, x, (last.expand(x0.shape[0]),)).score

@@ -1,6 +1,6 @@
 """Run a kernel over many independent chains and say whether they converged: acceptance, split R̂ and ESS.
 
-Every ``thin = max(1, n_steps // n_draws)`` steps each chain's position is summarised by at most
+Every ``thin = max(1, steps // n_draws)`` steps each chain's position is summarised by at most
 ``MAX_COORDINATES`` coordinates (of the flattened event) and the squared norm :math:`\\lVert x\\rVert^2`; R̂ is the
 largest and the ESS the smallest over those quantities (:mod:`~scorematch.samplers.diagnostics`). Chains that
 started in different places and stayed there (a chain per mode) give R̂ well above 1.
@@ -41,9 +41,9 @@ def summaries(x: Tensor) -> Tensor:
     return torch.cat([flat[:, :MAX_COORDINATES], flat.square().sum(1, keepdim=True)], 1).cpu()
 
 
-def run_chains(kernel: Kernel, start: Tensor | Any, n_steps: int, *, n_draws: int = 100,
+def run_chains(kernel: Kernel, start: Tensor | Any, steps: int, *, n_draws: int = 100,
                generator: torch.Generator | None = None, progress: bool = False) -> ChainSummary:
-    """Run ``n_steps`` transitions from ``start`` (positions or a warmed-up state), recording ``n_draws`` summaries
+    """Run ``steps`` transitions from ``start`` (positions or a warmed-up state), recording ``n_draws`` summaries
     per chain, and report convergence.
 
     >>> from scorematch import Energy
@@ -53,9 +53,9 @@ def run_chains(kernel: Kernel, start: Tensor | Any, n_steps: int, *, n_draws: in
     >>> bool(out.rhat < 1.05), bool(out.ess > 500)
     (True, True)
     """
-    thin = max(1, n_steps // max(1, n_draws))
+    thin = max(1, steps // max(1, n_draws))
     draws, prob, state = [], 0.0, None
-    for t, (state, info) in enumerate(_chain(kernel, start, n_steps, generator, progress), start=1):
+    for t, (state, info) in enumerate(_chain(kernel, start, steps, generator, progress), start=1):
         prob += info.accept_prob.double().mean().item()
         if t % thin == 0:
             draws.append(summaries(state.x))
@@ -66,4 +66,4 @@ def run_chains(kernel: Kernel, start: Tensor | Any, n_steps: int, *, n_draws: in
         finite = torch.isfinite(d).all()
         rhat = split_rhat(d).max().item() if finite else float("inf")
         ess = effective_sample_size(d).min().item() if finite else 0.0
-    return ChainSummary(x, state, prob / max(n_steps, 1), rhat, ess, len(draws))
+    return ChainSummary(x, state, prob / max(steps, 1), rhat, ess, len(draws))

@@ -152,7 +152,7 @@ def slow_note(report: dict[str, Any]) -> str:
 
 def _smc(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator, progress: bool) -> Drawn:
     n, shape = x0.shape[0], tuple(x0.shape[1:])
-    out = smc(model, n, shape, base_std=BASE_STD, n_moves=steps, step_size=step_size,
+    out = smc(model, n, shape, base_std=BASE_STD, steps_per_temperature=steps, step_size=step_size,
               adapt_step_size=step_size is None, generator=g, dtype=torch.float32, device=x0.device,
               progress=progress, pool_ranks=True)
     run = out.run
@@ -216,7 +216,7 @@ def _annealed(model: Any, x0: Tensor, steps: int, step_size: float | None, g: to
                          f"{len(ladder)}, got {steps}")
     eps = step_size or SAMPLERS["annealed"].step_size
     x = annealed_langevin(getattr(model, "unbound", model), x0, ladder, step_size=eps * float(ladder[-1]) ** 2,
-                          n_steps_each=max(1, steps // len(ladder)), generator=g, progress=progress)
+                          steps_per_level=max(1, steps // len(ladder)), generator=g, progress=progress)
     return x, {
         "step_size": eps, "acceptance": None, "rhat": None, "ess": None,
         "notes": ["annealed Langevin ends after its last noise level: no chains to compare"]}

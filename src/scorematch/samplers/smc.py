@@ -9,7 +9,7 @@ Particles follow :math:`\pi_\beta \propto \pi_0^{1-\beta} e^{-\beta E}` (:mod:`~
 2. resample a group (systematic resampling) whose effective sample size :math:`(\sum e^{\ell})^2/\sum e^{2\ell}`
    fell below ``resample_threshold`` · G: :math:`L_m \mathrel{+}= \log\operatorname{mean}_{i\in m} e^{\ell_i}`,
    then :math:`\ell_i = 0`;
-3. move: ``n_moves`` MALA (or HMC) steps that leave :math:`\pi_{\beta_t}` invariant.
+3. move: ``steps_per_temperature`` MALA (or HMC) steps that leave :math:`\pi_{\beta_t}` invariant.
 
 Each group gives an unbiased :math:`\hat Z_m = Z_0\, e^{L_m}\operatorname{mean}_{i\in m} e^{\ell_i}`; then
 
@@ -155,18 +155,18 @@ def next_beta(u: Tensor, log_w: Tensor, beta: float, cess: float, *, min_step: f
     return min(1.0, beta + max(lo, min_step))
 
 
-def _move(state: SMCState, model: Any, base: Base, cond: tuple[Tensor, ...], *, kind: str, n_moves: int,
+def _move(state: SMCState, model: Any, base: Base, cond: tuple[Tensor, ...], *, kind: str, steps_per_temperature: int,
           n_leapfrog: int, n_pilot: int, adapt: bool, target_accept: float,
           generator: torch.Generator | None) -> tuple[SMCState, float]:
     field = Tempered(model, base, state.beta, cond)
     mcmc = mala_init(state.x, field)
     eps, acc, k = state.step_size, 0.0, state.x.shape[0] - n_pilot
-    for _ in range(n_moves):
+    for _ in range(steps_per_temperature):
         if kind == "mala":
             mcmc, info = mala_step(mcmc, field, eps, generator=generator)
         else:
             mcmc, info = hmc_step(mcmc, field, eps, n_leapfrog, generator=generator)
-        acc += info.accept_prob[:k].mean().item() / n_moves
+        acc += info.accept_prob[:k].mean().item() / steps_per_temperature
         if adapt and n_pilot:
             gain = 2.0 if kind == "mala" else 1.0  # the HMC step enters the acceptance squared
             eps = max(eps * math.exp(gain * (info.accept_prob[k:].mean().item() - target_accept)), 1e-12)
@@ -176,7 +176,7 @@ def _move(state: SMCState, model: Any, base: Base, cond: tuple[Tensor, ...], *, 
 
 def anneal(
     model: Any, base: Base, *, n_groups: int, group_size: int, n_pilot_groups: int, betas: Tensor | None = None,
-    cess: float = 0.9, resample_threshold: float = 0.5, kernel: str = "mala", n_moves: int = 5,
+    cess: float = 0.9, resample_threshold: float = 0.5, kernel: str = "mala", steps_per_temperature: int = 5,
     n_leapfrog: int = 5, step_size: float | None = None, adapt_step_size: bool = True,
     target_accept: float | None = None, max_temperatures: int = 1000, cond: tuple[Tensor, ...] = (),
     generator: torch.Generator | None = None, dtype: torch.dtype | None = None, device: Any = None,
@@ -192,13 +192,13 @@ def anneal(
         n_pilot_groups: ``P`` pilot groups of ``G`` (≥ 1 when the ladder or the step size is adapted).
         betas: a fixed ladder from 0 to 1; ``None`` adapts it by the pilot's conditional ESS ``cess``.
         resample_threshold: a group is resampled when its ESS falls below this fraction of ``G``.
-        kernel, n_moves, n_leapfrog: the moves, ``"mala"`` or ``"hmc"`` (leapfrog steps per move).
+        kernel, steps_per_temperature, n_leapfrog: the moves, ``"mala"`` or ``"hmc"`` (leapfrog steps per move).
         step_size: the initial ε (default ``0.5 s²`` for MALA, ``0.5 s`` for HMC); adapted on the pilot groups
             towards ``target_accept`` (0.57 for MALA, 0.75 for HMC) unless ``adapt_step_size`` is false.
         max_temperatures: the adaptive ladder jumps to β = 1 after this many steps.
     """
     check_choice("kernel", kernel, MOVES)
-    for name, value in (("n_groups", n_groups), ("group_size", group_size), ("n_moves", n_moves),
+    for name, value in (("n_groups", n_groups), ("group_size", group_size), ("steps_per_temperature", steps_per_temperature),
                         ("n_leapfrog", n_leapfrog), ("max_temperatures", max_temperatures)):
         check_count(name, value)
     if not 0 < cess < 1:
@@ -230,8 +230,8 @@ def anneal(
                                      "particle: is it finite and bounded below?)")
                 beta = next_beta(state.u[k:], global_w, state.beta, cess)
             state, resampled, ess = _reweight(state, beta, group_size, resample_threshold, k, generator)
-            state, acc = _move(state, model, base, cond, kind=kernel, n_moves=n_moves, n_leapfrog=n_leapfrog,
-                               n_pilot=n_all - k, adapt=adapt_step_size, target_accept=target_accept,
+            state, acc = _move(state, model, base, cond, kind=kernel, steps_per_temperature=steps_per_temperature,
+                               n_leapfrog=n_leapfrog, n_pilot=n_all - k, adapt=adapt_step_size, target_accept=target_accept,
                                generator=generator)
             ladder.append(beta)
             for key, value in (("ess", ess), ("accept", acc), ("step", state.step_size), ("resampled", resampled)):
@@ -303,9 +303,9 @@ class SMCSamples(NamedTuple):
 
 def smc(
     model: Any, n: int, event_shape: int | tuple[int, ...], *, base_mean: float | Tensor = 0.0, base_std: float = 2.0,
-    n_groups: int = 16, pilot_fraction: float = 0.25, cess: float = 0.95, kernel: str = "mala", n_moves: int = 10,
-    cond: tuple[Tensor, ...] = (), generator: torch.Generator | None = None, dtype: torch.dtype | None = None,
-    device: Any = None, progress: bool = False, pool_ranks: bool = False, **options: Any,
+    n_groups: int = 16, pilot_fraction: float = 0.25, cess: float = 0.95, kernel: str = "mala",
+    steps_per_temperature: int = 10, cond: tuple[Tensor, ...] = (), generator: torch.Generator | None = None,
+    dtype: torch.dtype | None = None, device: Any = None, progress: bool = False, pool_ranks: bool = False, **options: Any,
 ) -> SMCSamples:
     r"""``n`` samples from :math:`e^{-E}/Z` with the right weights between modes, and :math:`\log Z`, by SMC from a
     broad base :math:`N(m, s^2 I)`; see the module docstring. ``options`` go to :func:`anneal`.
@@ -332,8 +332,9 @@ def smc(
     if not 0 < pilot_fraction <= 1:
         raise ValueError(f"pilot_fraction must lie in (0, 1], got {pilot_fraction!r}")
     run = anneal(model, Base(shape, base_mean, base_std), n_groups=m, group_size=g,
-                 n_pilot_groups=max(1, round(pilot_fraction * m)), cess=cess, kernel=kernel, n_moves=n_moves,
-                 cond=cond, generator=generator, dtype=dtype, device=device, progress=progress, **options)
+                 n_pilot_groups=max(1, round(pilot_fraction * m)), cess=cess, kernel=kernel,
+                 steps_per_temperature=steps_per_temperature, cond=cond, generator=generator, dtype=dtype, device=device,
+                 progress=progress, **options)
     if not torch.isfinite(run.log_weights.max()):
         raise ValueError(f"SMC failed: the largest log-weight is {run.log_weights.max().item()} "
                          "(is the energy finite and bounded below?)")

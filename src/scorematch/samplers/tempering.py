@@ -42,7 +42,7 @@ class TemperingState(NamedTuple):
     ``x`` is the β = 1 replica ``(B, *event)``."""
 
     replicas: State
-    n_steps: int
+    steps: int
     swaps_tried: Tensor
     swaps_accepted: Tensor
     accept_prob: Tensor
@@ -111,7 +111,7 @@ def tempering_step(state: TemperingState, model: Any, base: Base, betas: Tensor,
     log_alpha = e_x - e_y + log_q_back + 0.5 * sum_event(z.square())
     moved, info = metropolis_select(cur, proposal, log_alpha, generator)
 
-    pairs = torch.arange(state.n_steps % 2, k - 1, 2)
+    pairs = torch.arange(state.steps % 2, k - 1, 2)
     tried, accepted = state.swaps_tried.clone(), state.swaps_accepted.clone()
     perm = torch.arange(k).unsqueeze(1).repeat(1, b)          # slot (k, b) takes replica perm[k, b] of chain b
     if len(pairs):
@@ -126,7 +126,7 @@ def tempering_step(state: TemperingState, model: Any, base: Base, betas: Tensor,
     idx = (perm * b + torch.arange(b)).reshape(-1).to(cur.x.device)
     swapped = State(moved.x[idx], moved.score[idx], moved.energy[idx])
     cold = slice((k - 1) * b, k * b)
-    new = TemperingState(swapped, state.n_steps + 1, tried, accepted, info.accept_prob, k)
+    new = TemperingState(swapped, state.steps + 1, tried, accepted, info.accept_prob, k)
     return new, Info(info.accept_prob[cold], info.accepted[cold])
 
 
