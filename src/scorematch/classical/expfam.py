@@ -14,8 +14,9 @@ For :math:`p_\theta(x) \propto \exp(\theta^\top T(x))` on :math:`\mathbb R^d` wi
 
 Its minimiser solves :math:`\Gamma\theta = g` (:func:`solve`); a ridge adds :math:`\tfrac\lambda2\lVert\theta\rVert^2`
 (:math:`(\Gamma + \lambda I)\theta = g`) and an L1 penalty :math:`\lambda\lVert\theta\rVert_1` on chosen entries
-is solved by coordinate descent (:func:`solve_l1`). The statistics are given by their derivatives (``grad_T``,
-``lap_T``) or as a torch function ``T``, whose derivatives autograd fills in (:func:`quadratic_form`).
+is solved by the one L1 solver, :mod:`scorematch.classical.l1` (:func:`solve_l1`). The statistics are given by
+their derivatives (``grad_T``, ``lap_T``) or as a torch function ``T``, whose derivatives autograd fills in
+(:func:`quadratic_form`).
 
 For the Gaussian, :math:`T(x) = (x, -\tfrac12 xx^\top)` with θ = (h, K), the estimator is the sample mean and the
 inverse of the 1/n sample covariance — maximum likelihood (:func:`gaussian`).
@@ -26,8 +27,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch import Tensor
+
+from . import l1
 
 __all__ = ["Quadratic", "gaussian", "gaussian_statistics", "quadratic_form", "solve", "solve_l1"]
 
@@ -99,48 +103,34 @@ def solve(q: Quadratic, ridge: float = 0.0) -> Tensor:
 
 
 def solve_l1(q: Quadratic, lam: float, *, penalize: Tensor | None = None, start: Tensor | None = None,
-             tol: float = 1e-12, max_sweeps: int = 10_000) -> Tensor:
-    r"""The minimiser of :math:`\tfrac12\theta^\top\Gamma\theta - g^\top\theta + \lambda\sum_a w_a|\theta_a|` by
-    cyclic coordinate descent, :math:`\theta_a \leftarrow S(g_a - \sum_{b\ne a}\Gamma_{ab}\theta_b, \lambda w_a) /
-    \Gamma_{aa}` with the soft threshold :math:`S(z, t) = \operatorname{sign}(z)\max(|z| - t, 0)`.
+             tol: float = 1e-12, max_steps: int = 100_000) -> Tensor:
+    r"""The minimiser of :math:`\tfrac12\theta^\top\Gamma\theta - g^\top\theta + \lambda\sum_a w_a|\theta_a|` by the
+    one L1 solver of :mod:`scorematch.classical.l1` (accelerated proximal gradient finished by an active-set method:
+    the exact minimiser on the support).
 
     Args:
         q: the objective.
         lam: λ ≥ 0.
-        penalize: the weights :math:`w_a` (e.g. 0 for entries left unpenalised), default all 1.
+        penalize: the weights :math:`w_a \ge 0` (e.g. 0 for entries left unpenalised), default all 1.
         start: a warm start (the solution at a nearby λ), default 0.
-        tol: stop when no coordinate moved by more than this in a sweep.
-        max_sweeps: at most this many sweeps.
+        tol: stop when the optimality conditions hold to this (or to their float64 round-off).
+        max_steps: at most this many proximal-gradient steps.
 
     The KKT conditions of the solution: :math:`(g - \Gamma\theta)_a = \lambda w_a\operatorname{sign}\theta_a` where
     :math:`\theta_a \ne 0`, and :math:`|(g - \Gamma\theta)_a| \le \lambda w_a` where :math:`\theta_a = 0`.
+
+    >>> q = Quadratic(torch.eye(2, dtype=torch.float64), torch.tensor([3.0, 0.5], dtype=torch.float64))
+    >>> solve_l1(q, 1.0)  # the soft threshold of g at λ: (3 − 1, 0)
+    tensor([2., 0.], dtype=torch.float64)
     """
-    if not lam >= 0:
-        raise ValueError(f"lam must be >= 0, got {lam!r}")
-    gamma, g = q.gamma.double(), q.g.double()
-    k = len(g)
-    w = torch.ones(k, dtype=torch.float64) if penalize is None else penalize.double()
-    if (torch.diagonal(gamma) <= 0).any():
+    gamma = q.gamma.detach().double().cpu().numpy()
+    if (np.diagonal(gamma) <= 0).any():
         raise ValueError("Γ has a zero diagonal entry: a statistic whose derivative vanishes on the data")
-    theta = torch.zeros(k, dtype=torch.float64) if start is None else start.double().clone()
-    G, diag, t = gamma.tolist(), torch.diagonal(gamma).tolist(), theta.tolist()
-    thresholds = (lam * w).tolist()
-    resid = (g - gamma @ theta).tolist()  # r = g − Γθ, kept up to date
-    for _ in range(max_sweeps):
-        biggest = 0.0
-        for a in range(k):
-            z = resid[a] + diag[a] * t[a]
-            new = (max(abs(z) - thresholds[a], 0.0) * (1 if z > 0 else -1)) / diag[a]
-            delta = new - t[a]
-            if delta != 0.0:
-                row = G[a]
-                for b in range(k):
-                    resid[b] -= row[b] * delta
-                t[a] = new
-                biggest = max(biggest, abs(delta))
-        if biggest <= tol:
-            break
-    return torch.tensor(t, dtype=q.g.dtype)
+    problem = l1.Dense(gamma, q.g.detach().double().cpu().numpy(),
+                    None if penalize is None else penalize.detach().double().cpu().numpy())
+    theta0 = np.zeros(len(problem.r)) if start is None else start.detach().double().cpu().numpy()
+    theta, _ = l1.solve(problem, lam, theta0, tol=tol, max_steps=max_steps)
+    return torch.from_numpy(theta).to(q.g.dtype)
 
 
 def gaussian_statistics(d: int) -> Callable[[Tensor], Tensor]:

@@ -1,6 +1,7 @@
-"""The solver of the score-matching lasso and its kin: a loss that is a sum over the rows K_j of a symmetric
-matrix K of quadratics, with an L1 penalty on the off-diagonal entries (each pair once), solved along a path of
-λ by accelerated proximal gradient finished by an active-set method; its optimality conditions."""
+"""The score-matching lasso and its kin as problems of the one L1 solver (:mod:`scorematch.classical.l1`): a loss
+that is a sum over the rows K_j of a symmetric matrix K of quadratics, with an L1 penalty on the off-diagonal
+entries (each pair once), its gradient and its exact solve on a support given row by row; solved along a path of
+λ."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+
+from ..l1 import solve
 
 __all__ = ["GGMPath", "lambda_max", "penalised_loss", "rows_loss", "sm_loss"]
 
@@ -73,20 +76,6 @@ def lambda_max(S: np.ndarray) -> float:
     return _lambda_max(_Rows(S, np.eye(len(S))))
 
 
-def _kkt(q: _Rows, K: np.ndarray, lam: float) -> float:
-    """The largest violation of the optimality conditions at K."""
-    grad = _gradient(q, K)
-    off = ~np.eye(len(K), dtype=bool)
-    on = off & (K != 0)
-    zero = off & (K == 0)
-    worst = np.abs(np.diag(grad)).max()
-    if on.any():
-        worst = max(worst, np.abs(grad[on] + lam * np.sign(K[on])).max())
-    if zero.any():
-        worst = max(worst, np.maximum(np.abs(grad[zero]) - lam, 0.0).max())
-    return float(worst)
-
-
 def _restricted(q: _Rows, a: np.ndarray, b: np.ndarray, sign: np.ndarray, lam: float,
                 unique: bool = False) -> np.ndarray | None:
     r"""The minimiser of the loss plus :math:`\lambda\sum s_{ab}K_{ab}` over the K whose off-diagonal support is
@@ -123,82 +112,36 @@ def _restricted(q: _Rows, a: np.ndarray, b: np.ndarray, sign: np.ndarray, lam: f
     return K
 
 
-def _polish(q: _Rows, K: np.ndarray, lam: float, tol: float, rounds: int = 50) -> np.ndarray | None:
-    """An active-set method from K: the exact minimiser on K's support with K's signs (:func:`_restricted`); if an
-    entry would change sign, a step towards it as far as the first entry reaching zero, which leaves the support;
-    else the pairs that break the optimality conditions join it. Returns the solution once the conditions
-    hold to ``tol`` (or their round-off, :func:`_scale`), or None after ``rounds`` changes of the support."""
-    p = len(K)
-    a, b = np.triu_indices(p, 1)
-    for _ in range(rounds):
-        on = K[a, b] != 0
-        sign = np.sign(K[a, b])[on]
-        target = _restricted(q, a[on], b[on], sign, lam)
-        if target is None:
-            return None
-        now, goal = K[a, b][on], target[a, b][on]
-        cross = np.sign(goal) != sign
-        if cross.any():  # walk until the first entry reaches zero; it leaves the support
-            t = np.min(now[cross] / (now[cross] - goal[cross]))
-            K = K + t * (target - K)
-            first = np.flatnonzero(on)[cross][np.argmin(now[cross] / (now[cross] - goal[cross]))]
-            K[a[first], b[first]] = K[b[first], a[first]] = 0.0
-            continue
-        K = target
-        g = _gradient(q, K)[a, b]
-        join = (K[a, b] == 0) & (np.abs(g) > lam + max(tol, 1e-14 * _scale(q, K)))
-        if not join.any():
-            return K if _kkt(q, K, lam) <= max(tol, 1e-14 * _scale(q, K)) else None
-        # they join with entries too small to matter, of the sign against their gradient (the loss falls that way)
-        K[a[join], b[join]] = K[b[join], a[join]] = -np.sign(g[join]) * 1e-300
-    return None
+class _Lasso:
+    """A rows problem for the one L1 solver (:mod:`~scorematch.classical.l1`): θ is the symmetric K itself, its
+    off-diagonal entries penalised (each pair is counted once by the loss; the two entries move together)."""
 
+    def __init__(self, q: _Rows):
+        self.q = q
+        p = len(q.g)
+        self.weights = 1.0 - np.eye(p)
+        self.a, self.b = np.triu_indices(p, 1)
 
-def _scale(q: _Rows, K: np.ndarray) -> float:
-    r"""The size of the terms in the optimality conditions, :math:`1 + \max_j\|\Gamma_j\|_\infty \max|K|`: their
-    round-off in float64 is about 1e-16 times it, so no tolerance below 1e-14 times it is asked for (on collinear
-    columns K is large and an absolute 1e-10 can be out of reach)."""
-    return 1.0 + float(np.abs(q.gamma).sum(-1).max() * np.abs(K).max())
+    def gradient(self, K: np.ndarray) -> np.ndarray:
+        return _gradient(self.q, K)
 
+    def curvature(self) -> float:
+        """2 max_j eig Γ_j: the curvature bound in these parameters (K_ab appears in rows a and b)."""
+        return 2.0 * float(np.linalg.eigvalsh(self.q.gamma)[..., -1].max())
 
-def _descend(q: _Rows, K: np.ndarray, lam: float, tol: float, max_steps: int) -> tuple[np.ndarray, int]:
-    """Accelerated proximal gradient (FISTA with gradient restarts, O'Donoghue & Candès 2015) from K, step 1/L with
-    L = 2 max_j eig Γ_j (the curvature bound in these parameters): a gradient step, then the soft threshold λ/L on
-    the off-diagonal entries. Done when the optimality conditions hold to ``tol`` (or their round-off,
-    :func:`_scale`). On ill-conditioned data (e.g. collinear columns) its steps grow with the condition number,
-    mostly spent on the last digits after the support is found: so once the support and signs stayed the same for
-    50 steps, and the steps taken cost about as much as solving on that support, the active-set method
-    :func:`_polish` is tried from there, once per support. Returns K and the proximal steps taken."""
-    top = np.linalg.eigvalsh(q.gamma)[..., -1].max()
-    step = 1.0 / (2.0 * max(float(top), 1e-300))
-    off = ~np.eye(len(K), dtype=bool)
-    K, Y, t = K.copy(), K.copy(), 1.0
-    p = len(K)
-    pattern, since, tried = np.sign(K), 0, False
-    for i in range(1, max_steps + 1):
-        Z = Y - step * _gradient(q, Y)
-        new = np.where(off, np.sign(Z) * np.maximum(np.abs(Z) - step * lam, 0.0), Z)
-        if np.sum((Y - new) * (new - K)) > 0:  # the momentum points uphill: restart it
-            t, Y = 1.0, K.copy()
-            continue
-        t_next = 0.5 * (1 + np.sqrt(1 + 4 * t * t))
-        Y = new + (t - 1) / t_next * (new - K)
-        K, t = new, t_next
-        if i % 10:
-            continue
-        if _kkt(q, K, lam) <= max(tol, 1e-14 * _scale(q, K)):
-            return K, i
-        if not np.array_equal(np.sign(K), pattern):
-            pattern, since, tried = np.sign(K), i, False
-            continue
-        # worth a try once the steps taken cost about one solve: (m/p)^3/3 steps of O(p^3), m the unknowns
-        m = p + np.count_nonzero(K[off]) / 2
-        if not tried and i - since >= 50 and i >= (m / p) ** 3 / 3:
-            tried = True
-            exact = _polish(q, K, lam, tol)
-            if exact is not None:
-                return exact, i
-    return K, max_steps
+    def restricted(self, support: np.ndarray, sign: np.ndarray, lam: float) -> np.ndarray | None:
+        on = support[self.a, self.b]
+        return _restricted(self.q, self.a[on], self.b[on], sign[self.a, self.b][on], lam)
+
+    def scale(self, K: np.ndarray) -> float:
+        r""":math:`1 + \max_j\|\Gamma_j\|_\infty \max|K|` (on collinear columns K is large and an absolute 1e-10 can
+        be out of reach)."""
+        return 1.0 + float(np.abs(self.q.gamma).sum(-1).max() * np.abs(K).max())
+
+    def solve_cost(self, K: np.ndarray) -> float:
+        """(m/p)³/3 steps of O(p³) cost one solve on m unknowns."""
+        p = len(K)
+        return ((p + np.count_nonzero(K[self.a, self.b])) / p) ** 3 / 3
 
 
 @dataclass(frozen=True)
@@ -233,10 +176,10 @@ def _path(q: _Rows, n_lambdas: int, ratio: float, lambdas: np.ndarray | None, to
     lambdas = np.asarray(lambdas, dtype=np.float64)
     if (np.diff(lambdas) > 0).any() or (lambdas < 0).any():
         raise ValueError("lambdas must be >= 0 and decreasing")
-    K = _diagonal(q)
+    problem, K = _Lasso(q), _diagonal(q)
     out, steps = [], []
     for lam in lambdas:
-        K, n = _descend(q, K, float(lam), tol, max_steps)
+        K, n = solve(problem, float(lam), K, tol=tol, max_steps=max_steps)
         out.append(K)
         steps.append(n)
     return GGMPath(lambdas, np.stack(out), np.array(steps))
