@@ -92,5 +92,9 @@ def test_the_command_line_takes_the_ladder_from_the_data_when_no_sigma_is_given(
     report = json.loads((tmp_path / "s.json").read_text())
     assert report["steps"] == rule["steps_per_level"] * rule["n_sigmas"]  # the sampler takes the rule's budget
     assert report["step_size"] == pytest.approx(rule["step_size"])  # and its step
+    old = {("n_steps_each" if k == "steps_per_level" else k): v for k, v in rule.items()}  # an older folder's key
+    (tmp_path / "a" / "ladder.json").write_text(json.dumps(old))
+    assert main(["sample", str(tmp_path / "a"), "--n", "20", "--out", str(tmp_path / "t.npy"), "--quiet"]) == 0
+    assert json.loads((tmp_path / "t.json").read_text())["steps"] == report["steps"]
     assert main(["train", "moons", "--out", str(tmp_path / "b"), "--sigma", "0.2", *args]) == 0
     assert not (tmp_path / "b" / "ladder.json").exists()  # a σ given: the settings as given
