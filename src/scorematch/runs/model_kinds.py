@@ -40,9 +40,9 @@ class ModelKind:
     batch passes through (the memory estimates before anything is built); ``architecture``: the settings that define
     its network (``model.safetensors``' header, checked on load); ``settings``: its own settings, declared with the
     kind (they join :data:`~scorematch.runs.registry.SETTINGS`); ``default_for(event_shape)``: whether it is the kind
-    used when none is given (for objectives it can train), with ``default_objective`` then, when no objective is given either; ``plot``: what its figures show,
-    ``"density"`` (an energy landscape) or ``"field"`` (the score's magnitude and field); image data are drawn as
-    grids of samples whatever the kind."""
+    used when none is given (for objectives it can train), with ``default_objective`` then, when no objective is
+    given either; ``plot``: what its figures show, ``"density"`` (an energy landscape) or ``"field"`` (the score's
+    magnitude and field); image data are drawn as grids of samples whatever the kind."""
 
     name: str
     help: str
