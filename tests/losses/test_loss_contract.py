@@ -5,7 +5,15 @@ import pytest
 import torch
 
 from scorematch import Energy, Score
-from scorematch.losses import denoising, explicit, finite_difference_sliced, multiscale_denoising, sliced
+from scorematch.diffusion import VE, VP, SubVP
+from scorematch.losses import (
+    continuous_denoising,
+    denoising,
+    explicit,
+    finite_difference_sliced,
+    multiscale_denoising,
+    sliced,
+)
 from scorematch.schedules import geometric_sigmas
 
 from nets import make_net
@@ -22,6 +30,10 @@ LOSSES = {
     "multiscale-range": (lambda f, x, g: multiscale_denoising(f, x, sigma_range=(0.01, 1.0), generator=g),
                          True, True),
     "fd-ssm": (lambda f, x, g: finite_difference_sliced(f, x, n_probes=2, generator=g), False, True),
+    "continuous-ve": (lambda f, x, g: continuous_denoising(f, x, sde=VE(0.01, 5.0), generator=g), True, True),
+    "continuous-vp": (lambda f, x, g: continuous_denoising(f, x, sde=VP(), weighting="likelihood", generator=g),
+                      True, True),
+    "continuous-subvp": (lambda f, x, g: continuous_denoising(f, x, sde=SubVP(), generator=g), True, True),
 }
 EVENTS = {"vector": (3,), "image": (2, 4, 4)}
 
