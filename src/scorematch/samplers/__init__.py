@@ -12,6 +12,8 @@ nothing while they run: progress is the drivers' (``progress=True``).
 ``annealed_langevin``                        NCSN's annealed Langevin over a σ ladder, step ε σ_i²/σ_L² (a kernel:
                                              ``annealed_langevin_kernel``)
 ``metropolis_select``                        the accept/reject step MALA, HMC and parallel tempering share
+``reverse_sample`` / ``reverse_kernel``      a diffusion model from its prior down: reverse SDE, predictor–corrector,
+                                             DDPM ancestral, probability-flow ODE
 ``sample`` / ``trajectory`` / ``diagnose``   run a kernel: final samples / path / acceptance
 ``adapt_step_size``                          dual averaging of ε during warm-up towards a target acceptance, then frozen
 ``adapt_preconditioner``                     a dense mass matrix from the chains' covariance in warm-up (``Whitened``)
@@ -26,12 +28,14 @@ from .langevin import langevin, langevin_init, langevin_step
 from .mala import mala, mala_init, mala_step
 from .metropolis import metropolis_select
 from .precondition import Whitened, adapt_preconditioner
+from .reverse import DiffusionState, reverse_kernel, reverse_sample
 from .state import Info, Kernel, State
 
 __all__ = [
     "AdaptResult",
     "AnnealedState",
     "Diagnostics",
+    "DiffusionState",
     "Info",
     "Kernel",
     "State",
@@ -51,6 +55,8 @@ __all__ = [
     "mala_init",
     "mala_step",
     "metropolis_select",
+    "reverse_kernel",
+    "reverse_sample",
     "sample",
     "trajectory",
 ]
