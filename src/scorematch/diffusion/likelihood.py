@@ -96,6 +96,7 @@ def log_likelihood(score: TimeScore, x: Tensor, sde: SDE, *, t0: float = 1e-5,
     calls = [0]
 
     def field(t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        t = t.clamp(t0, 1.0)  # dopri5's last stages may fall past the end
         z = state[0].detach()
         calls[0] += 1
         with torch.enable_grad():

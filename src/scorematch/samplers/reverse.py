@@ -130,9 +130,19 @@ def reverse_sample(score: TimeScore, sde: SDE, n: int, event_shape: tuple[int, .
     if sampler == "ode":
         from torchdiffeq import odeint
 
-        times = torch.tensor([1.0, t_min], dtype=x.dtype, device=x.device)
-        x = odeint(lambda t, z: sde.drift(z, t) - 0.5 * sde.g2(t) * counted(z, t), x, times, rtol=rtol, atol=atol,
-                   method="dopri5")[-1]
+        wide = torch.float64 if x.device.type != "mps" else x.dtype  # the solver's steps in float64: t ≈ t_min
+        times = torch.tensor([1.0, t_min], dtype=wide, device=x.device)
+
+        def velocity(t: Tensor, z: Tensor) -> Tensor:
+            t = t.clamp_min(t_min)  # dopri5's last stages may fall past the end, where the kernel's σ² < 0
+            s = counted(z.to(x.dtype), t.to(x.dtype)).to(wide)
+            return sde.drift(z, t) - 0.5 * sde.g2(t) * s
+
+        try:
+            x = odeint(velocity, x.to(wide), times, rtol=rtol, atol=atol, method="dopri5")[-1].to(x.dtype)
+        except AssertionError as e:  # torchdiffeq's step-size underflow
+            raise ValueError(f"the probability-flow ODE did not reach t_min = {t_min:g} ({e}): the score is too "
+                             "stiff there; try a larger t_min or looser rtol/atol") from None
     else:
         kernel = reverse_kernel(counted, sde, steps, kind=sampler, t_min=t_min, corrector_steps=corrector_steps,
                                 snr=snr)
