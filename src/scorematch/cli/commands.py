@@ -117,7 +117,8 @@ def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path, b
                           "image and step (docs/digits_cost.md); ssm, dsm or ncsn take one or two", stacklevel=1)
 
     chosen = set(given) | (set(TrainConfig.read_file(args.config)) if args.config else set())
-    ladder = (OBJECTIVES[cfg.objective].conditional and not args.resume  # no σ given: the ladder of the data
+    ladder = (OBJECTIVES[cfg.objective].conditional and OBJECTIVES[cfg.objective].sde is None  # ncsn, no σ given:
+              and not args.resume  # the ladder of the data
               and not chosen & {"sigma", "sigma_max", "n_sigmas"})
     run, result = train_run(cfg, out, resume=args.resume, progress=False if args.quiet else None, ladder=ladder,
                             allow_data_change=args.allow_data_change, device=args.device)
@@ -134,7 +135,8 @@ def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path, b
     held = summary.get("heldout_loglik")
     if result.best_step is not None:
         why = "stopped: no new best for --patience steps" if result.stop_reason == "patience" else "all steps run"
-        line = f"best held-out Hyvärinen loss {result.best_value:.4g} at step {result.best_step} ({why})"
+        what = "loss" if OBJECTIVES[cfg.objective].sde is not None else "Hyvärinen loss"
+        line = f"best held-out {what} {result.best_value:.4g} at step {result.best_step} ({why})"
         if held is None:
             print(f"kept the weights of step {result.best_step}: {line}")
         else:

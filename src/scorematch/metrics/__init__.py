@@ -15,7 +15,7 @@ from .ais import AISResult, ais_log_z, beta_ladder
 from .c2st import c2st
 from .fisher import fisher_divergence, relative_fisher_divergence
 from .grid import GridMetrics, grid_metrics
-from .heldout import HeldOutCriterion, hyvarinen_loss
+from .heldout import HeldOutCriterion, HeldOutObjective, hyvarinen_loss
 from .kernels import median_bandwidth
 from .stein import ksd2, stein_kernel
 from .two_sample import TwoSampleTest, energy_distance, mmd2, two_sample_test
@@ -24,6 +24,7 @@ __all__ = [
     "AISResult",
     "GridMetrics",
     "HeldOutCriterion",
+    "HeldOutObjective",
     "TwoSampleTest",
     "ais_log_z",
     "beta_ladder",

@@ -32,7 +32,7 @@ from ..fields import Energy, Field
 from ..losses import explicit, properties_of, sliced
 from ..protocol import as_model
 
-__all__ = ["HeldOutCriterion", "hyvarinen_loss"]
+__all__ = ["HeldOutCriterion", "HeldOutObjective", "hyvarinen_loss"]
 
 
 def hyvarinen_loss(model: Field, x: Tensor, *, probes: Tensor | None = None) -> Tensor:
@@ -114,3 +114,39 @@ class HeldOutCriterion:
         if self.objective is not None:
             values["val_loss"] = own / x.shape[0]
         return values
+
+
+class HeldOutObjective:
+    """``criterion(model) -> {"val_loss": L}``: the training objective's mean on fixed held-out points, its noise
+    fixed by ``seed`` — the criterion of an objective whose own loss is the measure of fit (a diffusion model's
+    continuous-time loss weighs every noise level; the Hyvärinen loss of the model at one σ sees only that one).
+
+    >>> import functools
+    >>> from scorematch import Score, losses
+    >>> crit = HeldOutObjective(torch.zeros(3, 2), functools.partial(losses.denoising, sigma=0.1))
+    >>> round(crit(Score(lambda z: -z / 0.1**2))["val_loss"], 8)   # the optimal score of N(0, σ²I), data at 0
+    0.0
+    """
+
+    key = "val_loss"
+
+    def __init__(self, x: Tensor, objective: Callable[..., Tensor], *, max_points: int = 4096,
+                 chunk_size: int = 1024, seed: int = 0):
+        if x.ndim < 2 or x.shape[0] < 1:
+            raise ValueError(f"held-out data must have shape (n, *event) with n >= 1; got {tuple(x.shape)}")
+        g = torch.Generator().manual_seed(seed)
+        if x.shape[0] > check_count("max_points", max_points):
+            x = x[torch.randperm(x.shape[0], generator=g)[:max_points].to(x.device)]
+        self.x, self.objective, self.seed = x.detach(), objective, seed
+        self.chunk_size, self.dim = check_count("chunk_size", chunk_size), math.prod(x.shape[1:])
+
+    def __call__(self, model: object) -> dict[str, float]:
+        param = next(iter(model.parameters()), None) if isinstance(model, nn.Module) else None
+        x = self.x if param is None else self.x.to(device=param.device, dtype=param.dtype)
+        total = 0.0
+        with torch.enable_grad():
+            for i, start in enumerate(range(0, x.shape[0], self.chunk_size)):
+                chunk = x[start : start + self.chunk_size]
+                g = torch.Generator(device=chunk.device).manual_seed(self.seed + 1 + i)
+                total += float(self.objective(model, chunk, generator=g).detach().sum())
+        return {self.key: total / x.shape[0]}

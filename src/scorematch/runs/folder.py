@@ -191,8 +191,10 @@ class Run:
         return {k: np.asarray(v) for k, v in arrays.items()}, summary
 
     def default_sampler(self) -> str:
-        """SMC for energy models (the right weights between modes), annealed Langevin for ``ncsn`` score models,
-        Langevin for other score models."""
+        """Predictor–corrector for diffusion runs (from the prior down), SMC for energy models (the right weights
+        between modes), annealed Langevin for ``ncsn`` score models, Langevin for other score models."""
+        if OBJECTIVES[self.config.objective].sde is not None:
+            return "pc"
         return MODELS[self.config.model].default_sampler(OBJECTIVES[self.config.objective].conditional)
 
     def draw(self, n: int, *, sampler: str | None = None, steps: int | None = None, step_size: float | None = None,

@@ -30,13 +30,15 @@ from ..baselines import (
     contrastive_divergence,
     noise_contrastive,
 )
+from ..diffusion.sde import SDE, VE, VP, SubVP
 from ..fields import Energy, Score
 from ..losses import Properties, properties_of
 from ..protocol import with_ladder
 from ..schedules import geometric_sigmas
 from .settings import Setting, count, fraction, non_negative, positive
 
-__all__ = ["OBJECTIVES", "OBJECTIVE_SETTINGS", "Objective", "at_smallest_sigma", "build_objective", "sigma_ladder"]
+__all__ = ["OBJECTIVES", "OBJECTIVE_SETTINGS", "SDES", "Objective", "at_smallest_sigma", "build_objective", "make_sde",
+           "sigma_ladder"]
 
 Loss = Callable[..., Tensor]
 
@@ -50,8 +52,9 @@ class Objective:
     training data, e.g. to fit a noise law) gives the loss its settings, the ``settings`` it reads by name; whether
     its σ may be ``"auto"`` (chosen on held-out data); a check across settings (``check(cfg)``: a one-line message
     naming the setting, or ``None``); whether the model learns its log-normalizer
-    (``Energy(net, learn_log_z=True)``); and whether it is score matching (``family`` ``"score matching"``) or a
-    method score matching is compared with (``"baseline"``)."""
+    (``Energy(net, learn_log_z=True)``); whether it is score matching (``family`` ``"score matching"``) or a
+    method score matching is compared with (``"baseline"``); and for a diffusion objective, ``sde(cfg)``, the forward
+    SDE its model learns the scores of (the diffusion samplers read it)."""
 
     name: str
     help: str
@@ -63,6 +66,7 @@ class Objective:
     needs_data: bool = False
     learns_log_z: bool = False
     family: str = "score matching"
+    sde: Callable[[Any], SDE] | None = None
 
     @property
     def properties(self) -> Properties:
@@ -101,8 +105,24 @@ for _setting in (
     Setting("restart_fraction", "pcd: share of chains restarted from N(0, I) at every step", 0.05, float,
             fraction),
     Setting("noise_ratio", "nce: noise points per data point (ν)", 4, int, count),
+    Setting("sde", "diffusion: the forward SDE, ve (σ from --sigma to --sigma-max), vp or subvp (β from --beta-min "
+            "to --beta-max)", "vp", str, lambda v: None if v in SDES else f"must be one of {', '.join(SDES)}"),
+    Setting("beta_min", "diffusion (vp, subvp): β at t = 0", 0.1, float, positive),
+    Setting("beta_max", "diffusion (vp, subvp): β at t = 1", 20.0, float, positive),
+    Setting("t_min", "diffusion: the smallest time trained and sampled (the kernel is degenerate at 0)", 1e-3, float,
+            lambda v: None if 0 < v < 1 else "must lie in (0, 1)"),
 ):
     OBJECTIVE_SETTINGS.register(_setting)
+
+
+SDES = ("ve", "vp", "subvp")
+
+
+def make_sde(cfg: Any) -> SDE:
+    """The forward SDE of a diffusion run (:mod:`scorematch.diffusion.sde`)."""
+    if cfg.sde == "ve":
+        return VE(float(cfg.sigma), float(cfg.sigma_max))
+    return (VP if cfg.sde == "vp" else SubVP)(cfg.beta_min, cfg.beta_max)
 
 
 def sigma_ladder(cfg: Any, *, dtype: torch.dtype = torch.float32) -> Tensor:
@@ -139,6 +159,12 @@ for _objective in (
               ("sigma", "sigma_max", "n_sigmas"),
               check=lambda cfg: None if cfg.sigma == "auto" or cfg.sigma_max >= cfg.sigma else
               f"sigma_max must be >= sigma ({cfg.sigma}) for ncsn, got {cfg.sigma_max!r}"),
+    Objective("diffusion", "continuous-time denoising through a forward SDE (--sde ve|vp|subvp; Song et al. 2021), "
+              "t ~ U(t_min, 1): a σ(t)-conditional model sampled from its prior down (pc, sde, ddpm, ode)",
+              losses.continuous_denoising, lambda cfg: {"sde": make_sde(cfg), "t_min": cfg.t_min},
+              ("sde", "beta_min", "beta_max", "t_min", "sigma", "sigma_max"), sde=make_sde,
+              check=lambda cfg: None if cfg.sde != "ve" or cfg.sigma == "auto" or cfg.sigma_max > cfg.sigma else
+              f"sigma_max must exceed sigma ({cfg.sigma}) for the ve SDE, got {cfg.sigma_max!r}"),
     Objective("cd", "contrastive divergence, CD-k: E(x⁺) − E(x⁻) with negatives by k Langevin steps from the data "
               "(Hinton 2002)", contrastive_divergence, _mcmc, _MCMC_SETTINGS, family="baseline"),
     Objective("pcd", "persistent contrastive divergence with a replay buffer (Tieleman 2008; Du & Mordatch 2019)",
@@ -168,6 +194,12 @@ def at_smallest_sigma(model: Energy | Score, cfg: Any) -> Energy | Score:
     """The model as an ordinary (not noise-conditional) one: when the objective's loss is noise-conditional, bound to
     the smallest σ of the run's ladder, which it carries as ``.sigmas`` for the annealed sampler
     (:func:`~scorematch.protocol.with_ladder`)."""
-    if not OBJECTIVES[cfg.objective].conditional:
+    entry = OBJECTIVES[cfg.objective]
+    if not entry.conditional:
         return model
+    if entry.sde is not None:  # a diffusion run: its σ(t) from t = 1 down to t_min, and the SDE for its samplers
+        sde = entry.sde(cfg)
+        view = with_ladder(model, sde.std(torch.linspace(1.0, cfg.t_min, 10, dtype=torch.float64)).float())
+        view.sde = sde
+        return view
     return with_ladder(model, sigma_ladder(cfg), sigma=cfg.sigma)  # the float32 levels it was trained at

@@ -21,14 +21,14 @@ from ..data.digits import GREY_CELL
 from ..data.outputs import save_array
 from ..data.ties import ColumnTies, find_ties, spread_ties
 from ..fields import Energy, Score
-from ..metrics import HeldOutCriterion
+from ..metrics import HeldOutCriterion, HeldOutObjective
 from ..schedules import ladder_from_data
 from ..training.curvature import check_objective_fits
 from ..training.fit import FitResult, TrainingDiverged, fit
 from ..training.judge import HeldOut, Snapshots, choose, heldout_log_likelihood
 from .config import TrainConfig
 from .folder import Run, RunError, architecture_header, column_names, load_run, read_object
-from .registry import MODELS, SAMPLERS, at_smallest_sigma, build_model, build_objective
+from .registry import MODELS, OBJECTIVES, SAMPLERS, at_smallest_sigma, build_model, build_objective
 
 __all__ = ["Run", "RunError", "load_run", "prepare_data", "prepare_table", "read_object", "save_array", "split_data",
            "train_run"]
@@ -73,9 +73,11 @@ def split_data(x: Tensor, val_fraction: float | None, seed: int) -> tuple[Tensor
     return x[perm[n_val:]], x[perm[:n_val]]
 
 
-def _criterion(cfg: TrainConfig, objective: Any, z_val: Tensor | None) -> HeldOutCriterion | None:
+def _criterion(cfg: TrainConfig, objective: Any, z_val: Tensor | None) -> HeldOutCriterion | HeldOutObjective | None:
     if z_val is None:
         return None
+    if OBJECTIVES[cfg.objective].sde is not None:  # a diffusion model: its own loss weighs every noise level
+        return HeldOutObjective(z_val, objective, seed=cfg.seed)
     return HeldOutCriterion(z_val, objective=objective, view=lambda m: at_smallest_sigma(m, cfg), seed=cfg.seed)
 
 
@@ -192,7 +194,8 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
         _write_json(out / "summary.json", {
             "steps_done": result.steps, "stop_reason": result.stop_reason, "best_step": result.best_step,
             "best_val_hyvarinen": result.best_value, "overfit_step": result.overfit_step,
-            "criterion": None if criterion is None else ("exact trace" if criterion.exact else "Hutchinson, fixed probes"),
+            "criterion": None if criterion is None else criterion.key if not hasattr(criterion, "exact") else
+            ("exact trace" if criterion.exact else "Hutchinson, fixed probes"),
             "kept_weights": "best held-out" if result.best_step is not None else ("EMA" if cfg.ema_decay else "last"),
             **judged,
         })

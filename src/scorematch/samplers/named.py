@@ -31,6 +31,7 @@ import torch
 from torch import Tensor
 
 from .._infra.table import Table
+from ..diffusion.likelihood import sigma_conditioned
 from ..protocol import has_energy
 from .adapt import adapt_step_size
 from .annealed import annealed_langevin
@@ -40,6 +41,7 @@ from .driver import diagnose
 from .hmc import hmc
 from .langevin import langevin
 from .mala import mala
+from .reverse import reverse_sample
 from .smc import smc
 from .tempered import Base
 from .tempering import adapt_tempering, default_betas, parallel_tempering
@@ -222,12 +224,29 @@ def _annealed(model: Any, x0: Tensor, steps: int, step_size: float | None, g: to
         "notes": ["annealed Langevin ends after its last noise level: no chains to compare"]}
 
 
+def _reverse(kind: str) -> Callable[..., Drawn]:
+    """The run of a diffusion sampler (:mod:`~scorematch.samplers.reverse`): from the prior of the SDE the model
+    carries (``model.sde``, a diffusion run's view) down to t_min; ``steps`` is the time grid's (the ODE's solver
+    chooses its own)."""
+
+    def run(model: Any, x0: Tensor, steps: int, step_size: float | None, g: torch.Generator, progress: bool) -> Drawn:
+        sde = model.sde
+        score = sigma_conditioned(getattr(model, "unbound", model), sde)
+        x, nfe = reverse_sample(score, sde, x0.shape[0], tuple(x0.shape[1:]), sampler=kind, steps=steps,
+                                generator=g, dtype=x0.dtype, device=x0.device, progress=progress)
+        return x, {"step_size": None, "acceptance": None, "rhat": None, "ess": None, "evaluations": nfe,
+                   "notes": [f"{kind}: from the prior down, {nfe} score evaluations; no chains to compare"]}
+
+    return run
+
+
 @dataclass(frozen=True)
 class Sampler:
     """A command-line sampler: ``run(model, x0, steps, step_size, generator, progress) -> (x, report)``, its default
     ``steps`` and ``step_size`` (the first guess where it is adapted), whether it needs an energy, and whether it
-    needs a noise-conditional model's σ ladder (``model.sigmas``, :func:`~scorematch.protocol.with_ladder`);
-    ``trusted`` is false for a sampler that cannot say whether it converged."""
+    needs a noise-conditional model's σ ladder (``model.sigmas``, :func:`~scorematch.protocol.with_ladder`) or a
+    diffusion model's SDE (``model.sde``); ``judged`` is false for a sampler that cannot say whether it
+    converged."""
 
     name: str
     help: str
@@ -237,6 +256,7 @@ class Sampler:
     needs_energy: bool = False
     needs_ladder: bool = False
     judged: bool = True
+    needs_sde: bool = False
 
 
 SAMPLERS: Table[Sampler] = Table("sampler")
@@ -252,6 +272,14 @@ for _sampler in (
             2e-3, judged=False),
     Sampler("annealed", "annealed Langevin over the σ ladder (noise-conditional models)", _annealed, 1000, 0.05,
             needs_ladder=True, judged=False),
+    Sampler("pc", "predictor–corrector from the prior down (diffusion models): reverse SDE and a Langevin corrector",
+            _reverse("pc"), 500, 0.16, judged=False, needs_sde=True),
+    Sampler("sde", "Euler–Maruyama on the reverse SDE (diffusion models)", _reverse("sde"), 1000, 0.0, judged=False,
+            needs_sde=True),
+    Sampler("ddpm", "DDPM ancestral sampling (diffusion models, --sde vp)", _reverse("ddpm"), 1000, 0.0,
+            judged=False, needs_sde=True),
+    Sampler("ode", "the probability-flow ODE by an adaptive solver (diffusion models)", _reverse("ode"), 1, 0.0,
+            judged=False, needs_sde=True),
 ):
     SAMPLERS.register(_sampler)
 
@@ -278,6 +306,8 @@ def draw(name: str, model: Any, n: int, event_shape: tuple[int, ...], *, steps: 
     entry = SAMPLERS[name]
     if entry.needs_energy and not has_energy(model):
         raise ValueError(f"the {name} sampler needs an energy model (train with --model energy)")
+    if entry.needs_sde and getattr(model, "sde", None) is None:
+        raise ValueError(f"the {name} sampler needs a diffusion model (a run of the diffusion objective)")
     if entry.needs_ladder and getattr(model, "sigmas", None) is None:
         raise ValueError(f"the {name} sampler needs a noise-conditional model with its σ ladder (a run of a "
                          "noise-conditional objective such as ncsn)")

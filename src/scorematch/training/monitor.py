@@ -140,4 +140,4 @@ def build_monitor(objective: Callable[..., Tensor], val_data: Tensor | None,
         criterion = HeldOutCriterion(val_data, objective=objective)
         dim = criterion.dim
     tolerance = 0.01 * dim if overfit_tolerance is None else overfit_tolerance
-    return Monitor(criterion, patience=patience, tolerance=tolerance)
+    return Monitor(criterion, key=getattr(criterion, "key", "val_hyvarinen"), patience=patience, tolerance=tolerance)

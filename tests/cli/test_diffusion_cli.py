@@ -1,0 +1,40 @@
+"""A diffusion model from the command line: ``train --objective diffusion --sde ve|vp|subvp`` writes a run whose
+default sampler goes from the prior down (pc), every diffusion sampler draws from it, its held-out criterion is the
+objective's own loss, and the diffusion samplers refuse a run that is not a diffusion model in one line."""
+
+import json
+
+import numpy as np
+import pytest
+
+from commands import TINY, exit_code, fails
+
+
+@pytest.mark.parametrize("sde", ["vp", "ve", "subvp"])
+def test_train_and_sample_a_diffusion_model(tmp_path, capsys, sde):
+    run = tmp_path / "run"
+    assert exit_code("train", "moons", "--objective", "diffusion", "--sde", sde, "--model", "score", "--out", run,
+                     *TINY) == 0
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["objective"] == "diffusion" and saved["sde"] == sde
+    assert json.loads((run / "summary.json").read_text())["criterion"] == "val_loss"
+    samplers = ["pc", "sde", "ode"] + (["ddpm"] if sde == "vp" else [])
+    for sampler in [None, *samplers]:
+        name = sampler or "default"
+        args = ["--sampler", sampler] if sampler else []
+        assert exit_code("sample", run, "--n", "50", "--steps", "20", "--out", tmp_path / f"{name}.npy", "--quiet",
+                         *args) == 0, capsys.readouterr().err
+        x = np.load(tmp_path / f"{name}.npy")
+        assert x.shape == (50, 2) and np.isfinite(x).all()
+        report = json.loads((tmp_path / f"{name}.json").read_text())
+        assert report["sampler"] == (sampler or "pc") and report["evaluations"] > 0
+    if sde != "vp":
+        capsys.readouterr()
+        fails(capsys, "sample", run, "--sampler", "ddpm", "--n", "10", "--out", tmp_path / "d.npy",
+              message="ddpm")
+
+
+def test_a_diffusion_sampler_refuses_other_runs(tmp_path, capsys):
+    assert exit_code("train", "moons", "--out", tmp_path / "run", *TINY) == 0
+    fails(capsys, "sample", tmp_path / "run", "--sampler", "pc", "--n", "10", "--out", tmp_path / "s.npy",
+          message="needs a diffusion model")
