@@ -52,8 +52,9 @@ class Objective:
     training data, e.g. to fit a noise law) gives the loss its settings, the ``settings`` it reads by name; whether
     its σ may be ``"auto"`` (chosen on held-out data); a check across settings (``check(cfg)``: a one-line message
     naming the setting, or ``None``); whether the model learns its log-normalizer
-    (``Energy(net, learn_log_z=True)``); whether it is score matching (``family`` ``"score matching"``) or a
-    method score matching is compared with (``"baseline"``); and for a diffusion objective, ``sde(cfg)``, the forward
+    (``Energy(net, learn_log_z=True)``); whether it is score matching at one noise level (``family``
+    ``"score matching"``, the demo's), a diffusion model (``"diffusion"``) or a method score matching is compared with
+    (``"baseline"``); and for a diffusion objective, ``sde(cfg)``, the forward
     SDE its model learns the scores of (the diffusion samplers read it)."""
 
     name: str
@@ -162,7 +163,7 @@ for _objective in (
     Objective("diffusion", "continuous-time denoising through a forward SDE (--sde ve|vp|subvp; Song et al. 2021), "
               "t ~ U(t_min, 1): a σ(t)-conditional model sampled from its prior down (pc, sde, ddpm, ode)",
               losses.continuous_denoising, lambda cfg: {"sde": make_sde(cfg), "t_min": cfg.t_min},
-              ("sde", "beta_min", "beta_max", "t_min", "sigma", "sigma_max"), sde=make_sde,
+              ("sde", "beta_min", "beta_max", "t_min", "sigma", "sigma_max"), sde=make_sde, family="diffusion",
               check=lambda cfg: None if cfg.sde != "ve" or cfg.sigma == "auto" or cfg.sigma_max > cfg.sigma else
               f"sigma_max must exceed sigma ({cfg.sigma}) for the ve SDE, got {cfg.sigma_max!r}"),
     Objective("cd", "contrastive divergence, CD-k: E(x⁺) − E(x⁻) with negatives by k Langevin steps from the data "

@@ -208,7 +208,7 @@ def _judge(cfg: TrainConfig, model: Energy, z_val: Tensor, stats: Standardizer, 
            criterion: Any) -> dict[str, Any]:
     """The global judge (:mod:`scorematch.training.judge`): the held-out log-likelihood of the kept weights and of snapshots
     through training; the best that can be normalised is loaded into ``model``. What ``summary.json`` records."""
-    evaluated = [r["step"] for r in result.history if "val_hyvarinen" in r]
+    evaluated = [r["step"] for r in result.history if getattr(criterion, "key", "val_hyvarinen") in r]
     snaps = criterion.weights if isinstance(criterion, Snapshots) else []
     field = at_smallest_sigma(model, cfg)
 
