@@ -1,6 +1,7 @@
 """A diffusion model from the command line: ``train --objective diffusion --sde ve|vp|subvp`` writes a run whose
 default sampler goes from the prior down (pc), every diffusion sampler draws from it, its held-out criterion is the
-objective's own loss, and the diffusion samplers refuse a run that is not a diffusion model in one line."""
+objective's own loss, ``eval --log-prob`` gives log p by the probability-flow ODE, and the diffusion samplers refuse a
+run that is not a diffusion model in one line."""
 
 import json
 
@@ -28,8 +29,14 @@ def test_train_and_sample_a_diffusion_model(tmp_path, capsys, sde):
         assert x.shape == (50, 2) and np.isfinite(x).all()
         report = json.loads((tmp_path / f"{name}.json").read_text())
         assert report["sampler"] == (sampler or "pc") and report["evaluations"] > 0
+    capsys.readouterr()
+    assert exit_code("eval", run, "--points", tmp_path / "pc.npy", "--log-prob", "--scores", "--out",
+                     tmp_path / "e.npz") == 0
+    out = np.load(tmp_path / "e.npz")
+    assert out["log_prob"].shape == (50,) and np.isfinite(out["log_prob"]).all()
+    assert np.array_equal(out["anomaly"], -out["log_prob"])
+    assert "by the probability-flow ODE (exact divergence" in capsys.readouterr().out
     if sde != "vp":
-        capsys.readouterr()
         fails(capsys, "sample", run, "--sampler", "ddpm", "--n", "10", "--out", tmp_path / "d.npy",
               message="ddpm")
 

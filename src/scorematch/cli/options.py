@@ -157,13 +157,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "log p(x) = -energy - log Z, log Z by sequential Monte Carlo, with its standard "
                                    "error (log_z, log_z_se; every log p shares that error), and the mean log p per "
                                    "point with its standard error. A model SMC cannot normalise (its mass far from "
-                                   "the data, or groups that disagree on log Z) gets no number: exit code 3.")
+                                   "the data, or groups that disagree on log Z) gets no number: exit code 3. For a "
+                                   "diffusion run, log p at t_min by the probability-flow ODE (exact divergence up "
+                                   "to 64 numbers per point, else Hutchinson's estimate with its error).")
     e.add_argument("run", metavar="RUN")
     e.add_argument("--points", required=True, metavar="X.npy", help=".npy/.npz/.csv of shape (n, d), or images "
                    "(n, c, h, w) in a .npy/.npz for an image run")
     e.add_argument("--out", required=True, metavar="OUT.npz", help=".npz of arrays, or .csv of columns (score_<name>, "
                    "energy, log_prob…)")
-    e.add_argument("--log-prob", action="store_true", help="also write log p(x) (energy models)")
+    e.add_argument("--log-prob", action="store_true", help="also write log p(x): energy models by SMC's log Z, "
+                   "diffusion runs by the probability-flow ODE")
     e.add_argument("--scores", action="store_true", help="also write an anomaly score per point, 'anomaly': -log p "
                    "with --log-prob, else the energy (higher is more anomalous; for ROC analysis)")
     e.add_argument("--particles", type=positive_int, default=4096, metavar="N",
