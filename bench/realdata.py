@@ -183,7 +183,8 @@ def ours_log_prob(train: np.ndarray, points: np.ndarray, columns: list[str], fol
     summary = json.loads((run / "summary.json").read_text())
     training = {key: summary.get(key) for key in ("steps_done", "stop_reason", "best_step")}
     with np.load(ev) as z:
-        log_prob, log_z_se = z["log_prob"].astype(float), float(z["log_z_se"])
+        log_prob = z["log_prob"].astype(float)  # a diffusion run: log p by the ODE, no log Z
+        log_z_se = float(z["log_z_se"]) if "log_z_se" in z.files else float("nan")
     if not np.all(np.isfinite(log_prob)):
         return {"exit_code": 0, "failure": "log p not finite", "seconds": seconds, **training}
     return {"exit_code": 0, "log_prob": log_prob, "log_z_se": log_z_se, "seconds": seconds, **training}
