@@ -18,7 +18,8 @@ def test_train_and_sample_a_diffusion_model(tmp_path, capsys, sde):
                      *TINY) == 0
     saved = json.loads((run / "config.json").read_text())
     assert saved["objective"] == "diffusion" and saved["sde"] == sde
-    assert json.loads((run / "summary.json").read_text())["criterion"] == "val_loss"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["criterion"] == "val_loss" and "best_val_loss" in summary and "best_val_hyvarinen" not in summary
     samplers = ["pc", "sde", "ode"] + (["ddpm"] if sde == "vp" else [])
     for sampler in [None, *samplers]:
         name = sampler or "default"

@@ -193,7 +193,8 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
         _write_json(out / "config.json", cfg.to_dict())  # the run now goes to cfg.steps
         _write_json(out / "summary.json", {
             "steps_done": result.steps, "stop_reason": result.stop_reason, "best_step": result.best_step,
-            "best_val_hyvarinen": result.best_value, "overfit_step": result.overfit_step,
+            f"best_{getattr(criterion, 'key', 'val_hyvarinen')}": result.best_value,  # a diffusion run's: val_loss
+            "overfit_step": result.overfit_step,
             "criterion": None if criterion is None else criterion.key if not hasattr(criterion, "exact") else
             ("exact trace" if criterion.exact else "Hutchinson, fixed probes"),
             "kept_weights": "best held-out" if result.best_step is not None else ("EMA" if cfg.ema_decay else "last"),
