@@ -46,3 +46,20 @@ def test_a_diffusion_sampler_refuses_other_runs(tmp_path, capsys):
     assert exit_code("train", "moons", "--out", tmp_path / "run", *TINY) == 0
     fails(capsys, "sample", tmp_path / "run", "--sampler", "pc", "--n", "10", "--out", tmp_path / "s.npy",
           message="needs a diffusion model")
+
+
+def test_ve_takes_its_sigma_range_from_the_data_unless_given(tmp_path, capsys):
+    run = tmp_path / "ve"
+    assert exit_code("train", "moons", "--objective", "diffusion", "--sde", "ve", "--model", "score", "--out", run,
+                     *TINY) == 0
+    assert "chosen from the data (ladder.json)" in capsys.readouterr().out
+    rule = json.loads((run / "ladder.json").read_text())
+    config = json.loads((run / "config.json").read_text())
+    assert (config["sigma_max"], config["sigma"]) == (rule["sigma_max"], rule["sigma_min"])   # NCSNv2's rules
+    assert exit_code("train", "moons", "--objective", "diffusion", "--sde", "ve", "--sigma-max", "7", "--out",
+                     tmp_path / "given", *TINY) == 0
+    assert not (tmp_path / "given" / "ladder.json").exists()
+    assert json.loads((tmp_path / "given" / "config.json").read_text())["sigma_max"] == 7.0
+    assert exit_code("train", "moons", "--objective", "diffusion", "--out", tmp_path / "vp", *TINY) == 0
+    assert not (tmp_path / "vp" / "ladder.json").exists()   # vp: β, not σ
+

@@ -117,16 +117,19 @@ def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path, b
                           "image and step (docs/digits_cost.md); ssm, dsm or ncsn take one or two", stacklevel=1)
 
     chosen = set(given) | (set(TrainConfig.read_file(args.config)) if args.config else set())
-    ladder = (OBJECTIVES[cfg.objective].conditional and OBJECTIVES[cfg.objective].sde is None  # ncsn, no σ given:
-              and not args.resume  # the ladder of the data
-              and not chosen & {"sigma", "sigma_max", "n_sigmas"})
+    entry = OBJECTIVES[cfg.objective]
+    ladder = (entry.conditional and (entry.sde is None or cfg.sde == "ve")  # ncsn or ve, no σ given: the data's
+              and not args.resume and not chosen & {"sigma", "sigma_max", "n_sigmas"})
     run, result = train_run(cfg, out, resume=args.resume, progress=False if args.quiet else None, ladder=ladder,
                             allow_data_change=args.allow_data_change, device=args.device)
     if _rank() != 0:
         return
     last = result.history[-1] if result.history else {"loss": float("nan"), "seconds": 0.0}
     sigma = f", sigma {run.config.sigma:g} (auto)" if cfg.sigma == "auto" else ""
-    if ladder:
+    if ladder and entry.sde is not None:  # ve: its σ range, as NCSNv2's rules choose it for a ladder
+        sigma = (f", σ from {run.config.sigma_max:.3g} down to {run.config.sigma:.3g} chosen from the data "
+                 "(ladder.json)")
+    elif ladder:
         sigma = (f", {run.config.n_sigmas} noise levels from {run.config.sigma_max:.3g} to {run.config.sigma:.3g} "
                  "chosen from the data (ladder.json)")
     print(f"trained {cfg.objective} ({cfg.model}) on {cfg.data}: {result.steps} steps{sigma}, final loss "
