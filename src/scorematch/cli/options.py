@@ -129,9 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Draw samples from a run's model, in the units of the original data, and write "
                                    "beside them (SAMPLES.json) whether the sampler converged: acceptance rate, split "
                                    "R̂ and effective sample size over the chains, for SMC the ESS of its weights and "
-                                   "log Z. The default sampler suits the model: sequential Monte Carlo for energies "
-                                   "(the right weights between modes), annealed Langevin for ncsn score models, "
-                                   "Langevin for other score models. Step sizes are adapted unless --step-size is "
+                                   "log Z. The default sampler suits the model: predictor–corrector from the prior "
+                                   "down for diffusion runs, sequential Monte Carlo for energies (the right weights "
+                                   "between modes), annealed Langevin for ncsn score models, Langevin for other score "
+                                   "models. Step sizes are adapted unless --step-size is "
                                    "given.")
     s.add_argument("run", metavar="RUN")
     s.add_argument("--n", "--n-samples", dest="n", type=positive_int, metavar="N",
@@ -143,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sampler", choices=SAMPLERS.names(), help=choices_help(SAMPLERS.entries()))
     s.add_argument("--steps", type=positive_int, metavar="N",
                    help="smc: MALA moves per temperature (default 10); pt, mala, langevin, annealed: steps after "
-                        "warm-up (default 1000, warm-up steps/2; annealed: shared by the levels); hmc: 200")
+                        "warm-up (default 1000, warm-up steps/2; annealed: shared by the levels); hmc: 200; pc, sde, "
+                        "ddpm: the time grid's (500, 1000, 1000); ode: its solver chooses")
     s.add_argument("--step-size", type=number, metavar="EPS", help="fix the step ε instead of adapting it "
                    "(standardized units; annealed: ε at the smallest σ, in units of σ_L²)")
     s.add_argument("--seed", type=seed, default=0)

@@ -30,11 +30,9 @@ from torch import Tensor
 from .._infra.checks import check_choice, check_count, check_positive
 from ..derivatives import value_and_divergence
 from ..protocol import as_model
-from .sde import SDE
+from .sde import SDE, TimeScore
 
 __all__ = ["LogLikelihood", "log_likelihood", "sigma_conditioned"]
-
-TimeScore = Callable[[Tensor, Tensor], Tensor]
 
 
 @dataclass(frozen=True)

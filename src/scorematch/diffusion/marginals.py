@@ -10,13 +10,11 @@ the probability-flow likelihood are checked against.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import Tensor
 
 from ..models.analytic import GaussianMixture
-from .sde import SDE
+from .sde import SDE, TimeScore
 
 __all__ = ["diffused_mixture", "time_score"]
 
@@ -38,7 +36,7 @@ def diffused_mixture(mixture: GaussianMixture, sde: SDE, t: float | Tensor) -> G
     return GaussianMixture(mixture.weights, m * mixture.means, m**2 * mixture.covs + s**2 * eye)
 
 
-def time_score(mixture: GaussianMixture, sde: SDE) -> Callable[[Tensor, Tensor], Tensor]:
+def time_score(mixture: GaussianMixture, sde: SDE) -> TimeScore:
     """``score(x, t)``: the exact score of the diffused ``mixture`` at the time ``t`` (one time for the batch)."""
 
     def score(x: Tensor, t: Tensor) -> Tensor:

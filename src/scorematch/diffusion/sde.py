@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -43,7 +44,10 @@ from torch import Tensor
 from .._infra.checks import check_positive
 from .._infra.shapes import per_sample_view
 
-__all__ = ["SDE", "VE", "VP", "SubVP"]
+__all__ = ["SDE", "VE", "VP", "SubVP", "TimeScore"]
+
+TimeScore = Callable[[Tensor, Tensor], Tensor]
+"""``score(x, t)``: the score of the law of :math:`x_t`, ``t`` a 0-d tensor (one time for the batch)."""
 
 
 class SDE(ABC):

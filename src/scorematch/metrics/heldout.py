@@ -99,21 +99,34 @@ class HeldOutCriterion:
         field = as_model(model if self.view is None else self.view(model), who="the criterion's model")
         if self.exact is None:
             self.exact = (isinstance(field, Energy) and field.uses_sweeps) or self.dim <= self.max_exact_dim
-        param = next(iter(model.parameters()), None) if isinstance(model, nn.Module) else None
-        x = self.x if param is None else self.x.to(device=param.device, dtype=param.dtype)
-        total, own = 0.0, 0.0
+        x = _points(model, self.x)
+        total = 0.0
         with torch.enable_grad():
-            for i, start in enumerate(range(0, x.shape[0], self.chunk_size)):
+            for start in range(0, x.shape[0], self.chunk_size):
                 chunk = x[start : start + self.chunk_size]
                 probes = None if self.exact else self._probes[:, start : start + self.chunk_size].to(chunk)
                 total += float(hyvarinen_loss(field, chunk, probes=probes).detach().sum())
-                if self.objective is not None:
-                    g = torch.Generator(device=chunk.device).manual_seed(self.seed + 1 + i)
-                    own += float(self.objective(model, chunk, generator=g).detach().sum())
         values = {self.key: total / x.shape[0]}
         if self.objective is not None:
-            values["val_loss"] = own / x.shape[0]
+            values["val_loss"] = _objective_mean(self.objective, model, x, self.chunk_size, self.seed)
         return values
+
+
+def _points(model: object, x: Tensor) -> Tensor:
+    """The held-out points on the model's device and in its dtype."""
+    param = next(iter(model.parameters()), None) if isinstance(model, nn.Module) else None
+    return x if param is None else x.to(device=param.device, dtype=param.dtype)
+
+
+def _objective_mean(objective: Callable[..., Tensor], model: object, x: Tensor, chunk_size: int, seed: int) -> float:
+    """The objective's mean over ``x``, chunk ``i``'s noise drawn from a generator seeded ``seed + 1 + i``."""
+    total = 0.0
+    with torch.enable_grad():
+        for i, start in enumerate(range(0, x.shape[0], chunk_size)):
+            chunk = x[start : start + chunk_size]
+            g = torch.Generator(device=chunk.device).manual_seed(seed + 1 + i)
+            total += float(objective(model, chunk, generator=g).detach().sum())
+    return total / x.shape[0]
 
 
 class HeldOutObjective:
@@ -141,12 +154,4 @@ class HeldOutObjective:
         self.chunk_size, self.dim = check_count("chunk_size", chunk_size), math.prod(x.shape[1:])
 
     def __call__(self, model: object) -> dict[str, float]:
-        param = next(iter(model.parameters()), None) if isinstance(model, nn.Module) else None
-        x = self.x if param is None else self.x.to(device=param.device, dtype=param.dtype)
-        total = 0.0
-        with torch.enable_grad():
-            for i, start in enumerate(range(0, x.shape[0], self.chunk_size)):
-                chunk = x[start : start + self.chunk_size]
-                g = torch.Generator(device=chunk.device).manual_seed(self.seed + 1 + i)
-                total += float(self.objective(model, chunk, generator=g).detach().sum())
-        return {self.key: total / x.shape[0]}
+        return {self.key: _objective_mean(self.objective, model, _points(model, self.x), self.chunk_size, self.seed)}

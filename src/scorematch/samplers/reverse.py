@@ -23,20 +23,18 @@ denoising step of Tweedie's formula, :math:`\mathbb E[x_0 \mid x_{t_{\min}}] = (
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor
 
 from .._infra.checks import check_choice, check_count, check_positive
-from ..diffusion.sde import SDE, VP
+from ..diffusion.sde import SDE, VP, TimeScore
 from .driver import sample
 from .state import Info, Kernel, always_accepted
 
 __all__ = ["REVERSE_SAMPLERS", "DiffusionState", "reverse_kernel", "reverse_sample"]
 
-TimeScore = Callable[[Tensor, Tensor], Tensor]
 REVERSE_SAMPLERS = ("pc", "sde", "ddpm", "ode")
 
 
