@@ -94,6 +94,12 @@ def test_compare_reports_the_sampler_and_the_mode_check(tmp_path, capsys):
         assert isinstance(row[key], float), key
     assert 0 <= row["c2st"] <= 1 and row["rel_fisher"] >= 0 and row["kl_grid"] >= -1e-6
     assert "| converged |" in (tmp_path / "c" / "report.md").read_text()
+    # the samples' share per true component against the exact weights (1/8 each), and two verdicts kept apart
+    assert len(row["weights_samples"]) == 8 and row["weights_true"] == pytest.approx([0.125] * 8)
+    assert row["weights_right"] == (row["weights_tv"] <= row["weights_tv_limit"])
+    assert set(row["verdict"]) == {"sampler", "fit"} and row["verdict"]["fit"].split(":")[0] in ("good", "poor")
+    text = (tmp_path / "c" / "report.md").read_text()
+    assert "| weights TV (truth) |" in text and f"| esm | {row['verdict']['sampler']} | {row['verdict']['fit']} |" in text
     for name in ("comparison.png", "losses.png", "runs/esm/model.safetensors", "runs/esm/config.json"):
         assert (tmp_path / "c" / name).is_file(), name
     out = capsys.readouterr().out

@@ -28,7 +28,7 @@ from .console import fmt, objective_line, say
 from .contestants import build_estimator, train_objective
 from .figures import box_of, regions_of
 from .markdown import markdown
-from .measures import density_quality
+from .measures import density_quality, true_weights, verdict
 from .quality import QualityProbe, seconds_to
 
 __all__ = ["N_TEST", "QUALITY_TARGET", "compare"]
@@ -121,6 +121,9 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
             histories[name] = history
         if samples is not None and box is not None and row.get("model") == "energy" and view is not None:
             row.update(density_quality(view, samples, test, truth, box, regions))
+        if samples is not None and not images:
+            row.update(true_weights(samples, truth))
+        row["verdict"] = verdict(row, quality_target if truth is not None else None)
         row["seconds_to_target"] = seconds_to(row["quality_curve"], quality_target) if truth is not None else None
         rows.append(row)
         if samples is not None and data in IMAGE_SETS:
@@ -139,6 +142,8 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
                                                if row.get("normalisable") is False else "✗ not converged")
             if row.get("modes_agree") is False:
                 note += " · samples ≠ density"
+            if "weights_tv" in row:
+                note += f" · weights TV {row['weights_tv']:.2f}"
             columns[name] = ColumnSpec(model=view if box else None, samples=samples, note=note, dtype=torch.float64)
             say(objective_line(tag, row), progress)
         for w in row.get("sampler_warnings", []):

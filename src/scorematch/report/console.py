@@ -31,4 +31,6 @@ def objective_line(tag: str, row: dict[str, Any]) -> str:
             + (f"  rel. Fisher {row['rel_fisher']:.3f}" if row.get("rel_fisher") is not None else "")
             + (f"  KL {row['kl_grid']:.3f}" if "kl_grid" in row else "")
             + f"  sampler {row['sampler_summary']}"
-            + (f"  mode TV {row['mode_tv']:.3f}" if "mode_tv" in row else ""))
+            + (f"  mode TV {row['mode_tv']:.3f}" if "mode_tv" in row else "")
+            + (f"  weights TV {row['weights_tv']:.3f}" if "weights_tv" in row else "")
+            + (f"  → sampler {row['verdict']['sampler']}; fit {row['verdict']['fit']}" if "verdict" in row else ""))

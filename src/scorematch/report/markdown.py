@@ -7,6 +7,7 @@ from typing import Any
 
 from ..samplers.named import SAMPLERS
 from .console import fmt
+from .measures import C2ST_GOOD
 
 __all__ = ["markdown"]
 
@@ -60,10 +61,20 @@ def markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str, 
         cols += [("rel. Fisher", "rel_fisher", ".3f"), ("KL(p‖q) grid", "kl_grid", ".3f")]
     cols += [("test log-lik (grid)", "test_loglik_grid", ".3f"), ("sampler", "sampler", "s"),
              ("converged", "sampler_trusted", "s"), ("mode TV", "mode_tv", ".3f")]
+    if any("weights_tv" in r for r in rows):
+        cols += [("weights TV (truth)", "weights_tv", ".3f")]
     lines = [f"# scorematch compare: {data}", "",
              f"{len(rows)} methods, {model} models, {steps} steps each, seed {seed}; samples from each model's "
              f"default sampler (Langevin for the estimators), measured against {n_test} held-out points, in data "
              "units.", "", *_table(cols, rows),
+             "", "Verdicts, kept apart: whether each sampler converged (its own diagnostics; unchecked for samplers "
+             "without any) and whether the fit is good (every measured judge passes: "
+             + (f"relative Fisher divergence ≤ {target:g}, the samples' share per true component within 2.5 times "
+                "its sampling noise of the exact weights, " if truth else "")
+             + f"C2ST ≤ {C2ST_GOOD}):", "",
+             *_table([("method", "objective", "s"), ("sampler", "_sampler", "s"), ("fit", "_fit", "s")],
+                     [{"objective": r["objective"], "_sampler": r.get("verdict", {}).get("sampler"),
+                       "_fit": r.get("verdict", {}).get("fit")} for r in rows]),
              "", f"Reference (training data against held-out data): MMD² {reference['mmd2']:.2e}, "
              f"C2ST accuracy {reference['c2st']:.3f} — the best a model's samples can do.",
              "", "MMD²: unbiased, Gaussian kernel, median bandwidth (≈ 0 when the laws agree). C2ST: held-out accuracy "
@@ -101,7 +112,10 @@ def markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str, 
               "score models). Converged: no warning from its diagnostics (acceptance, R̂ and ESS over chains, SMC's "
               "weights). Mode TV: total variation between the model's density mass per mode"
               + (" (the exact mixture's components)" if truth else " (8 k-means cells of the data)")
-              + " and its samples' — small when the samples show the model, not the sampler."]
+              + " and its samples' — small when the samples show the model, not the sampler."
+              + (" Weights TV (truth): total variation between the samples' share per component of the exact "
+                 "mixture and its weights — small when model and sampler together get the weights right."
+                 if any("weights_tv" in r for r in rows) else "")]
     for r in rows:
         if r.get("missing"):
             lines.append(f"- {r['objective']}: {r['missing']}")
