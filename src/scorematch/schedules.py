@@ -17,7 +17,7 @@ from torch import Tensor
 
 from ._infra.checks import check_count, check_positive
 
-__all__ = ["NoiseLadder", "geometric_sigmas", "ladder_from_data", "shell_overlap"]
+__all__ = ["NoiseLadder", "VPChoice", "geometric_sigmas", "ladder_from_data", "shell_overlap", "vp_from_data"]
 
 
 def geometric_sigmas(
@@ -122,6 +122,58 @@ def _resolution(flat: Tensor) -> float | None:
     return step if float((steps - steps.round()).abs().max()) < 1e-3 else None  # float32 pixels: within 0.1%
 
 
+def _largest_distance(flat: Tensor) -> float:
+    return max(float(torch.cdist(flat[i:i + 1024], flat).max()) for i in range(0, flat.shape[0], 1024))
+
+
+@dataclass(frozen=True)
+class VPChoice:
+    """β range of a variance-preserving SDE chosen from data (:func:`vp_from_data`), with the reason for each."""
+
+    beta_min: float
+    beta_max: float
+    largest_distance: float
+    signal_left: float
+    reasons: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"beta_min": self.beta_min, "beta_max": self.beta_max, "largest_distance": self.largest_distance,
+                "signal_left": self.signal_left, "reasons": self.reasons}
+
+
+def vp_from_data(x: Tensor, *, beta_min: float = 0.1, leftover: float = 0.05, floor: float = 20.0,
+                 max_points: int = 20000, generator: torch.Generator | None = None) -> VPChoice:
+    r"""β_max of a VP (or sub-VP) SDE for standardized data ``x`` ``(n, *event)``, the analogue of NCSNv2's
+    technique 1 for a ladder. At t = 1 the kernel keeps the signal :math:`\alpha(1)x_0` with
+    :math:`\alpha(1) = \exp(-\tfrac14(\beta_{min} + \beta_{max}))`; two training points a distance D apart stay
+    apart by :math:`\alpha(1)D` in units of the prior's standard deviation (1). The rule: β_max is Song et al.'s
+    20 (``floor``), raised when the largest distance D between training points (over a random ``max_points``)
+    would leave more than ``leftover`` of a standard deviation, i.e.
+    :math:`\beta_{max} = \max(20,\ 4\log(D/\text{leftover}) - \beta_{min})`. β_min stays Song et al.'s 0.1
+    (the kernel at small t is then :math:`\sigma(t)^2 \approx \beta_{min}t`).
+
+    >>> c = vp_from_data(torch.tensor([[0.0] * 64, [3.0] * 64]))
+    >>> round(c.largest_distance, 1), round(c.beta_max, 2), c.signal_left <= 0.05
+    (24.0, 24.6, True)
+    """
+    if x.ndim < 2 or x.shape[0] < 2:
+        raise ValueError(f"x must have shape (n, *event) with n >= 2; got {tuple(x.shape)}")
+    flat = x.detach().reshape(x.shape[0], -1).double()
+    if flat.shape[0] > max_points:
+        flat = flat[torch.randperm(flat.shape[0], generator=generator)[:max_points]]
+    d = _largest_distance(flat)
+    need = 4 * math.log(d / leftover) - beta_min if d > 0 else -math.inf
+    beta_max = max(floor, need)
+    reasons = {"beta_min": "Song et al. 2021's 0.1",
+               "beta_max": (f"the largest distance between two of {flat.shape[0]} training points, {d:.3g}, "
+                            f"would keep more than {leftover:g} of the prior's standard deviation of signal at t = 1 "
+                            f"below β_max {need:.3g}" if need > floor else
+                            f"Song et al. 2021's {floor:g}: it leaves at most {leftover:g} of the prior's standard "
+                            f"deviation of signal between any two of {flat.shape[0]} training points "
+                            f"(largest distance {d:.3g})")}
+    return VPChoice(beta_min, beta_max, d, math.exp(-(beta_min + beta_max) / 4) * d, reasons)
+
+
 def ladder_from_data(x: Tensor, *, steps_per_level: int = 5, step_budget: int | None = None,
                      sigma_min: float | None = None, max_ratio: float = 2.0, max_points: int = 20000,
                      generator: torch.Generator | None = None, sigma_min_reason: str = "given") -> NoiseLadder:
@@ -161,7 +213,7 @@ def ladder_from_data(x: Tensor, *, steps_per_level: int = 5, step_budget: int | 
     dim, reasons = flat.shape[1], {}
     if flat.shape[0] > max_points:
         flat = flat[torch.randperm(flat.shape[0], generator=generator)[:max_points]]
-    sigma_max = max(float(torch.cdist(flat[i:i + 1024], flat).max()) for i in range(0, flat.shape[0], 1024))
+    sigma_max = _largest_distance(flat)
     if sigma_max == 0:
         raise ValueError("every point is the same: no distance to set the largest noise level by")
     reasons["sigma_max"] = f"the largest distance between two of {flat.shape[0]} training points (NCSNv2 technique 1)"

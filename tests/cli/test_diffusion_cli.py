@@ -63,3 +63,26 @@ def test_ve_takes_its_sigma_range_from_the_data_unless_given(tmp_path, capsys):
     assert exit_code("train", "moons", "--objective", "diffusion", "--out", tmp_path / "vp", *TINY) == 0
     assert not (tmp_path / "vp" / "ladder.json").exists()   # vp: β, not σ
 
+
+
+def test_vp_takes_beta_max_from_the_data_unless_given(tmp_path, capsys):
+    """β_max: Song et al.'s 20 unless the data's largest distance would leave more than 5% of a standard deviation of
+    signal at t = 1 (``schedules.vp_from_data``); a table with one far point raises it."""
+    rows = np.random.default_rng(0).normal(size=(300, 2))
+    rows[0] = [60.0, -60.0]  # standardized: about 8 standard deviations from the rest, in each coordinate
+    np.savetxt(tmp_path / "far.csv", rows, delimiter=",")
+    run = tmp_path / "vp"
+    assert exit_code("train", tmp_path / "far.csv", "--objective", "diffusion", "--model", "score", "--out", run,
+                     "--ties", "off", *TINY) == 0
+    assert "chosen from the data (sde.json)" in capsys.readouterr().out
+    rule = json.loads((run / "sde.json").read_text())
+    config = json.loads((run / "config.json").read_text())
+    assert config["beta_max"] == rule["beta_max"] > 20 and set(rule["reasons"]) == {"beta_min", "beta_max"}
+    d = rule["largest_distance"]
+    assert abs(np.exp(-(config["beta_min"] + config["beta_max"]) / 4) * d - 0.05) < 1e-9   # exactly 5% left
+    assert exit_code("train", "moons", "--objective", "diffusion", "--out", tmp_path / "moons", *TINY) == 0
+    assert json.loads((tmp_path / "moons" / "config.json").read_text())["beta_max"] == 20.0   # the floor
+    assert exit_code("train", tmp_path / "far.csv", "--objective", "diffusion", "--beta-max", "12", "--out",
+                     tmp_path / "given", "--ties", "off", *TINY) == 0
+    assert not (tmp_path / "given" / "sde.json").exists()
+    assert json.loads((tmp_path / "given" / "config.json").read_text())["beta_max"] == 12.0

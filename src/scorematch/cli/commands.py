@@ -119,14 +119,17 @@ def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path, b
     chosen = set(given) | (set(TrainConfig.read_file(args.config)) if args.config else set())
     entry = OBJECTIVES[cfg.objective]
     ladder = (entry.conditional and (entry.sde is None or cfg.sde == "ve")  # ncsn or ve, no σ given: the data's
-              and not args.resume and not chosen & {"sigma", "sigma_max", "n_sigmas"})
+              and not args.resume and not chosen & {"sigma", "sigma_max", "n_sigmas"}) or (
+        entry.sde is not None and cfg.sde != "ve" and not args.resume and "beta_max" not in chosen)  # vp: β_max
     run, result = train_run(cfg, out, resume=args.resume, progress=False if args.quiet else None, ladder=ladder,
                             allow_data_change=args.allow_data_change, device=args.device)
     if _rank() != 0:
         return
     last = result.history[-1] if result.history else {"loss": float("nan"), "seconds": 0.0}
     sigma = f", sigma {run.config.sigma:g} (auto)" if cfg.sigma == "auto" else ""
-    if ladder and entry.sde is not None:  # ve: its σ range, as NCSNv2's rules choose it for a ladder
+    if ladder and entry.sde is not None and cfg.sde != "ve":
+        sigma = f", β from {run.config.beta_min:g} to {run.config.beta_max:.3g} chosen from the data (sde.json)"
+    elif ladder and entry.sde is not None:  # ve: its σ range, as NCSNv2's rules choose it for a ladder
         sigma = (f", σ from {run.config.sigma_max:.3g} down to {run.config.sigma:.3g} chosen from the data "
                  "(ladder.json)")
     elif ladder:

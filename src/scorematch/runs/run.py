@@ -22,7 +22,7 @@ from ..data.outputs import save_array
 from ..data.ties import ColumnTies, find_ties, spread_ties
 from ..fields import Energy, Score
 from ..metrics import HeldOutCriterion, HeldOutObjective
-from ..schedules import ladder_from_data
+from ..schedules import VPChoice, ladder_from_data, vp_from_data
 from ..training.curvature import check_objective_fits
 from ..training.fit import FitResult, TrainingDiverged, fit
 from ..training.judge import HeldOut, Snapshots, choose, heldout_log_likelihood
@@ -109,7 +109,8 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     ``data`` overrides the data the config names (used by ``compare`` to hold out a test split), with its column
     ``names``; ``ladder``: choose the σ ladder (``sigma``, ``sigma_max``, ``n_sigmas``) from the standardized
     training points by :func:`scorematch.schedules.ladder_from_data` and write it, with the reason for each number
-    and the annealed sampler's step, to ``ladder.json`` (``sample`` then uses that step); ``allow_data_change``:
+    and the annealed sampler's step, to ``ladder.json`` (``sample`` then uses that step) — for a vp or subvp
+    diffusion run instead β_max by :func:`scorematch.schedules.vp_from_data`, to ``sde.json``; ``allow_data_change``:
     resume although the data's fingerprint (``data_stats.json``) differs; ``device``: where the model, the data
     and the noise live (default CPU). Under a ``torch.distributed`` process group (``torchrun``) every rank trains
     its share of each global batch (:mod:`scorematch._infra.distributed`) and rank 0 alone writes. ``eval_fn``
@@ -145,7 +146,10 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
     z_val = stats.transform(val).float().to(device) if val is not None else None
     extra = None if eval_fn is None else (lambda m: eval_fn(m, stats))
     search, workspace, chosen = None, None, None
-    if ladder and not resume:  # the σ ladder and the sampler's step from the standardized training points
+    if ladder and not resume and OBJECTIVES[cfg.objective].sde is not None and cfg.sde != "ve":
+        chosen = vp_from_data(z.double().cpu(), beta_min=cfg.beta_min)  # the β range, as the ladder's σ₁
+        cfg = cfg.replace(beta_max=chosen.beta_max)
+    elif ladder and not resume:  # the σ ladder and the sampler's step from the standardized training points
         floor = {}
         if cfg.data in IMAGE_SETS:  # noise finer than a grey level's cell would model the dequantization noise
             floor = {"sigma_min": GREY_CELL / max(stats.std),
@@ -260,7 +264,9 @@ def _write_start(out: Path, searched: Any, new: TrainConfig | None, chosen: Any,
         workspace.cleanup()
     if new is not None:
         _write_json(out / "config.json", new.to_dict())
-    if chosen is not None:
+    if isinstance(chosen, VPChoice):
+        _write_json(out / "sde.json", {**chosen.to_dict(), "units": "standardized"})
+    elif chosen is not None:
         _write_json(out / "ladder.json", {**chosen.to_dict(), "units": "standardized"})
     if not (out / "data_stats.json").is_file():
         _write_json(out / "data_stats.json", data_stats)
