@@ -1,7 +1,7 @@
 """A diffusion model from the command line: ``train --objective diffusion --sde ve|vp|subvp`` writes a run whose
-default sampler goes from the prior down (pc), every diffusion sampler draws from it, its held-out criterion is the
-objective's own loss, ``eval --log-prob`` gives log p by the probability-flow ODE, and the diffusion samplers refuse a
-run that is not a diffusion model in one line."""
+default sampler goes from the prior down (the reverse SDE), every diffusion sampler draws from it, its held-out
+criterion is the objective's own loss, ``eval --log-prob`` gives log p by the probability-flow ODE, and the
+diffusion samplers refuse a run that is not a diffusion model in one line."""
 
 import json
 
@@ -29,7 +29,7 @@ def test_train_and_sample_a_diffusion_model(tmp_path, capsys, sde):
         x = np.load(tmp_path / f"{name}.npy")
         assert x.shape == (50, 2) and np.isfinite(x).all()
         report = json.loads((tmp_path / f"{name}.json").read_text())
-        assert report["sampler"] == (sampler or "pc") and report["evaluations"] > 0
+        assert report["sampler"] == (sampler or "sde") and report["evaluations"] > 0
     capsys.readouterr()
     assert exit_code("eval", run, "--points", tmp_path / "pc.npy", "--log-prob", "--scores", "--out",
                      tmp_path / "e.npz") == 0

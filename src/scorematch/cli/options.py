@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Draw samples from a run's model, in the units of the original data, and write "
                                    "beside them (SAMPLES.json) whether the sampler converged: acceptance rate, split "
                                    "R̂ and effective sample size over the chains, for SMC the ESS of its weights and "
-                                   "log Z. The default sampler suits the model: predictor–corrector from the prior "
+                                   "log Z. The default sampler suits the model: the reverse SDE from the prior "
                                    "down for diffusion runs, sequential Monte Carlo for energies (the right weights "
                                    "between modes), annealed Langevin for ncsn score models, Langevin for other score "
                                    "models. Step sizes are adapted unless --step-size is "
