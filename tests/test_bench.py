@@ -101,3 +101,24 @@ def test_digits_quality_measures_an_image_run_against_its_references(tmp_path, m
     assert "| seed 1 |" in text and "| seed 2 |" in text and "**mean of 2**" in text
     assert "*real digits* (reference)" in text and "*gaussian* (reference)" in text
     assert script.main([str(run), "--n", "1"]) == 2 and "--n" in capsys.readouterr().err
+
+
+def test_diffusion_quality_judges_each_method_by_the_truth(tmp_path):
+    """``bench/diffusion_quality.py --quick``: a diffusion run on 8gaussians, its default sampler and the ODE, each row
+    with the KL gap by the ODE, C2ST and the samples' weights against the exact ones; bad options fail in one line."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("diffusion_quality", ROOT / "bench" / "diffusion_quality.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    out, raw = tmp_path / "d.md", tmp_path / "d.json"
+    assert script.main(["--quick", "--methods", "diffusion vp (score", "--diffusion-samplers", "ode", "--out", str(out),
+                        "--json", str(raw)]) == 0
+    rows = json.loads(raw.read_text())["results"]["8gaussians"]
+    assert [r["sampler"] for r in rows] == ["sde", "ode"]
+    for r in rows:
+        assert r["weights_true"] == pytest.approx([0.125] * 8) and 0 <= r["weights_tv"] <= 1
+        assert abs(r["kl_gap"] - (r["exact_loglik"] - r["loglik"])) < 1e-9 and 0.4 <= r["c2st"] <= 1
+    assert "| diffusion vp (score, ode) |" in out.read_text()
+    assert script.main(["--targets", "moons"]) == 2
