@@ -90,6 +90,17 @@ class SDE(ABC):
         t = _times(t, x0)
         return per_sample_view(self.mean_coef(t), x0) * x0 + per_sample_view(self.std(t), x0) * noise
 
+    def time_of_std(self, sigma: Tensor, *, iterations: int = 60) -> Tensor:
+        """The time t in [0, 1] at which the kernel's :meth:`std` equals ``sigma`` (increasing in t for every SDE
+        here), by bisection — 60 halvings reach float64's resolution of [0, 1]; values beyond the range give the
+        nearest end."""
+        lo, hi = torch.zeros_like(sigma), torch.ones_like(sigma)
+        for _ in range(iterations):
+            mid = 0.5 * (lo + hi)
+            below = self.std(mid) < sigma
+            lo, hi = torch.where(below, mid, lo), torch.where(below, hi, mid)
+        return 0.5 * (lo + hi)
+
     def prior_sample(self, shape: tuple[int, ...], *, generator: torch.Generator | None = None,
                      dtype: torch.dtype | None = None, device: torch.device | str | None = None) -> Tensor:
         """``shape[0]`` draws of the prior :math:`\\mathcal N(0, \\text{prior\\_std}^2 I)`, shape ``shape``."""

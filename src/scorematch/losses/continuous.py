@@ -9,9 +9,14 @@ to :math:`x_t = m(t)\,x + \sigma(t)\,z` by the forward SDE's perturbation kernel
 
     \ell(x) = \lambda(t)\,\tfrac12\big\lVert s_\theta(x_t, \sigma(t)) + z/\sigma(t)\big\rVert^2,
 
-whose minimiser is the score of the law of :math:`x_t`. The weighting :math:`\lambda(t) = \sigma(t)^2`
-(``"sigma"``, the usual one, :math:`\tfrac12\lVert\sigma s_\theta + z\rVert^2`: every time weighs alike) or
-:math:`\lambda(t) = g(t)^2` (``"likelihood"``: the loss then bounds the negative log-likelihood, Song, Durkan, Murray
+whose minimiser is the score of the law of :math:`x_t`. With ``times="log-sigma"`` the time is drawn so that
+:math:`\log\sigma(t)` is uniform between :math:`\log\sigma(t_{\min})` and :math:`\log\sigma(1)` (as NCSN draws
+the levels of its geometric ladder alike) instead of t: another weighting of the same per-time losses, whose
+minimiser is the same, that spends as many samples on each factor of noise — under VP, t ~ U(t_min, 1) puts 95% of
+them above σ = 0.17, where thin structures (rings 0.04 standard deviations wide) are already blurred away.
+The weighting :math:`\lambda(t) = \sigma(t)^2` (``"sigma"``, the usual one,
+:math:`\tfrac12\lVert\sigma s_\theta + z\rVert^2`: every time weighs alike) or :math:`\lambda(t) = g(t)^2`
+(``"likelihood"``: with uniform times the loss then bounds the negative log-likelihood, Song, Durkan, Murray
 & Ermon 2021). The model is conditioned on the kernel's standard deviation :math:`\sigma(t)` (called as
 ``model.score(x_t, sigma)`` with ``sigma`` of shape ``(B,)``), which is increasing in t for every SDE here: so every
 noise-conditional network of the library (NCSN's) is a time-conditional one, and NCSN's ladder is the discrete case.
@@ -42,6 +47,7 @@ def continuous_denoising(
     sde: SDE,
     t_min: float = 1e-5,
     weighting: Literal["sigma", "likelihood"] = "sigma",
+    times: Literal["uniform", "log-sigma"] = "uniform",
     generator: torch.Generator | None = None,
     t: Tensor | None = None,
     noise: Tensor | None = None,
@@ -55,6 +61,7 @@ def continuous_denoising(
             :class:`~scorematch.diffusion.SubVP`).
         t_min: the smallest time drawn (the kernel's σ vanishes at 0).
         weighting: ``"sigma"`` (λ = σ²) or ``"likelihood"`` (λ = g²).
+        times: how t is drawn: ``"uniform"`` on [t_min, 1] or ``"log-sigma"`` (log σ(t) uniform).
         generator: the source of ``t`` and ``noise`` when they are not given.
         t, noise: fixed times ``(B,)`` and noise (``x``'s shape), e.g. for a held-out evaluation.
 
@@ -70,8 +77,14 @@ def continuous_denoising(
     check_choice("weighting", weighting, ("sigma", "likelihood"))
     if not t_min < 1:
         raise ValueError(f"t_min must be below 1, got {t_min!r}")
+    check_choice("times", times, ("uniform", "log-sigma"))
     if t is None:
-        t = t_min + (1 - t_min) * torch.rand(x.shape[0], generator=generator, dtype=x.dtype, device=x.device)
+        u = torch.rand(x.shape[0], generator=generator, dtype=x.dtype, device=x.device)
+        if times == "uniform":
+            t = t_min + (1 - t_min) * u
+        else:
+            ends = sde.std(torch.tensor([t_min, 1.0], dtype=torch.float64)).log()
+            t = sde.time_of_std((ends[0] + u.double() * (ends[1] - ends[0])).exp()).clamp(t_min, 1.0).to(x.dtype)
     if noise is None:
         noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
     t = t.to(dtype=x.dtype, device=x.device)

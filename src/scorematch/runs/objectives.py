@@ -110,6 +110,9 @@ for _setting in (
             "to --beta-max)", "vp", str, lambda v: None if v in SDES else f"must be one of {', '.join(SDES)}"),
     Setting("beta_min", "diffusion (vp, subvp): β at t = 0", 0.1, float, positive),
     Setting("beta_max", "diffusion (vp, subvp): β at t = 1", 20.0, float, positive),
+    Setting("times", "diffusion: how training draws t, uniform on [t_min, 1] (Song et al.) or log-sigma (log σ(t) "
+            "uniform, as NCSN's levels)", "uniform", str,
+            lambda v: None if v in ("uniform", "log-sigma") else "must be uniform or log-sigma"),
     Setting("t_min", "diffusion: the smallest time trained and sampled (the kernel is degenerate at 0)", 1e-3, float,
             lambda v: None if 0 < v < 1 else "must lie in (0, 1)"),
 ):
@@ -162,8 +165,8 @@ for _objective in (
               f"sigma_max must be >= sigma ({cfg.sigma}) for ncsn, got {cfg.sigma_max!r}"),
     Objective("diffusion", "continuous-time denoising through a forward SDE (--sde ve|vp|subvp; Song et al. 2021), "
               "t ~ U(t_min, 1): a σ(t)-conditional model sampled from its prior down (pc, sde, ddpm, ode)",
-              losses.continuous_denoising, lambda cfg: {"sde": make_sde(cfg), "t_min": cfg.t_min},
-              ("sde", "beta_min", "beta_max", "t_min", "sigma", "sigma_max"), sde=make_sde, family="diffusion",
+              losses.continuous_denoising, lambda cfg: {"sde": make_sde(cfg), "t_min": cfg.t_min, "times": cfg.times},
+              ("sde", "beta_min", "beta_max", "t_min", "times", "sigma", "sigma_max"), sde=make_sde, family="diffusion",
               check=lambda cfg: None if cfg.sde != "ve" or cfg.sigma == "auto" or cfg.sigma_max > cfg.sigma else
               f"sigma_max must exceed sigma ({cfg.sigma}) for the ve SDE, got {cfg.sigma_max!r}"),
     Objective("cd", "contrastive divergence, CD-k: E(x⁺) − E(x⁻) with negatives by k Langevin steps from the data "
