@@ -2,7 +2,8 @@
 judged by the truth, with every method at the command line's defaults.
 
     python bench/diffusion_quality.py [--steps 4000] [--targets 8gaussians,rings,mixture16] [--seeds 0]
-                                      [--diffusion-samplers sde,ode] [--out docs/diffusion_quality.md]
+                                      [--diffusion-samplers sde,ode] [--diffusion-set times=log-sigma]
+                                      [--out docs/diffusion_quality.md]
                                       [--json F] [--figure F] [--quick]
 
 For each target with an exact density (8gaussians; rings; a 16-D mixture of four well-separated Gaussians of
@@ -77,11 +78,14 @@ METHODS: dict[str, dict[str, Any]] = {
 
 
 def run_method(label: str, target: AnalyticTarget, train: Tensor, test: Tensor, steps: int, seed: int,
-               n_samples: int, samplers: list[str]) -> list[tuple[dict[str, Any], Tensor]]:
+               n_samples: int, samplers: list[str], extra: dict[str, Any] | None = None
+               ) -> list[tuple[dict[str, Any], Tensor]]:
     """One method trained on ``train`` and measured against the truth: a row and its samples (data units) for the
     run's default sampler, and for a diffusion run each of ``samplers`` besides."""
     spec = dict(METHODS[label])
     ladder = spec.pop("ladder", False)
+    if spec["objective"] == "diffusion":
+        spec.update(extra or {})
     cfg = TrainConfig(data="diffusion-quality", steps=steps, seed=seed, **spec)
     base: dict[str, Any] = {"method": label, "seed": seed}
     out = []
@@ -199,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--targets", default=",".join(TARGETS))
     ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated labels (prefix match)")
     ap.add_argument("--seeds", default="0")
+    ap.add_argument("--diffusion-set", default="", help="diffusion runs: settings, e.g. times=log-sigma,hidden=256")
     ap.add_argument("--diffusion-samplers", default="", help="diffusion runs: also draw with these (e.g. sde,ode)")
     ap.add_argument("--samples", type=int, default=N_TEST, help="samples per method (C2ST, weights)")
     ap.add_argument("--out", type=Path, default=None)
@@ -214,6 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         seeds = []
     samplers = [v.strip() for v in args.diffusion_samplers.split(",") if v.strip()]
+    extra = {}
+    for item in (v for v in args.diffusion_set.split(",") if v.strip()):
+        key, _, value = item.partition("=")
+        default = getattr(TrainConfig(data="x"), key.strip(), None)
+        extra[key.strip()] = (None if value in ("none", "off") else value if isinstance(default, str) or default is None
+                              else type(default)(value))
     if args.quick:
         targets, args.steps, args.samples = ["8gaussians"], 150, 300
     bad = [t for t in targets if t not in TARGETS]
@@ -235,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                 drawn[name] = {"test points": test}
             for label in methods:
                 for row, samples in run_method(label, target, train, test, args.steps, seed, args.samples,
-                                               samplers):
+                                               samplers, extra):
                     rows.append(row)
                     print(f"{name:10s} seed {seed} {row['method']:28s} KL gap {row.get('kl_gap', math.nan):7.3f}  "
                           f"C2ST {row['c2st']:.3f}  weights TV {row.get('weights_tv', math.nan):.3f}  "

@@ -18,11 +18,12 @@ import torch
 from torch import Tensor
 
 from .._infra.checkpoint import atomic_write
+from .._infra.defaults import diffusion_defaults
 from ..data import DATASETS, IMAGE_SETS, image_set
 from ..metrics import c2st, mmd2
 from ..models.analytic import ANALYTIC
 from ..runs.config import TrainConfig
-from ..runs.registry import ESTIMATORS, at_smallest_sigma, default_model
+from ..runs.registry import ESTIMATORS, OBJECTIVES, at_smallest_sigma, default_model
 from ..runs.run import prepare_data, prepare_table
 from .console import fmt, objective_line, say
 from .contestants import build_estimator, train_objective
@@ -59,7 +60,7 @@ def _split(base: TrainConfig, n_test: int) -> tuple[Tensor, Tensor, list[str] | 
 
 
 def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, steps: int = 2000, model: str | None = None,
-            seed: int = 0, hidden: int = 128, n_test: int = N_TEST, sample_steps: int | None = None,
+            seed: int = 0, hidden: int | None = None, n_test: int = N_TEST, sample_steps: int | None = None,
             progress: bool = True, log: bool = False, eval_seconds: float = 1.0,
             quality_target: float = QUALITY_TARGET, settings: dict[str, Any] | None = None) -> Path:
     """Train every objective (and build every estimator) named in ``objectives`` on ``data`` into
@@ -70,7 +71,10 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
     Fisher divergence whose first time is reported; ``settings``: objective settings (``sigma``, ``mcmc_steps``, …)
     shared by every method that reads them, and how a file is read (``columns``, ``delimiter``, ``key``);
     ``progress`` prints a line per method and stage; ``log`` draws log-densities; ``model``: the model kind
-    (default: ``energy``; for images ``conv``, and ``energy`` for the objectives that train an energy).
+    (default: ``energy``; for images ``conv``, and ``energy`` for the objectives that train an energy); ``hidden``:
+    the width of every method's network (default: the run default, and for diffusion
+    :func:`~scorematch._infra.defaults.diffusion_defaults`' wider, deeper one, which it also takes its patience and
+    time draws from; ``steps`` is every method's budget).
 
     Images: the figure shows each method's samples as a grid next to the test images; for the built-in digits the
     report adds their quality read by a digit classifier (:mod:`scorematch.metrics.digits`: Fréchet distance in its
@@ -78,15 +82,19 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
     from ..metrics.digits import digit_classifier, digit_quality, digit_references
     from ..plot import ColumnSpec, comparison_grid, image_grids, loss_curves, quality_curves
 
-    base = TrainConfig(data=data, model=model or "energy", steps=steps, seed=seed, hidden=hidden,  # validated first
-                       **(settings or {}))
+    base = TrainConfig(data=data, model=model or "energy", steps=steps, seed=seed,  # validated first
+                       **({} if hidden is None else {"hidden": hidden}), **(settings or {}))
     names = list(dict.fromkeys(objectives))
     train, test, header = _split(base, n_test)
     images = train.ndim == 4
 
     def config(name: str) -> TrainConfig:
         kind = model or default_model(tuple(train.shape[1:]), name).name
-        return base.replace(objective=name, model=kind)
+        cfg = base.replace(objective=name, model=kind)
+        if name in OBJECTIVES and OBJECTIVES[name].sde is not None:  # as train: every noise level, the finest last
+            given = set(settings or {}) | {"steps"} | ({"hidden"} if hidden is not None else set())
+            cfg = cfg.replace(**{k: v for k, v in diffusion_defaults(images).items() if k not in given})
+        return cfg
 
     for name in names:
         if name not in ESTIMATORS:
