@@ -65,7 +65,7 @@ def _fold_accuracy(train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Ten
 
 
 def c2st(
-    x: Tensor, y: Tensor, *, n_folds: int = 5, hidden: int = 32, steps: int = 200, lr: float = 1e-2,
+    x: Tensor, y: Tensor, *, n_folds: int = 5, hidden: int = 32, steps: int = 1000, lr: float = 1e-2,
     generator: torch.Generator | None = None,
 ) -> Tensor:
     r"""Mean held-out accuracy of a classifier telling ``x`` from ``y``, a 0-d tensor (as every scalar metric);
@@ -76,7 +76,9 @@ def c2st(
         y: samples ``(m, *event)`` of the same event shape; ``min(n, m) ≥ n_folds``.
         n_folds: number of cross-validation folds (≥ 2).
         hidden: width of the two hidden layers.
-        steps: full-batch Adam steps per fold.
+        steps: full-batch Adam steps per fold. 1000 by default: with 200 the classifier could not tell 2000 points
+            of four thin rings from a Gaussian of the same covariance (accuracy 0.57; 0.77 with 1000, 0.78 with
+            2000 steps and 64 units, 0.76 with 3000 and 128) nor from a uniform disc (0.59; 0.71 with 1000).
         lr: Adam learning rate.
         generator: source of all randomness; the same seed gives the same accuracy.
 
