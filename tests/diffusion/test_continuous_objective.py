@@ -80,3 +80,21 @@ def test_log_sigma_times_draw_log_sigma_uniformly_with_the_same_closed_form_expe
     assert abs(float(loss.mean()) - float(expected)) < 5 * float(loss.std()) / n**0.5, (loss.mean(), expected)
     with pytest.raises(ValueError, match="times"):
         losses.continuous_denoising(scaled_exact(1.0), x[:4], sde=sde, times="log")
+
+
+def test_mixed_times_draw_every_other_sample_each_way():
+    sde, n, t_min = VP(), 40_000, 1e-3
+    seen = []
+
+    def spy(z, sigma):
+        seen.append(sigma.detach().double())
+        return -z
+
+    losses.continuous_denoising(Score(spy), torch.zeros(n, D), sde=sde, t_min=t_min, times="mixed",
+                                generator=torch.Generator().manual_seed(3))
+    lo, hi = (float(v) for v in sde.std(torch.tensor([t_min, 1.0], dtype=torch.float64)).log())
+    by_sigma = ((seen[0][0::2].log() - lo) / (hi - lo)).sort().values
+    by_time = ((sde.time_of_std(seen[0][1::2]) - t_min) / (1 - t_min)).sort().values
+    grid = torch.arange(1, n // 2 + 1, dtype=torch.float64) / (n // 2)
+    for u in (by_sigma, by_time):
+        assert float((u - grid).abs().max()) < 1.95 / (n // 2) ** 0.5

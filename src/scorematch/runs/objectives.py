@@ -110,9 +110,9 @@ for _setting in (
             "to --beta-max)", "vp", str, lambda v: None if v in SDES else f"must be one of {', '.join(SDES)}"),
     Setting("beta_min", "diffusion (vp, subvp): β at t = 0", 0.1, float, positive),
     Setting("beta_max", "diffusion (vp, subvp): β at t = 1", 20.0, float, positive),
-    Setting("times", "diffusion: how training draws t, uniform on [t_min, 1] (Song et al.) or log-sigma (log σ(t) "
-            "uniform, as NCSN's levels)", "uniform", str,
-            lambda v: None if v in ("uniform", "log-sigma") else "must be uniform or log-sigma"),
+    Setting("times", "diffusion: how training draws t, uniform on [t_min, 1] (Song et al.), log-sigma (log σ(t) "
+            "uniform, as NCSN's levels) or mixed (half each)", "uniform", str,
+            lambda v: None if v in ("uniform", "log-sigma", "mixed") else "must be uniform, log-sigma or mixed"),
     Setting("t_min", "diffusion: the smallest time trained and sampled (the kernel is degenerate at 0)", 1e-3, float,
             lambda v: None if 0 < v < 1 else "must lie in (0, 1)"),
 ):
