@@ -105,3 +105,19 @@ def test_a_diffusion_run_takes_the_diffusion_defaults_it_was_not_given(tmp_path,
     assert exit_code("train", "moons", "--out", tmp_path / "b", *TINY) == 0   # other objectives: untouched
     assert json.loads((tmp_path / "b" / "config.json").read_text())["depth"] == 2
     assert "a diffusion run" not in capsys.readouterr().out
+
+
+def test_compare_gives_a_diffusion_method_its_own_defaults_within_the_budget(tmp_path):
+    """``compare``: the step budget given is every method's; the rest of ``diffusion_defaults`` applies to the diffusion
+    method only, and its row carries the verdicts and the samples' weights against the exact mixture."""
+    from scorematch.report import compare
+
+    compare("8gaussians", ["esm", "diffusion"], tmp_path / "c", steps=20, n_test=200, progress=False,
+            settings={"sde": "vp"})
+    diffusion = json.loads((tmp_path / "c" / "runs" / "diffusion" / "config.json").read_text())
+    esm = json.loads((tmp_path / "c" / "runs" / "esm" / "config.json").read_text())
+    assert (diffusion["steps"], diffusion["hidden"], diffusion["depth"], diffusion["patience"], diffusion["times"]) == (
+        20, 256, 4, None, "log-sigma")
+    assert (esm["steps"], esm["hidden"], esm["depth"]) == (20, 128, 2)
+    rows = json.loads((tmp_path / "c" / "report.json").read_text())["objectives"]
+    assert [r["sampler"] for r in rows] == ["smc", "sde"] and all(len(r["weights_samples"]) == 8 for r in rows)

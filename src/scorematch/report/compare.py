@@ -59,7 +59,8 @@ def _split(base: TrainConfig, n_test: int) -> tuple[Tensor, Tensor, list[str] | 
     return x[perm[n_test:]], x[perm[:n_test]], names
 
 
-def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, steps: int = 2000, model: str | None = None,
+def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, steps: int | None = None,
+            model: str | None = None,
             seed: int = 0, hidden: int | None = None, n_test: int = N_TEST, sample_steps: int | None = None,
             progress: bool = True, log: bool = False, eval_seconds: float = 1.0,
             quality_target: float = QUALITY_TARGET, settings: dict[str, Any] | None = None) -> Path:
@@ -74,7 +75,8 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
     (default: ``energy``; for images ``conv``, and ``energy`` for the objectives that train an energy); ``hidden``:
     the width of every method's network (default: the run default, and for diffusion
     :func:`~scorematch._infra.defaults.diffusion_defaults`' wider, deeper one, which it also takes its patience and
-    time draws from; ``steps`` is every method's budget).
+    time draws from); ``steps``: every method's budget (default: each method's own, the run default's and diffusion's
+    longer one).
 
     Images: the figure shows each method's samples as a grid next to the test images; for the built-in digits the
     report adds their quality read by a digit classifier (:mod:`scorematch.metrics.digits`: Fréchet distance in its
@@ -82,8 +84,9 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
     from ..metrics.digits import digit_classifier, digit_quality, digit_references
     from ..plot import ColumnSpec, comparison_grid, image_grids, loss_curves, quality_curves
 
-    base = TrainConfig(data=data, model=model or "energy", steps=steps, seed=seed,  # validated first
-                       **({} if hidden is None else {"hidden": hidden}), **(settings or {}))
+    base = TrainConfig(data=data, model=model or "energy", seed=seed,  # validated first
+                       **({} if steps is None else {"steps": steps}), **({} if hidden is None else {"hidden": hidden}),
+                       **(settings or {}))
     names = list(dict.fromkeys(objectives))
     train, test, header = _split(base, n_test)
     images = train.ndim == 4
@@ -92,7 +95,8 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
         kind = model or default_model(tuple(train.shape[1:]), name).name
         cfg = base.replace(objective=name, model=kind)
         if name in OBJECTIVES and OBJECTIVES[name].sde is not None:  # as train: every noise level, the finest last
-            given = set(settings or {}) | {"steps"} | ({"hidden"} if hidden is not None else set())
+            given = set(settings or {}) | ({"steps"} if steps is not None else set()) | (
+                {"hidden"} if hidden is not None else set())
             cfg = cfg.replace(**{k: v for k, v in diffusion_defaults(images).items() if k not in given})
         return cfg
 
@@ -118,7 +122,7 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
             row, samples, view = build_estimator(name, train, test, QualityProbe(test, truth), base, sample_steps)
         else:
             cfg = config(name)
-            say(f"{tag}: training ({steps} steps)…", progress)
+            say(f"{tag}: training ({cfg.steps} steps)…", progress)
             if images and cfg.objective == "esm" and cfg.model == "conv":
                 say(f"{tag}: warning: the exact trace costs {train[0].numel()} backward passes per image and step",
                     True)
@@ -167,12 +171,13 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
         refs = digit_references(min(test.shape[0], 360), size=test.shape[-1], seed=seed)
         reference["digits"] = {k: v.to_dict() for k, v in refs.items()}
         reference["digit_classifier_accuracy"] = digit_classifier().test_accuracy
+    budget = f"{steps} steps" if steps is not None else "its own steps"
     say("drawing the figures…", progress)
     if images and grids:
         image_grids({"test images": test, **grids}, value_range=(float(train.min()), float(train.max())),
-                    title=f"{data}: {steps} steps per method", path=out / "comparison.png")
+                    title=f"{data}: {budget} per method", path=out / "comparison.png")
     if box is not None and columns:
-        comparison_grid(columns, train, box=box, truth=truth, log=log, title=f"{data}: {steps} steps per objective",
+        comparison_grid(columns, train, box=box, truth=truth, log=log, title=f"{data}: {budget} per objective",
                         path=out / "comparison.png")
     if histories:
         loss_curves(histories, path=out / "losses.png")

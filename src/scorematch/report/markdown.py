@@ -51,7 +51,7 @@ def _digit_section(rows: list[dict[str, Any]], references: dict[str, dict[str, A
             "", *_table(cols, shown)]
 
 
-def markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str, Any]], reference: dict[str, float],
+def markdown(data: str, steps: int | None, model: str, seed: int, rows: list[dict[str, Any]], reference: dict[str, float],
              truth: bool, n_test: int, figure: bool, target: float | None = None, losses: bool = True) -> str:
     cols = [("method", "objective", "s"), ("steps", "steps_done", "d"), ("kept step", "best_step", "d"),
             ("ms/step", "ms_per_step", ".1f"), ("train s", "train_seconds", ".1f"),
@@ -64,7 +64,8 @@ def markdown(data: str, steps: int, model: str, seed: int, rows: list[dict[str, 
     if any("weights_tv" in r for r in rows):
         cols += [("weights TV (truth)", "weights_tv", ".3f")]
     lines = [f"# scorematch compare: {data}", "",
-             f"{len(rows)} methods, {model} models, {steps} steps each, seed {seed}; samples from each model's "
+             f"{len(rows)} methods, {model} models, " + (f"{steps} steps each" if steps is not None else "each method's own "
+             "steps (its defaults)") + f", seed {seed}; samples from each model's "
              f"default sampler (Langevin for the estimators), measured against {n_test} held-out points, in data "
              "units.", "", *_table(cols, rows),
              "", "Verdicts, kept apart: whether each sampler converged (its own diagnostics; unchecked for samplers "
