@@ -30,6 +30,7 @@ import datetime
 import json
 import math
 import platform
+import shlex
 import statistics
 import sys
 import tempfile
@@ -43,6 +44,7 @@ from torch import Tensor
 
 from scorematch import tune_cpu_allocator
 from scorematch._infra.checkpoint import atomic_write
+from scorematch._infra.defaults import diffusion_defaults
 from scorematch.metrics import c2st, relative_fisher_divergence
 from scorematch.models.analytic import AnalyticTarget, GaussianMixture, eight_gaussians, rings
 from scorematch.report.measures import true_weights
@@ -77,16 +79,18 @@ METHODS: dict[str, dict[str, Any]] = {
 """label -> the settings given (the rest are the command line's defaults)."""
 
 
-def run_method(label: str, target: AnalyticTarget, train: Tensor, test: Tensor, steps: int, seed: int,
+def run_method(label: str, target: AnalyticTarget, train: Tensor, test: Tensor, steps: int | None, seed: int,
                n_samples: int, samplers: list[str], extra: dict[str, Any] | None = None
                ) -> list[tuple[dict[str, Any], Tensor]]:
     """One method trained on ``train`` and measured against the truth: a row and its samples (data units) for the
     run's default sampler, and for a diffusion run each of ``samplers`` besides."""
     spec = dict(METHODS[label])
     ladder = spec.pop("ladder", False)
-    if spec["objective"] == "diffusion":
-        spec.update(extra or {})
-    cfg = TrainConfig(data="diffusion-quality", steps=steps, seed=seed, **spec)
+    if spec["objective"] == "diffusion":  # as the command line: its own defaults, then the settings given
+        spec = {**diffusion_defaults(False), **({} if steps is None else {"steps": steps}), **spec, **(extra or {})}
+    elif steps is not None:
+        spec["steps"] = steps
+    cfg = TrainConfig(data="diffusion-quality", seed=seed, **spec)
     base: dict[str, Any] = {"method": label, "seed": seed}
     out = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -137,8 +141,9 @@ def _cell(rows: list[dict[str, Any]], key: str, spec: str) -> str:
 def markdown(results: dict[str, list[dict[str, Any]]], meta: dict[str, Any]) -> str:
     lines = ["# Separated modes: diffusion against score matching", "",
              f"`python bench/diffusion_quality.py {meta['command']}` — {meta['date']}, {meta['machine']}, "
-             f"{meta['seconds'] / 60:.0f} min in all. Every method at the command line's defaults ({meta['steps']} "
-             f"steps, the data's σ ladder or β range, each run's default sampler), {N_TRAIN} training points, "
+             f"{meta['seconds'] / 60:.0f} min in all. Every method at the command line's defaults ("
+             + (f"{meta['steps']} steps" if meta["steps"] else "diffusion's own: 30000 steps, 256×4, log-σ times")
+             + ", the data's σ ladder or β range, each run's default sampler), {N_TRAIN} training points, "
              f"seeds {meta['seeds']} (mean ± sd over seeds where more than one).", "",
              "KL gap: the exact mean log-density of 1000 test points minus the model's held-out log-likelihood "
              "(nats per point; diffusion: the probability-flow ODE, exact divergence; esm: SMC's log Z; ncsn's score "
@@ -199,7 +204,8 @@ def figure(samples: dict[str, dict[str, Tensor]], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=TrainConfig(data="x").steps)
+    ap.add_argument("--steps", type=int, default=None, help="every method's (default: the command line's, "
+                    "diffusion's own included)")
     ap.add_argument("--targets", default=",".join(TARGETS))
     ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated labels (prefix match)")
     ap.add_argument("--seeds", default="0")
@@ -228,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         targets, args.steps, args.samples = ["8gaussians"], 150, 300
     bad = [t for t in targets if t not in TARGETS]
-    if bad or not methods or not seeds or args.steps < 1 or not 20 <= args.samples <= N_TEST:
+    if bad or not methods or not seeds or (args.steps is not None and args.steps < 1) or not 20 <= args.samples <= N_TEST:
         sys.stderr.write(f"diffusion_quality: error: targets from {', '.join(TARGETS)}; methods from "
                          f"{', '.join(METHODS)}; seeds as 0,1,2; --samples from 20 to {N_TEST}\n")
         return 2
@@ -256,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = rows
     machine = (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch "
                f"{torch.__version__}")
-    meta = {"date": str(datetime.date.today()), "command": " ".join(sys.argv[1:] if argv is None else argv),
+    meta = {"date": str(datetime.date.today()), "command": shlex.join(sys.argv[1:] if argv is None else argv),
             "machine": machine, "seconds": time.perf_counter() - t_all, "steps": args.steps, "seeds": seeds,
             "figure": str(args.figure) if args.figure else None}
     if args.figure:
