@@ -121,3 +121,13 @@ def test_compare_gives_a_diffusion_method_its_own_defaults_within_the_budget(tmp
     assert (esm["steps"], esm["hidden"], esm["depth"]) == (20, 128, 2)
     rows = json.loads((tmp_path / "c" / "report.json").read_text())["objectives"]
     assert [r["sampler"] for r in rows] == ["smc", "sde"] and all(len(r["weights_samples"]) == 8 for r in rows)
+
+
+def test_a_diffusion_energy_is_not_judged_by_its_smallest_level_alone(tmp_path):
+    """The global judge keeps the weights whose energy at one level has the best held-out log-likelihood; a diffusion
+    model's samples come from its whole path (at t_min its energy can weigh separated modes wrongly while the path
+    weighs them right), so its own held-out loss alone chooses."""
+    assert exit_code("train", "moons", "--objective", "diffusion", "--model", "energy", "--out", tmp_path / "r",
+                     "--steps", "20", "--hidden", "8", "--quiet") == 0
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert "judged_step" not in summary and "heldout_loglik" not in summary and summary["criterion"] == "val_loss"

@@ -151,7 +151,8 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
             if "kl_grid" in row:
                 note = f"KL {row['kl_grid']:.2f} · " + note
             note += f" · {row['sampler']} " + ("✓" if row["sampler_trusted"] else "✗ cannot be normalised"
-                                               if row.get("normalisable") is False else "✗ not converged")
+                                               if row.get("normalisable") is False else "✗ not converged"
+                                               if row.get("sampler_warnings") else "unchecked")
             if row.get("modes_agree") is False:
                 note += " · samples ≠ density"
             if "weights_tv" in row:

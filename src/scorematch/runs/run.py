@@ -183,7 +183,8 @@ def train_run(cfg: TrainConfig, out: str | Path, *, resume: bool = False, progre
             "ties": [t.to_dict() for t in ties] or None})
     elif workspace is not None:
         workspace.cleanup()
-    judging = bool(cfg.judge) and isinstance(model, Energy) and z_val is not None and x.ndim == 2
+    judging = (bool(cfg.judge) and isinstance(model, Energy) and z_val is not None and x.ndim == 2
+               and OBJECTIVES[cfg.objective].sde is None)  # a diffusion energy's samples come from its whole path
     try:
         result, criterion = _fit(cfg, model, z, z_val, out=out, resume=resume, progress=progress, eval_fn=extra,
                                  eval_seconds=eval_seconds, snapshots=judging)
