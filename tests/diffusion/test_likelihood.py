@@ -72,3 +72,13 @@ def test_bad_options_are_refused():
         log_likelihood(lambda z, t: -z, x, VP(), divergence="nope")
     with pytest.raises(ValueError, match="t0"):
         log_likelihood(lambda z, t: -z, x, VP(), t0=2.0)
+
+
+def test_one_probe_gives_no_standard_error_rather_than_a_zero_one():
+    from scorematch.diffusion import VP, log_likelihood
+
+    x = torch.zeros(3, 2, dtype=torch.float64)
+    one = log_likelihood(lambda z, t: -z, x, VP(), divergence="hutchinson", n_probes=1,
+                         generator=torch.Generator().manual_seed(0))
+    exact = log_likelihood(lambda z, t: -z, x, VP())
+    assert torch.isnan(one.se).all() and (exact.se == 0).all()

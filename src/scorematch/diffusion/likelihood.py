@@ -38,7 +38,8 @@ __all__ = ["LogLikelihood", "log_likelihood", "sigma_conditioned"]
 @dataclass(frozen=True)
 class LogLikelihood:
     """``log_prob`` ``(B,)`` at the points (the mean over probes with Hutchinson), its standard error ``se`` (zeros
-    when exact), the end points ``x1`` and the number of score evaluations ``nfe``."""
+    when exact, NaN with one Hutchinson probe, which has no spread to estimate it from), the end points ``x1`` and
+    the number of score evaluations ``nfe``."""
 
     log_prob: Tensor
     se: Tensor
@@ -115,5 +116,6 @@ def log_likelihood(score: TimeScore, x: Tensor, sde: SDE, *, t0: float = 1e-5,
     x1, integral = path_x[-1], path_div[-1]
     end = (terminal_log_prob or sde.prior_log_prob)(x1)
     per_probe = end[:, None] + integral
-    se = per_probe.std(1) / math.sqrt(k) if k > 1 else torch.zeros_like(end)
+    se = (per_probe.std(1) / math.sqrt(k) if k > 1 else torch.zeros_like(end) if exact
+          else torch.full_like(end, math.nan))  # one probe: no spread to estimate the error from
     return LogLikelihood(per_probe.mean(1), se, x1, calls[0])
