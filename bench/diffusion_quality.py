@@ -44,7 +44,7 @@ from torch import Tensor
 
 from scorematch import tune_cpu_allocator
 from scorematch._infra.checkpoint import atomic_write
-from scorematch._infra.defaults import diffusion_defaults
+from scorematch._infra.defaults import multilevel_defaults
 from scorematch.metrics import c2st, relative_fisher_divergence
 from scorematch.models.analytic import AnalyticTarget, GaussianMixture, eight_gaussians, rings
 from scorematch.report.measures import true_weights
@@ -86,10 +86,9 @@ def run_method(label: str, target: AnalyticTarget, train: Tensor, test: Tensor, 
     run's default sampler, and for a diffusion run each of ``samplers`` besides."""
     spec = dict(METHODS[label])
     ladder = spec.pop("ladder", False)
-    if spec["objective"] == "diffusion":  # as the command line: its own defaults, then the settings given
-        spec = {**diffusion_defaults(False), **({} if steps is None else {"steps": steps}), **spec, **(extra or {})}
-    elif steps is not None:
-        spec["steps"] = steps
+    own = multilevel_defaults(spec["objective"], False)  # as the command line: its own defaults, then those given
+    spec = {**own, **({} if steps is None else {"steps": steps}), **spec,
+            **((extra or {}) if spec["objective"] == "diffusion" else {})}
     cfg = TrainConfig(data="diffusion-quality", seed=seed, **spec)
     base: dict[str, Any] = {"method": label, "seed": seed}
     out = []

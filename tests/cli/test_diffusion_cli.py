@@ -88,27 +88,29 @@ def test_vp_takes_beta_max_from_the_data_unless_given(tmp_path, capsys):
     assert json.loads((tmp_path / "given" / "config.json").read_text())["beta_max"] == 12.0
 
 
-def test_a_diffusion_run_takes_the_diffusion_defaults_it_was_not_given(tmp_path, capsys):
-    """``defaults.diffusion_defaults``: on a table 30000 steps, no patience, a 256×4 network and log-σ-uniform times,
+def test_a_diffusion_run_takes_the_multilevel_defaults_it_was_not_given(tmp_path, capsys):
+    """``defaults.multilevel_defaults``: on a table 30000 steps, no patience, a 256×4 network and log-σ-uniform times,
     each unless given, said in one line; the user's choices win."""
-    from scorematch._infra.defaults import diffusion_defaults
+    from scorematch._infra.defaults import multilevel_defaults
 
     assert exit_code("train", "moons", "--objective", "diffusion", "--model", "score", "--out", tmp_path / "a",
                      "--steps", "20", "--hidden", "8", "--judge", "off") == 0
     out = capsys.readouterr().out
-    assert "a diffusion run: patience off, depth 4, times log-sigma (defaults.diffusion_defaults" in out
+    assert "a diffusion run: patience off, depth 4, times log-sigma (defaults.multilevel_defaults" in out
     saved = json.loads((tmp_path / "a" / "config.json").read_text())
     assert (saved["steps"], saved["hidden"], saved["depth"], saved["patience"], saved["times"]) == (
         20, 8, 4, None, "log-sigma")
-    assert diffusion_defaults(False)["steps"] == 30000 and diffusion_defaults(True) == {"steps": 16000,
-                                                                                         "patience": None}
+    assert multilevel_defaults("diffusion", False)["steps"] == 30000
+    assert multilevel_defaults("diffusion", True) == {"steps": 16000, "patience": None}
+    assert multilevel_defaults("ncsn", False)["depth"] == 4 and multilevel_defaults("ncsn", True) == {}
+    assert multilevel_defaults("esm", False) == {}
     assert exit_code("train", "moons", "--out", tmp_path / "b", *TINY) == 0   # other objectives: untouched
     assert json.loads((tmp_path / "b" / "config.json").read_text())["depth"] == 2
     assert "a diffusion run" not in capsys.readouterr().out
 
 
 def test_compare_gives_a_diffusion_method_its_own_defaults_within_the_budget(tmp_path):
-    """``compare``: the step budget given is every method's; the rest of ``diffusion_defaults`` applies to the diffusion
+    """``compare``: the step budget given is every method's; the rest of ``multilevel_defaults`` applies to the diffusion
     method only, and its row carries the verdicts and the samples' weights against the exact mixture."""
     from scorematch.report import compare
 

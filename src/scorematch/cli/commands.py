@@ -103,7 +103,7 @@ def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path, b
             cfg = cfg.replace(objective=default_model(shape).default_objective)
         if "model" not in said:  # the kind for the data's shape (images: the conv score network)
             cfg = cfg.replace(model=default_model(shape, cfg.objective).name)
-        from .._infra.defaults import table_defaults
+        from .._infra.defaults import multilevel_defaults, table_defaults
         from ..data import BUILTIN
 
         scaled = table_defaults(x.shape[0])  # a group: any of its settings given, none is applied
@@ -112,16 +112,13 @@ def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path, b
             said = ", ".join(f"{k} {v}" for k, v in scaled.items())
             print(f"a table of {x.shape[0]} rows: {said} (defaults.table_defaults: exact score matching learns the "
                   "spikes of a few hundred rows; give --objective or --sigma to choose)", flush=True)
-        if OBJECTIVES[cfg.objective].sde is not None:  # a diffusion run learns every noise level: longer, wider
-            from .._infra.defaults import diffusion_defaults
-
-            named = set(given) | set(from_file)
-            taken = {k: v for k, v in diffusion_defaults(x.ndim == 4).items() if k not in named}
-            if taken:
-                cfg = cfg.replace(**taken)
-                listed = ", ".join(f"{k} {'off' if v is None else v}" for k, v in taken.items())
-                print(f"a diffusion run: {listed} (defaults.diffusion_defaults: it learns every noise level, the "
-                      "finest last; give any of them to choose)", flush=True)
+        named = set(given) | set(from_file)  # across noise levels (diffusion, ncsn): longer, wider, no patience
+        taken = {k: v for k, v in multilevel_defaults(cfg.objective, x.ndim == 4).items() if k not in named}
+        if taken:
+            cfg = cfg.replace(**taken)
+            listed = ", ".join(f"{k} {'off' if v is None else v}" for k, v in taken.items())
+            print(f"a {cfg.objective} run: {listed} (defaults.multilevel_defaults: it learns every noise level, the "
+                  "finest last; give any of them to choose)", flush=True)
         if x.ndim == 4 and cfg.objective == "esm" and cfg.model == "conv":
             warnings.warn(f"esm takes the exact trace of the conv net's Jacobian: {x[0].numel()} backward passes per "
                           "image and step (docs/digits_cost.md); ssm, dsm or ncsn take one or two", stacklevel=1)

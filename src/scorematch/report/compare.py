@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from .._infra.checkpoint import atomic_write
-from .._infra.defaults import diffusion_defaults
+from .._infra.defaults import multilevel_defaults
 from ..data import DATASETS, IMAGE_SETS, image_set
 from ..metrics import c2st, mmd2
 from ..models.analytic import ANALYTIC
@@ -94,10 +94,10 @@ def compare(data: str, objectives: list[str] | tuple[str, ...], out: Path, *, st
     def config(name: str) -> TrainConfig:
         kind = model or default_model(tuple(train.shape[1:]), name).name
         cfg = base.replace(objective=name, model=kind)
-        if name in OBJECTIVES and OBJECTIVES[name].sde is not None:  # as train: every noise level, the finest last
+        if name in OBJECTIVES:  # as train: across noise levels, every level, the finest last
             given = set(settings or {}) | ({"steps"} if steps is not None else set()) | (
                 {"hidden"} if hidden is not None else set())
-            cfg = cfg.replace(**{k: v for k, v in diffusion_defaults(images).items() if k not in given})
+            cfg = cfg.replace(**{k: v for k, v in multilevel_defaults(name, images).items() if k not in given})
         return cfg
 
     for name in names:
