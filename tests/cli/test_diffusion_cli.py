@@ -96,7 +96,7 @@ def test_a_diffusion_run_takes_the_multilevel_defaults_it_was_not_given(tmp_path
     assert exit_code("train", "moons", "--objective", "diffusion", "--model", "score", "--out", tmp_path / "a",
                      "--steps", "20", "--hidden", "8", "--judge", "off") == 0
     out = capsys.readouterr().out
-    assert "a diffusion run: patience off, depth 4, times log-sigma (defaults.multilevel_defaults" in out
+    assert "this diffusion run: patience off, depth 4, times log-sigma (defaults.multilevel_defaults" in out
     saved = json.loads((tmp_path / "a" / "config.json").read_text())
     assert (saved["steps"], saved["hidden"], saved["depth"], saved["patience"], saved["times"]) == (
         20, 8, 4, None, "log-sigma")
@@ -106,7 +106,7 @@ def test_a_diffusion_run_takes_the_multilevel_defaults_it_was_not_given(tmp_path
     assert multilevel_defaults("esm", False) == {}
     assert exit_code("train", "moons", "--out", tmp_path / "b", *TINY) == 0   # other objectives: untouched
     assert json.loads((tmp_path / "b" / "config.json").read_text())["depth"] == 2
-    assert "a diffusion run" not in capsys.readouterr().out
+    assert "this diffusion run" not in capsys.readouterr().out
 
 
 def test_compare_gives_a_diffusion_method_its_own_defaults_within_the_budget(tmp_path):
@@ -133,3 +133,13 @@ def test_a_diffusion_energy_is_not_judged_by_its_smallest_level_alone(tmp_path):
                      "--steps", "20", "--hidden", "8", "--quiet") == 0
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert "judged_step" not in summary and "heldout_loglik" not in summary and summary["criterion"] == "val_loss"
+
+
+def test_ncsn_on_a_table_takes_the_multilevel_defaults_too(tmp_path, capsys):
+    """ncsn read 1.000 on rings because patience stopped it on the held-out plateau, before its finest levels were
+    learned, with a network too small for them: on a table it now runs longer, wider, without patience."""
+    assert exit_code("train", "moons", "--objective", "ncsn", "--model", "score", "--out", tmp_path / "n",
+                     "--steps", "20", "--judge", "off") == 0
+    assert "this ncsn run: patience off, hidden 256, depth 4 (defaults.multilevel_defaults" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "n" / "config.json").read_text())
+    assert (saved["steps"], saved["patience"], saved["hidden"], saved["depth"]) == (20, None, 256, 4)

@@ -117,7 +117,7 @@ def _train_locked(args: argparse.Namespace, given: dict, data: str, out: Path, b
         if taken:
             cfg = cfg.replace(**taken)
             listed = ", ".join(f"{k} {'off' if v is None else v}" for k, v in taken.items())
-            print(f"a {cfg.objective} run: {listed} (defaults.multilevel_defaults: it learns every noise level, the "
+            print(f"this {cfg.objective} run: {listed} (defaults.multilevel_defaults: it learns every noise level, the "
                   "finest last; give any of them to choose)", flush=True)
         if x.ndim == 4 and cfg.objective == "esm" and cfg.model == "conv":
             warnings.warn(f"esm takes the exact trace of the conv net's Jacobian: {x[0].numel()} backward passes per "

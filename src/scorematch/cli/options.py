@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "estimators with no network, from: " + choices_help(ESTIMATORS.entries()))
     c.add_argument("--out", required=True, metavar="DIR")
     c.add_argument("--steps", type=positive_int, metavar="N", help="steps per objective (default: each its own, as "
-                   "train: 4000 with early stopping, diffusion 30000)")
+                   "train: 4000 with early stopping; diffusion and ncsn on tables 30000)")
     c.add_argument("--model", choices=MODELS.names(),
                    help="the model of every method (default: energy; images: conv, energy where a method needs one)")
     c.add_argument("--seed", type=seed, default=0)
