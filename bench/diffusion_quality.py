@@ -141,8 +141,9 @@ def markdown(results: dict[str, list[dict[str, Any]]], meta: dict[str, Any]) -> 
     lines = ["# Separated modes: diffusion against score matching", "",
              f"`python bench/diffusion_quality.py {meta['command']}` — {meta['date']}, {meta['machine']}, "
              f"{meta['seconds'] / 60:.0f} min in all. Every method at the command line's defaults ("
-             + (f"{meta['steps']} steps" if meta["steps"] else "diffusion's own: 30000 steps, 256×4, log-σ times")
-             + ", the data's σ ladder or β range, each run's default sampler), {N_TRAIN} training points, "
+             + (f"{meta['steps']} steps" if meta["steps"] else
+                "ncsn's and diffusion's own: 30000 steps, 256×4, no patience, log-σ times for diffusion")
+             + f", the data's σ ladder or β range, each run's default sampler), {N_TRAIN} training points, "
              f"seeds {meta['seeds']} (mean ± sd over seeds where more than one).", "",
              "KL gap: the exact mean log-density of 1000 test points minus the model's held-out log-likelihood "
              "(nats per point; diffusion: the probability-flow ODE, exact divergence; esm: SMC's log Z; ncsn's score "
