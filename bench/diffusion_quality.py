@@ -42,6 +42,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from quality import _parse_variant
+
 from scorematch import tune_cpu_allocator
 from scorematch._infra.checkpoint import atomic_write
 from scorematch._infra.defaults import multilevel_defaults
@@ -225,12 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:
         seeds = []
     samplers = [v.strip() for v in args.diffusion_samplers.split(",") if v.strip()]
-    extra = {}
-    for item in (v for v in args.diffusion_set.split(",") if v.strip()):
-        key, _, value = item.partition("=")
-        default = getattr(TrainConfig(data="x"), key.strip(), None)
-        extra[key.strip()] = (None if value in ("none", "off") else value if isinstance(default, str) or default is None
-                              else type(default)(value))
+    extra = _parse_variant(args.diffusion_set) if args.diffusion_set.strip() else {}
     if args.quick:
         targets, args.steps, args.samples = ["8gaussians"], 150, 300
     bad = [t for t in targets if t not in TARGETS]

@@ -44,6 +44,12 @@ class ModeCheck:
         return self.tv <= self.limit
 
 
+def _draw_tv(mass: Tensor, n: int) -> float:
+    r"""The total variation expected of ``n`` independent draws from the masses: half the sum of each share's mean
+    absolute deviation, :math:`\sqrt{2/\pi \cdot m(1-m)/n}`."""
+    return 0.5 * (2 / math.pi * mass * (1 - mass) / n).sqrt().sum().item()
+
+
 def kmeans_regions(data: Tensor, k: int = 8, *, iterations: int = 25, seed: int = 0) -> Callable[[Tensor], Tensor]:
     """``assign(x)``: the nearest of ``k`` centres found by Lloyd's algorithm on ``data`` (k-means++ start), run on
     ``data / max|data|`` so that squared distances stay finite at any scale."""
@@ -85,8 +91,7 @@ def mode_check(energy: Any, samples: Tensor, assign: Callable[[Tensor], Tensor],
     n = max(samples.shape[0], 1)
     frac = torch.bincount(lab[lab < k], minlength=k).double() / n
     tv = 0.5 * (mass - frac).abs().sum().item() + 0.5 * (samples.shape[0] - lab.lt(k).sum().item()) / n
-    noise = 0.5 * (2 / math.pi * mass * (1 - mass) / n).sqrt().sum().item()
-    return ModeCheck(mass, frac, tv, 0.02 + 2.5 * noise)
+    return ModeCheck(mass, frac, tv, 0.02 + 2.5 * _draw_tv(mass, n))
 
 
 def weight_check(samples: Tensor, assign: Callable[[Tensor], Tensor], weights: Tensor) -> ModeCheck:
@@ -110,5 +115,4 @@ def weight_check(samples: Tensor, assign: Callable[[Tensor], Tensor], weights: T
     lab = assign(finite).cpu() if finite.shape[0] else torch.zeros(0, dtype=torch.long)
     frac = torch.bincount(lab, minlength=w.shape[0]).double() / n
     tv = 0.5 * (w - frac).abs().sum().item() + 0.5 * (samples.shape[0] - finite.shape[0]) / n
-    noise = 0.5 * (2 / math.pi * w * (1 - w) / n).sqrt().sum().item()
-    return ModeCheck(w, frac, tv, 2.5 * noise)
+    return ModeCheck(w, frac, tv, 2.5 * _draw_tv(w, n))
