@@ -49,6 +49,7 @@ $(BENCH_STAMP): pyproject.toml constraints.txt bench/requirements.txt
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/check_peers.py
 	$(BENCH_VENV)/bin/python bench/run.py --out BENCHMARKS.md
+	$(BENCH_VENV)/bin/python bench/diffusion_cost.py --out docs/diffusion_cost.md
 
 # How well each objective fits, judged by exact scores, against the peers' own trainers (about 80 min on 2 cores).
 quality: $(BENCH_STAMP)

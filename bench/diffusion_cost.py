@@ -16,6 +16,14 @@ peers run on one thread, interleaved:
   ``PredictorCorrector`` and ``ProbabilityFlowODE`` (VE ladder of 500 rungs), timed with a σ-conditioned energy
   network of the command line's default size (the cost does not depend on its training), and their accuracy with the
   exact score: the samples' weights per component against the exact weights (TV) and MMD² against exact draws.
+* **ebmkit on the same trained network** (``--trained-steps``, 0 to skip): a VE diffusion energy trained by
+  ``train_run`` on 5000 points of 8gaussians with the command line's multilevel defaults (256×4, log-σ times, no
+  patience) but the given number of steps. On n fresh points, its log-likelihood by our ODE (exact divergence, and
+  Hutchinson with 1 probe) and by ebmkit's ``pf_ode_log_likelihood`` (1000 rungs from the run's σ(1) down to
+  σ(t_min)): seconds, the agreement with our exact-divergence value, and the KL gap (exact mean log-density minus
+  the model's). Then n samples by our ``pc`` and ``sde`` and by ebmkit's ``PredictorCorrector`` on the same
+  network (500 steps or rungs, σ in the run's standardized units): seconds, weights TV against the exact weights,
+  and MMD² against exact draws.
 """
 
 from __future__ import annotations
@@ -49,6 +57,8 @@ from scorematch.runs.model_kinds import build_model
 from scorematch.samplers.reverse import reverse_sample
 
 SIGMA_MIN, SIGMA_MAX, T0 = 0.01, 50.0, 1e-5
+COMMENTARY = "<!-- commentary: kept by bench/diffusion_cost.py when it rewrites the tables above -->"
+"""The line after which ``--out``'s reading of the numbers is kept when the tables are rewritten."""
 
 
 def targets(dims: list[int]) -> dict[int, GaussianMixture]:
@@ -178,6 +188,104 @@ def sampling_rows(mix: GaussianMixture, n: int, steps: int) -> list[dict[str, An
     return rows
 
 
+def same_network_rows(n: int, steps: int, rungs: int = 1000, sample_steps: int = 500) -> dict[str, Any]:
+    """ebmkit's likelihood and predictor–corrector sampler on a network we trained (see the module docstring)."""
+    import tempfile
+
+    from ebm.eval.likelihood import pf_ode_log_likelihood
+    from ebm.samplers.score_sde import PredictorCorrector
+
+    from scorematch._infra.defaults import multilevel_defaults
+    from scorematch.runs.objectives import at_smallest_sigma
+    from scorematch.runs.run import train_run
+    from scorematch.schedules import geometric_sigmas
+
+    mix = eight_gaussians(dtype=torch.float64)
+    train = mix.sample(5000, torch.Generator().manual_seed(11))
+    x = mix.sample(n, torch.Generator().manual_seed(12))
+    exact_mean = float(mix.log_prob(x).mean())
+    cfg = TrainConfig(data="8gaussians", objective="diffusion", model="energy", sde="ve", seed=0,
+                      **{**multilevel_defaults("diffusion", False), "steps": steps})
+    with tempfile.TemporaryDirectory() as tmp:
+        (run, _), train_s = _timed(lambda: train_run(cfg, Path(tmp) / "run", data=train, progress=False, ladder=True))
+    view = at_smallest_sigma(run.model, cfg)
+    net, sde, t_min = view.unbound.double(), view.sde, cfg.t_min
+    sig_hi = float(sde.std(torch.tensor(1.0, dtype=torch.float64)))
+    sig_lo = float(sde.std(torch.tensor(t_min, dtype=torch.float64)))
+    z = run.stats.transform(x.double())
+    log_scale = float(run.stats.log_scale)
+
+    def energy(u: Tensor, sigma: Tensor) -> Tensor:
+        return net.energy(u, sigma.reshape(-1)[:1].expand(u.shape[0]).to(u))
+
+    rows: list[dict[str, Any]] = []
+
+    def ours(divergence: str) -> tuple[Tensor, int]:
+        out = log_likelihood(sigma_conditioned(net, sde), z, sde, t0=t_min, divergence=divergence, n_probes=1,
+                             generator=torch.Generator().manual_seed(2))
+        return out.log_prob.detach() - log_scale, out.nfe
+
+    (reference, nfe), s = _timed(lambda: ours("exact"))
+    rows.append({"method": "scorematch: ODE (dopri5), exact divergence", "seconds_per_1000": 1000 * s / n,
+                 "nfe": nfe, "log_p": reference})
+    (value, nfe), s = _timed(lambda: ours("hutchinson"))
+    rows.append({"method": "scorematch: ODE (dopri5), Hutchinson 1 probe", "seconds_per_1000": 1000 * s / n,
+                 "nfe": nfe, "log_p": value})
+    sigmas = geometric_sigmas(sig_hi, sig_lo, rungs, dtype=torch.float64)
+    torch.manual_seed(3)
+    value, s = _timed(lambda: pf_ode_log_likelihood(energy, z, sigmas, n_hutchinson=1).detach() - log_scale)
+    rows.append({"method": f"ebmkit: Euler, {rungs} rungs, Hutchinson 1 probe", "seconds_per_1000": 1000 * s / n,
+                 "nfe": rungs - 1, "log_p": value})
+    for r in rows:
+        diff = r.pop("log_p") - reference
+        r.update(mean_abs_diff=float(diff.abs().mean()), mean_diff=float(diff.mean()),
+                 kl_gap=exact_mean - float((reference + diff).mean()))
+    truth_draws = mix.sample(n, torch.Generator().manual_seed(5))
+    samples: list[dict[str, Any]] = []
+
+    def judge(name: str, z_samples: Tensor, seconds: float, nfe: int) -> None:
+        xs = run.stats.inverse(z_samples.detach().double())
+        ok = torch.isfinite(xs).all(1)
+        samples.append({"method": name, "seconds_per_1000": 1000 * seconds / n, "nfe": nfe,
+                        "weights_tv": weight_check(xs[ok], mix.component, mix.weights).tv,
+                        "mmd2": float(mmd2(xs[ok].float(), truth_draws.float()))})
+
+    for sampler in ("pc", "sde"):
+        (zs, nfe), s = _timed(lambda sampler=sampler: reverse_sample(
+            sigma_conditioned(net, sde), sde, n, (2,), sampler=sampler, steps=sample_steps, t_min=t_min,
+            generator=torch.Generator().manual_seed(4), dtype=torch.float64))
+        judge(f"scorematch: {sampler}", zs, s, nfe)
+    torch.manual_seed(4)
+    start = sig_hi * torch.randn(n, 2, dtype=torch.float64)
+    pc = PredictorCorrector(geometric_sigmas(sig_hi, sig_lo, sample_steps, dtype=torch.float64), n_corrector=1,
+                            snr=0.16)
+    zs, s = _timed(lambda: pc.sample(energy, start))
+    judge("ebmkit: PredictorCorrector", zs, s, 2 * (sample_steps - 1))
+    return {"steps": steps, "train_seconds": train_s, "sigma_range": (sig_lo, sig_hi), "t_min": t_min,
+            "exact_loglik": exact_mean, "likelihood": rows, "sampling": samples}
+
+
+def same_network_markdown(part: dict[str, Any], n: int) -> list[str]:
+    lo, hi = part["sigma_range"]
+    lines = ["## ebmkit on the same trained network", "",
+             f"A VE diffusion energy trained on 8gaussians by `train_run` ({part['steps']} steps, otherwise the "
+             f"command line's multilevel defaults; {part['train_seconds']:.0f} s), σ from {hi:.3g} down to {lo:.3g} "
+             f"(t_min = {part['t_min']:g}) in standardized units; {n} fresh points. Agreement with our "
+             "exact-divergence ODE, and the KL gap (exact mean log-density "
+             f"{part['exact_loglik']:.3f} minus the model's):", "",
+             "| method | s / 1000 points | score evaluations | mean abs. difference | mean difference | KL gap |",
+             "|---|---|---|---|---|---|"]
+    for r in part["likelihood"]:
+        lines.append(f"| {r['method']} | {r['seconds_per_1000']:.2f} | {r['nfe']} | {r['mean_abs_diff']:.2e} | "
+                     f"{r['mean_diff']:+.2e} | {r['kl_gap']:.3f} |")
+    lines += ["", "Samples of the same network (500 steps or rungs):", "",
+              "| method | s / 1000 samples | score evaluations | weights TV | MMD² |", "|---|---|---|---|---|"]
+    for r in part["sampling"]:
+        lines.append(f"| {r['method']} | {r['seconds_per_1000']:.2f} | {r['nfe']} | {r['weights_tv']:.3f} | "
+                     f"{r['mmd2']:.1e} |")
+    return [*lines, ""]
+
+
 def _fmt(v: Any, spec: str) -> str:
     return "—" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
 
@@ -210,15 +318,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dims", default="2,16")
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--quick", action="store_true", help="a smoke run: d = 2, 100 points, 50 steps")
+    ap.add_argument("--trained-steps", type=int, default=6000,
+                    help="training steps of the network shared with ebmkit (0: skip that part)")
+    ap.add_argument("--quick", action="store_true", help="a smoke run: d = 2, 100 points, 50 steps, 200 training steps")
     args = ap.parse_args(argv)
     try:
         dims = [int(v) for v in args.dims.split(",") if v.strip()]
         if args.quick:
-            dims, args.n, args.steps = [2], 100, 50
+            dims, args.n, args.steps, args.trained_steps = [2], 100, 50, min(args.trained_steps, 200)
         mixes = targets(dims)
-        if args.n < 10 or args.steps < 2:
-            raise ValueError("--n at least 10, --steps at least 2")
+        if args.n < 10 or args.steps < 2 or args.trained_steps < 0:
+            raise ValueError("--n at least 10, --steps at least 2, --trained-steps at least 0")
     except ValueError as e:
         sys.stderr.write(f"diffusion_cost: error: {e}\n")
         return 2
@@ -230,12 +340,20 @@ def main(argv: list[str] | None = None) -> int:
         for part in tables[d].values():
             for r in part:
                 print(f"d={d:3d} {r['method']:45s} {r['seconds_per_1000']:8.2f} s/1000  nfe {r['nfe']}", flush=True)
+    shared = same_network_rows(args.n, args.trained_steps) if args.trained_steps else None
+    if shared:
+        for part in ("likelihood", "sampling"):
+            for r in shared[part]:
+                print(f"trained {r['method']:45s} {r['seconds_per_1000']:8.2f} s/1000  nfe {r['nfe']}", flush=True)
     meta = {"date": str(datetime.date.today()), "command": " ".join(sys.argv[1:] if argv is None else argv),
             "machine": f"{platform.processor() or platform.machine()}, 1 thread, torch {torch.__version__}",
             "n": args.n, "steps": args.steps}
     text = markdown(tables, meta)
+    if shared:
+        text += "\n" + "\n".join(same_network_markdown(shared, args.n))
     if args.out:
-        atomic_write(args.out, text)
+        kept = args.out.read_text().partition(COMMENTARY)[1:] if args.out.is_file() else ("", "")
+        atomic_write(args.out, text.rstrip() + "\n\n" + "".join(kept) if kept[0] else text)
     else:
         print(text)
     return 0
