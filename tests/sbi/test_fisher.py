@@ -87,3 +87,13 @@ def test_a_trained_network_recovers_the_gaussian_linear_posterior():
               generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     assert float((out.x.mean(0) - mean).abs().max()) < 0.1
     assert float(c2st(out.x.float(), ref.float(), generator=torch.Generator().manual_seed(0))) <= 0.7
+
+
+def test_training_is_reproducible_from_its_generator_and_leaves_the_global_state_alone():
+    task = get_task("two_moons")
+    state = torch.random.get_rng_state()
+    fits = [train_fisher(task, 200, steps=20, hidden=8, depth=1, eval_every=10,
+                         generator=torch.Generator().manual_seed(5)) for _ in range(2)]
+    assert torch.equal(torch.random.get_rng_state(), state)
+    for a, b in zip(fits[0].model.state_dict().values(), fits[1].model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)

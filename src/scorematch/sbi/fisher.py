@@ -145,9 +145,11 @@ def train_fisher(task: Task, n_simulations: int, *, energy: bool = True, sigma: 
     n_val = max(1, round(val_fraction * n_simulations))
     perm = torch.randperm(n_simulations, generator=g)
     val, tr = perm[:n_val], perm[n_val:]
-    model = FisherScoreNet(x.shape[1], theta.shape[1], hidden=hidden, depth=depth, energy=energy,
-                           x_stats=(x[tr].mean(0), x[tr].std(0)), theta_stats=(theta[tr].mean(0), theta[tr].std(0)))
-    torch.manual_seed(int(torch.randint(0, 2**62, (), generator=g)))
+    with torch.random.fork_rng(devices=[]):  # initial weights from the generator, the global state untouched
+        torch.manual_seed(int(torch.randint(0, 2**62, (), generator=g)))
+        model = FisherScoreNet(x.shape[1], theta.shape[1], hidden=hidden, depth=depth, energy=energy,
+                               x_stats=(x[tr].mean(0), x[tr].std(0)),
+                               theta_stats=(theta[tr].mean(0), theta[tr].std(0)))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     best, best_state, best_step, history, since = math.inf, copy.deepcopy(model.state_dict()), 0, [], 0
     for step in range(1, steps + 1):
