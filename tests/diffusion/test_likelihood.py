@@ -82,3 +82,25 @@ def test_one_probe_gives_no_standard_error_rather_than_a_zero_one():
                          generator=torch.Generator().manual_seed(0))
     exact = log_likelihood(lambda z, t: -z, x, VP())
     assert torch.isnan(one.se).all() and (exact.se == 0).all()
+
+
+def test_beyond_prior_flags_no_prior_draw_and_every_point_an_over_sharp_score_throws_out():
+    """No draw of the prior is flagged (10⁵ per dimension; the rule's chance is below 1e-12). A score far sharper
+    than the data's at small noise (an overfitted network's, −2x/σ(t)²) makes the forward ODE expand like
+    (t/t₀) and carries the end points far out, and they are flagged; the right score's are not."""
+    from scorematch.diffusion import VE, VP
+    from scorematch.diffusion.likelihood import beyond_prior
+
+    g = torch.Generator().manual_seed(0)
+    for sde in (VP(), VE(0.01, 5.0)):
+        for d in (1, 2, 16, 64):
+            assert not beyond_prior(sde.prior_sample((100000, d), generator=g, dtype=torch.float64), sde).any()
+    sde = VP()
+
+    def over_sharp(x, t):
+        return -2 * x / sde.std(t) ** 2
+
+    out = log_likelihood(over_sharp, torch.full((3, 2), 0.5, dtype=torch.float64), sde, t0=1e-3)
+    assert beyond_prior(out.x1, sde).all()
+    fine = log_likelihood(lambda x, t: -x, torch.full((3, 2), 0.5, dtype=torch.float64), sde, t0=1e-3)
+    assert not beyond_prior(fine.x1, sde).any()

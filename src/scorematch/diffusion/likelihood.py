@@ -32,7 +32,7 @@ from ..derivatives import value_and_divergence
 from ..protocol import as_model
 from .sde import SDE, TimeScore
 
-__all__ = ["LogLikelihood", "log_likelihood", "sigma_conditioned"]
+__all__ = ["LogLikelihood", "beyond_prior", "log_likelihood", "sigma_conditioned"]
 
 
 @dataclass(frozen=True)
@@ -119,3 +119,21 @@ def log_likelihood(score: TimeScore, x: Tensor, sde: SDE, *, t0: float = 1e-5,
     se = (per_probe.std(1) / math.sqrt(k) if k > 1 else torch.zeros_like(end) if exact
           else torch.full_like(end, math.nan))  # one probe: no spread to estimate the error from
     return LogLikelihood(per_probe.mean(1), se, x1, calls[0])
+
+
+def beyond_prior(x1: Tensor, sde: SDE) -> Tensor:
+    r"""Which end points ``x1`` ``(B, *event)`` of the probability-flow ODE lie where the prior has no mass,
+    ``(B,)`` bool: :math:`\|x_1\|^2/\varsigma^2 > D + 10\sqrt{2D} + 50`, ς the prior's standard deviation. Under
+    the prior :math:`\|x_1\|^2/\varsigma^2 \sim \chi^2_D` (mean D, sd √(2D)), so no prior draw gets there (its
+    chance is below 1e-12 for every D). A point carried there was pushed by a score the network extrapolates far
+    from its data (small noise, off the training points): its log p is dominated by the prior's log-density at an
+    impossible place, a number of the solver, not a density the model supports.
+
+    >>> from scorematch.diffusion import VP
+    >>> beyond_prior(torch.tensor([[0.5, -1.0], [300.0, 0.0]]), VP()).tolist()
+    [False, True]
+    """
+    d = x1[0].numel()
+    r2 = x1.flatten(1).square().sum(1) / sde.prior_std**2
+    return r2 > d + 10 * math.sqrt(2 * d) + 50
+

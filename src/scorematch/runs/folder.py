@@ -198,7 +198,7 @@ class Run:
         """:meth:`evaluate` of a diffusion run: log p at t_min by the probability-flow ODE
         (:func:`scorematch.diffusion.log_likelihood`; exact divergence up to 64 numbers per point, else Hutchinson
         with 8 probes and a standard error per point), in data units."""
-        from ..diffusion.likelihood import log_likelihood, sigma_conditioned
+        from ..diffusion.likelihood import beyond_prior, log_likelihood, sigma_conditioned
 
         view = at_smallest_sigma(self.model, self.config)
         model_score = sigma_conditioned(view.unbound, view.sde)
@@ -213,7 +213,8 @@ class Run:
         out = log_likelihood(score, z, view.sde, t0=self.config.t_min, divergence="exact" if exact else "hutchinson",
                              n_probes=8, rtol=1e-5, atol=1e-5, generator=torch.Generator().manual_seed(seed))
         log_p = (out.log_prob - self.stats.log_scale).cpu()
-        arrays = {"score": self.score(points).numpy(), "log_prob": log_p.numpy()}
+        far = beyond_prior(out.x1, view.sde).cpu()
+        arrays = {"score": self.score(points).numpy(), "log_prob": log_p.numpy(), "beyond_prior": far.numpy()}
         if not exact:
             arrays["log_prob_se"] = out.se.cpu().numpy()
         if scores:
@@ -223,9 +224,18 @@ class Run:
         summary = (f"; log p by the probability-flow ODE ({how}, {out.nfe} evaluations, "
                    f"{time.perf_counter() - t0:.1f} s)\nmean log p {mean:.4f} ± {mean_se:.4f} nats per point "
                    f"({mean / self.dim:.4f} per column) over {len(log_p)} points")
+        if far.any() and log_prob:
+            first = int(far.nonzero()[0])
+            summary += (f"\n{int(far.sum())} of {len(log_p)} points were carried by the ODE where the prior has no "
+                        f"mass (the first is point {first + 1}: log p {float(log_p[first]):.4g}): the network's score "
+                        "far from its data, not a density (`beyond_prior` in the output marks them); the mean over "
+                        f"the other points is {float(log_p[~far].mean()) if (~far).any() else math.nan:.4f}")
+            warnings.warn(f"{int(far.sum())} of {len(log_p)} points have no honest log p: the probability-flow ODE "
+                          "carried them where the prior has no mass (marked `beyond_prior`)", stacklevel=2)
         if not log_prob:
             arrays.pop("log_prob")
             arrays.pop("log_prob_se", None)
+            arrays.pop("beyond_prior")
         return {k: np.asarray(v) for k, v in arrays.items()}, summary
 
     def default_sampler(self) -> str:
