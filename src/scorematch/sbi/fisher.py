@@ -61,10 +61,14 @@ def noise_width(prior: Distribution, n: int = 10000, generator: torch.Generator 
     return 0.3 * sd.reshape(-1)
 
 
-def fisher_simulations(task: Task, n: int, sigma: Tensor, generator: torch.Generator | None = None
-                       ) -> tuple[Tensor, Tensor, Tensor]:
-    """``n`` triples (θ, ε, x): θ from the prior, x simulated at θ* = θ + σ ⊙ ε."""
-    theta = sample_prior(task.prior, n, generator).double()
+def fisher_simulations(task: Task, n: int, sigma: Tensor, generator: torch.Generator | None = None, *,
+                       theta: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor]:
+    """``n`` triples (θ, ε, x): θ from the prior (or the given ``theta`` ``(p,)`` held fixed), x simulated at
+    θ* = θ + σ ⊙ ε."""
+    if theta is None:
+        theta = sample_prior(task.prior, n, generator).double()
+    else:
+        theta = theta.double().reshape(1, -1).expand(n, -1)
     eps = torch.randn(theta.shape, generator=generator, dtype=theta.dtype)
     x = task.simulate(theta + sigma * eps, generator).double()
     if not torch.isfinite(x).all():

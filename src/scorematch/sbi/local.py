@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .fisher import noise_width
+from .fisher import fisher_simulations, noise_width
 from .tasks import Task, sample_prior
 
 __all__ = ["LocalFit", "LocalScore", "local_mle", "local_score"]
@@ -71,10 +71,7 @@ def local_score(task: Task, theta: Tensor, n_simulations: int, sigma: Tensor, *,
     """The closed-form local score at ``theta`` ``(p,)`` from ``n_simulations`` simulations (module docstring)."""
     features = features or (lambda x: x)
     theta = theta.double().reshape(-1)
-    eps = torch.randn(n_simulations, theta.numel(), generator=generator, dtype=torch.float64)
-    x = task.simulate(theta + sigma * eps, generator).double()
-    if not torch.isfinite(x).all():
-        raise ValueError(f"the simulator returned non-finite values at theta = {theta.tolist()}")
+    _, eps, x = fisher_simulations(task, n_simulations, sigma, generator, theta=theta)
     phi = features(x)
     design = torch.cat([phi, torch.ones(len(phi), 1, dtype=phi.dtype)], 1)
     # σ ⊙ (A φ + c) ≈ ε, one coordinate of θ at a time: (A φ + c)_k ≈ ε_k / σ_k

@@ -101,6 +101,19 @@ class Task:
         return self.posterior_sampler(x, n, generator)
 
 
+def _accepted(n: int, propose: Callable[[int], Tensor], factor: int, name: str) -> Tensor:
+    """``n`` draws by rejection: ``propose(m)`` returns the accepted ones of ``m`` candidates, ``m = factor ·
+    (still needed) + 64``, until ``n`` are in."""
+    out, have, empty = [], 0, 0
+    while have < n:
+        out.append(propose(factor * (n - have) + 64))
+        have += out[-1].shape[0]
+        empty = 0 if out[-1].numel() else empty + 1
+        if empty > 50:
+            raise ValueError(f"{name}: this observation has (almost) no posterior mass inside the prior")
+    return torch.cat(out)[:n]
+
+
 # ---- gaussian_linear --------------------------------------------------------------------------------------------
 
 def _gaussian_linear() -> Task:
@@ -147,19 +160,14 @@ def _two_moons() -> Task:
         return torch.where(q[..., 0] > 0, log_p, torch.full_like(log_p, -math.inf))
 
     def posterior(x: Tensor, n: int, g: torch.Generator | None) -> Tensor:
-        out, have = [], 0
-        while have < n:
-            m = 4 * (n - have) + 64
+        def propose(m: int) -> Tensor:
             c = x.to(_F64) - torch.tensor([0.25, 0.0], dtype=_F64) - moon(m, g, _F64)
             u = -math.sqrt(2) * c[:, 0] * torch.where(torch.rand(m, generator=g, dtype=_F64) < 0.5, 1.0, -1.0)
             v = math.sqrt(2) * c[:, 1]
             theta = torch.stack([(u - v) / 2, (u + v) / 2], -1)
-            ok = (c[:, 0] <= 0) & (theta.abs() <= 1).all(-1)
-            out.append(theta[ok])
-            have += int(ok.sum())
-            if not out[-1].numel() and len(out) > 50:
-                raise ValueError("two_moons: this observation has (almost) no posterior mass inside the prior")
-        return torch.cat(out)[:n]
+            return theta[(c[:, 0] <= 0) & (theta.abs() <= 1).all(-1)]
+
+        return _accepted(n, propose, 4, "two_moons")
 
     return Task("two_moons", prior, simulator, ("theta1", "theta2"), log_likelihood, posterior)
 
@@ -222,13 +230,11 @@ def _gaussian_mixture() -> Task:
         return torch.logaddexp(*parts)
 
     def posterior(x: Tensor, n: int, g: torch.Generator | None) -> Tensor:
-        out, have = [], 0
-        while have < n:
-            theta = draw(x.to(_F64).expand(2 * (n - have) + 64, 2), 2 * (n - have) + 64, g)
-            theta = theta[(theta.abs() <= 10).all(-1)]
-            out.append(theta)
-            have += theta.shape[0]
-        return torch.cat(out)[:n]
+        def propose(m: int) -> Tensor:
+            theta = draw(x.to(_F64).expand(m, 2), m, g)
+            return theta[(theta.abs() <= 10).all(-1)]
+
+        return _accepted(n, propose, 2, "gaussian_mixture")
 
     return Task("gaussian_mixture", prior, simulator, ("theta1", "theta2"), log_likelihood, posterior)
 
