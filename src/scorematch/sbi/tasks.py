@@ -30,6 +30,18 @@ The built-in tasks follow their published definitions (sbibm):
     0.01\,I)`. The likelihood is symmetric in x and θ, so the posterior is the same mixture centred at x,
     truncated to the box: sampled exactly by rejection.
 
+``bernoulli_glm`` (p = d = 10)
+    A generalized linear model of a spiking neuron: 100 time bins of a white-noise stimulus
+    :math:`I_t \sim N(0, 1)` (numpy's ``RandomState(42)``, as the benchmark's), a design matrix X whose first
+    column is ones and whose column k + 1 is the stimulus delayed by k bins (k = 0 … 8), spikes
+    :math:`y_t \sim \text{Bernoulli}(\operatorname{sigmoid}((X\theta)_t))` and the data their sufficient statistics
+    :math:`x = X^\top y` (the spike count and the spike-triggered sums). The prior is Gaussian with mean 0 and
+    precision :math:`\operatorname{blockdiag}(0.5,\ F^\top F)`, :math:`F = D^2 + \operatorname{diag}(\sqrt{k/9})`,
+    D the first-difference matrix of size 9 (a smooth filter). Because x is sufficient,
+    :math:`\log p(x \mid \theta) = \theta^\top x - \sum_t \log(1 + e^{(X\theta)_t})` up to a term constant in θ
+    (the number of spike trains with these statistics), which is what ``log_likelihood`` returns; the posterior is
+    log-concave and its reference draws are the library's SMC on it.
+
 A user's simulator comes in through :func:`load_task` from a Python file defining ``prior`` and ``simulator``; the
 file is user code and runs as such.
 """
@@ -239,8 +251,55 @@ def _gaussian_mixture() -> Task:
     return Task("gaussian_mixture", prior, simulator, ("theta1", "theta2"), log_likelihood, posterior)
 
 
+# ---- bernoulli_glm ----------------------------------------------------------------------------------------------
+
+def _glm_design() -> Tensor:
+    import numpy as np
+
+    stimulus = torch.from_numpy(np.random.RandomState(42).randn(100)).to(_F64)
+    design = torch.zeros(100, 10, dtype=_F64)
+    design[:, 0] = 1.0
+    for k in range(9):
+        design[k:, k + 1] = stimulus[: 100 - k]
+    return design
+
+
+def _bernoulli_glm() -> Task:
+    m = 9
+    diff = torch.eye(m, dtype=_F64) - torch.diag(torch.ones(m - 1, dtype=_F64), -1)
+    f = diff @ diff + torch.diag(torch.arange(m, dtype=_F64) / m) ** 0.5
+    precision = torch.zeros(m + 1, m + 1, dtype=_F64)
+    precision[0, 0] = 0.5
+    precision[1:, 1:] = f.T @ f
+    prior = MultivariateNormal(torch.zeros(m + 1, dtype=_F64), precision_matrix=precision)
+    design = _glm_design()
+
+    def simulator(theta: Tensor, g: torch.Generator | None) -> Tensor:
+        rate = torch.sigmoid(theta.to(_F64) @ design.T)
+        spikes = (torch.rand(rate.shape, generator=g, dtype=_F64) < rate).to(_F64)
+        return (spikes @ design).to(theta.dtype)
+
+    def log_likelihood(theta: Tensor, x: Tensor) -> Tensor:
+        eta = theta @ design.to(theta).T  # log(1 + e^η) exactly (softplus is linear above 20)
+        return (theta * x).sum(-1) - torch.logaddexp(torch.zeros_like(eta), eta).sum(-1)
+
+    def posterior(x: Tensor, n: int, g: torch.Generator | None) -> Tensor:
+        from ..fields import Energy
+        from ..samplers.smc import smc
+
+        def energy(theta: Tensor) -> Tensor:
+            return -log_likelihood(theta, x.to(theta)) - prior.log_prob(theta)
+
+        return smc(Energy(energy), n, (m + 1,), base_std=float(prior.stddev.max()), n_groups=16,
+                   steps_per_temperature=20, generator=g, dtype=_F64).x
+
+    return Task("bernoulli_glm", prior, simulator, ("offset", *(f"filter{k + 1}" for k in range(m))),
+                log_likelihood, posterior)
+
+
 TASKS: dict[str, Callable[[], Task]] = {"gaussian_linear": _gaussian_linear, "two_moons": _two_moons,
-                                        "slcp": _slcp, "gaussian_mixture": _gaussian_mixture}
+                                        "slcp": _slcp, "gaussian_mixture": _gaussian_mixture,
+                                        "bernoulli_glm": _bernoulli_glm}
 
 
 def get_task(name: str) -> Task:
