@@ -1,0 +1,182 @@
+r"""Neural posterior score estimation: a diffusion model of θ conditioned on x (Sharrock et al. 2024; Geffner,
+Papamakarios & Mnih 2023 for iid observations), on the SDEs and reverse samplers of :mod:`scorematch.diffusion`.
+
+**Training.** Simulations (θ, x) with θ from the prior; θ is standardized by the prior's simulated mean and
+standard deviation, :math:`z = (\theta - \mu)/s`, and diffused by the forward SDE, :math:`z_t = m(t) z + \sigma(t)
+\varepsilon`. A network :math:`s(z_t, \sigma(t), x) = \mathrm{net}(z_t, e(\sigma), \tilde x)/\sigma(t)` (``x̃`` the
+standardized data, ``e`` the library's features of log σ) minimises the continuous denoising objective
+
+.. math::
+
+    \tfrac12\,\mathbb E\,\big\| \sigma(t)\, s(z_t, \sigma(t), x) + \varepsilon \big\|^2,
+
+whose minimiser is :math:`\nabla_{z_t} \log p_t(z_t \mid x)`, the score of the diffused posterior. Times are drawn
+half uniformly in t and half uniformly in log σ (``times="mixed"``); the weights with the best held-out loss
+(fixed times and noise) are kept.
+
+**Sampling** runs a reverse sampler (:func:`scorematch.samplers.reverse.reverse_sample`) from the SDE's prior down
+with the score at the observation, maps back to θ, and keeps the draws inside the prior's support (rejection, as
+a diffusion may leak mass outside a bounded prior).
+
+**One observation at a time.** For iid observations :math:`x_1, \dots, x_n` Geffner et al. (2023) sum the
+per-observation scores, :math:`(1 - n)\nabla\log\pi_t + \sum_i s(z, \sigma(t), x_i)` with :math:`\pi_t` the
+diffused prior. Measured on ``gaussian_linear`` (4000 simulations, 4 observations), that sampler ends 92 posterior
+standard deviations from the exact posterior mean (reverse SDE; 4 with the ODE): each network is evaluated at
+:math:`z_t` away from where its own observation's diffused posterior puts mass, where at small σ its output
+(divided by σ) is an unconstrained extrapolation. :func:`npse_sample` therefore takes one observation; iid
+observations go to Fisher score matching (:mod:`scorematch.sbi.fisher`), whose scores add exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+from torch.distributions import Distribution
+
+from ..diffusion.sde import SDE, VE
+from ..losses.continuous import continuous_denoising
+from ..models.embedding import SigmaEmbedding
+from ..models.mlp import make_trunk
+from ..samplers.reverse import reverse_sample
+from .tasks import _accepted
+
+__all__ = ["NPSEFit", "PosteriorScoreNet", "npse_sample", "train_npse"]
+
+
+def default_sde() -> SDE:
+    """VE from σ = 10⁻³ to 10, in units of the prior's standard deviation (the standardized θ)."""
+    return VE(1e-3, 10.0)
+
+
+class PosteriorScoreNet(nn.Module):
+    r""":math:`s(z_t, \sigma, x)`, the score in the standardized θ (module docstring); ``forward(z, sigma, x)``
+    with ``z`` ``(B, p)``, ``sigma`` ``(B,)``, ``x`` ``(B, d)``."""
+
+    def __init__(self, p: int, d: int, *, hidden: int = 128, depth: int = 3, x_stats: tuple[Tensor, Tensor]
+                 | None = None, theta_stats: tuple[Tensor, Tensor] | None = None):
+        super().__init__()
+        self.embed = SigmaEmbedding(4)
+        self.net = make_trunk(p + d + self.embed.dim, p, hidden=hidden, depth=depth, activation="silu").double()
+        for name, stats, k in (("x", x_stats, d), ("theta", theta_stats, p)):
+            mean, sd = stats if stats is not None else (torch.zeros(k), torch.ones(k))
+            self.register_buffer(f"{name}_mean", mean.double().reshape(k))
+            self.register_buffer(f"{name}_sd", sd.double().reshape(k).clamp_min(1e-12))
+
+    def forward(self, z: Tensor, sigma: Tensor, x: Tensor) -> Tensor:
+        u = torch.cat([z, (x - self.x_mean) / self.x_sd, self.embed(sigma)], -1)
+        return self.net(u) / sigma[:, None]
+
+    def to_z(self, theta: Tensor) -> Tensor:
+        return (theta - self.theta_mean) / self.theta_sd
+
+    def to_theta(self, z: Tensor) -> Tensor:
+        return self.theta_mean + self.theta_sd * z
+
+
+class _AtObservation:
+    """The network at fixed observations, as the conditional ``score(z_t, sigma)`` the denoising loss calls."""
+
+    def __init__(self, net: PosteriorScoreNet, x: Tensor):
+        self.net, self.x = net, x
+
+    def score(self, z: Tensor, sigma: Tensor) -> Tensor:
+        return self.net(z, sigma, self.x)
+
+
+@dataclass
+class NPSEFit:
+    """A trained posterior score network, its SDE, and ``history`` rows ``(step, train loss, held-out loss)``."""
+
+    model: PosteriorScoreNet
+    sde: SDE
+    best_step: int
+    history: list[tuple[int, float, float]] = field(default_factory=list)
+
+
+def _loss(net: PosteriorScoreNet, sde: SDE, theta: Tensor, x: Tensor, g: torch.Generator | None,
+          t: Tensor | None = None, noise: Tensor | None = None) -> Tensor:
+    return continuous_denoising(_AtObservation(net, x), net.to_z(theta), sde=sde, times="mixed", generator=g, t=t,
+                                noise=noise).mean()
+
+
+def train_npse(theta: Tensor, x: Tensor, *, sde: SDE | None = None, steps: int = 10000, batch_size: int = 256,
+               lr: float = 1e-3, hidden: int = 128, depth: int = 3, val_fraction: float = 0.1, eval_every: int = 200,
+               patience: int | None = 3000, generator: torch.Generator | None = None,
+               progress: Callable[[int, float], None] | None = None) -> NPSEFit:
+    """Fit the posterior score network to simulations ``theta`` ``(N, p)``, ``x`` ``(N, d)`` by Adam on the
+    denoising objective; the held-out split (``val_fraction``) has its times and noise fixed once (four draws per
+    pair), and training stops ``patience`` steps after its last best."""
+    theta, x = theta.double(), x.double()
+    n = theta.shape[0]
+    if n < 20:
+        raise ValueError(f"train_npse needs at least 20 simulations, got {n}")
+    sde = default_sde() if sde is None else sde
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    perm = torch.randperm(n, generator=g)
+    n_val = max(1, round(val_fraction * n))
+    val, tr = perm[:n_val], perm[n_val:]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(torch.randint(0, 2**62, (), generator=g)))
+        net = PosteriorScoreNet(theta.shape[1], x.shape[1], hidden=hidden, depth=depth,
+                                x_stats=(x[tr].mean(0), x[tr].std(0)), theta_stats=(theta[tr].mean(0), theta[tr].std(0)))
+    v_theta, v_x = theta[val].repeat(4, 1), x[val].repeat(4, 1)
+    u = torch.rand(v_theta.shape[0], generator=g, dtype=torch.float64)
+    v_t = 1e-5 + (1 - 1e-5) * u
+    ends = sde.std(torch.tensor([1e-5, 1.0], dtype=torch.float64)).log()
+    by_sigma = sde.time_of_std((ends[0] + u * (ends[1] - ends[0])).exp()).clamp(1e-5, 1.0)
+    v_t = torch.where(torch.arange(len(u)) % 2 == 0, by_sigma, v_t)
+    v_noise = torch.randn(v_theta.shape, generator=g, dtype=torch.float64)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    best, best_state, best_step, history, since = math.inf, copy.deepcopy(net.state_dict()), 0, [], 0
+    for step in range(1, steps + 1):
+        idx = tr[torch.randint(0, len(tr), (min(batch_size, len(tr)),), generator=g)]
+        loss = _loss(net, sde, theta[idx], x[idx], g)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(net.parameters(), 10.0)
+        opt.step()
+        if step % eval_every == 0 or step == steps:
+            with torch.no_grad():
+                held = float(_loss(net, sde, v_theta, v_x, None, v_t, v_noise))
+            history.append((step, float(loss.detach()), held))
+            if progress is not None:
+                progress(step, held)
+            if held < best:
+                best, best_state, best_step, since = held, copy.deepcopy(net.state_dict()), step, 0
+            else:
+                since += eval_every
+                if patience is not None and since >= patience:
+                    break
+    net.load_state_dict(best_state)
+    return NPSEFit(net.eval(), sde, best_step, history)
+
+
+def npse_sample(fit: NPSEFit, prior: Distribution, x: Tensor, n: int, *, sampler: str = "sde", steps: int = 500,
+                generator: torch.Generator | None = None, progress: bool = False) -> Tensor:
+    """``n`` posterior draws ``(n, p)`` given one observation ``x`` ``(d,)``, inside the prior's support, by a
+    reverse sampler (``"sde"``, ``"pc"``, ``"ddpm"``, ``"ode"``) of ``steps`` steps."""
+    net, sde = fit.model, fit.sde
+    d, p = net.x_mean.shape[0], net.theta_mean.shape[0]
+    if x.numel() != d:
+        raise ValueError(f"npse takes one observation of {d} numbers, got shape {tuple(x.shape)}; for iid "
+                         "observations use Fisher score matching (method fsm), whose scores add exactly")
+    x = x.double().reshape(1, d)
+
+    def score(z: Tensor, t: Tensor) -> Tensor:
+        with torch.no_grad():
+            return net(z, sde.std(t).expand(z.shape[0]), x.expand(z.shape[0], -1))
+
+    def propose(m: int) -> Tensor:
+        z, _ = reverse_sample(score, sde, m, (p,), sampler=sampler, steps=steps, generator=generator,
+                              dtype=torch.float64, progress=progress)
+        theta = net.to_theta(z)
+        inside = prior.support.check(theta)
+        inside = inside.all(-1) if inside.ndim == theta.ndim else inside
+        return theta[inside & torch.isfinite(theta).all(-1)]
+
+    return _accepted(n, lambda m: propose(min(m, 4 * n + 64)), 1, "npse")
