@@ -76,3 +76,13 @@ def test_it_tells_thin_rings_from_a_gaussian_blob_of_the_same_covariance():
     x = rings().sample(2000, g)
     blob = torch.randn(2000, 2, generator=g) * x.std(0)
     assert float(c2st(x, blob, generator=torch.Generator().manual_seed(0))) > 0.7
+
+
+def test_standardizing_on_x_detects_a_difference_and_checks_its_name():
+    """standardize="x" (the benchmark protocol) still tells x from an affine image of it; a bad name is a
+    one-line error."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(400, 2, generator=g)
+    assert float(c2st(x, 3 * x + 5, standardize="x", n_folds=2, steps=100, generator=g)) > 0.9
+    with pytest.raises(ValueError, match="standardize"):
+        c2st(x, x, standardize="y")
