@@ -74,6 +74,7 @@ EXAMPLES = """examples:
   scorematch sample runs/digits                          100 digits -> runs/digits/samples.npy and samples.png
   scorematch graph returns.csv --out graph/               which columns depend on which: edges.csv, graph.png
   scorematch ica signals.csv --out ica/                   independent components: unmixing.csv, sources.png
+  scorematch sbi two_moons --method npse --out sbi/       a simulator's posterior: posterior.csv, pairplot.png
 """
 
 
@@ -247,6 +248,44 @@ def build_parser() -> argparse.ArgumentParser:
     ic.add_argument("--source", choices=tuple(SOURCES), default="logistic",
                     help="the sources' density: logistic (default), or cosh, 1/(π cosh u), heavier-tailed")
     add_file_options(ic)
+
+    from ..report.sbi_report import SBI_METHODS
+    from ..sbi import TASKS
+
+    sb = sub.add_parser("sbi", help="a simulator's posterior or maximum likelihood by score matching",
+                        description="Simulation-based inference: from a simulator x ~ p(x | θ) and a prior, the "
+                                    "posterior of θ given observed data (fsm: amortised Fisher score matching of "
+                                    "∇_θ log p(x | θ), iid observations adding their scores; npse: a diffusion "
+                                    "model of θ given x), or the maximum likelihood with standard errors "
+                                    "(fsm-local). Writes simulations.npz, posterior.csv (or mle.csv), pairplot.png, "
+                                    "report.json and report.md into --out.")
+    sb.add_argument("task", metavar="TASK_OR_FILE",
+                    help=f"a built-in task ({', '.join(TASKS)}) or a .py file defining `prior` (a "
+                         "torch.distributions object) and `simulator(theta, generator) -> x`, optionally "
+                         "`parameter_names`; the file is Python code and runs as such")
+    sb.add_argument("--out", required=True, metavar="DIR")
+    sb.add_argument("--method", choices=SBI_METHODS, default="fsm",
+                    help="fsm: amortised Fisher score matching, posterior by SMC (default); fsm-local: the maximum "
+                         "likelihood by Fisher scoring with a local score, with standard errors; npse: neural "
+                         "posterior score estimation (one observation)")
+    sb.add_argument("--simulations", type=positive_int, default=10000, metavar="N",
+                    help="simulation budget (default: 10000)")
+    sb.add_argument("--simulations-from", metavar="FILE",
+                    help="reuse the simulations.npz of an earlier run (same method) instead of simulating")
+    sb.add_argument("--observation", metavar="FILE",
+                    help="the observed data: .npy/.csv of one row (d numbers) or of several iid rows (k, d); for "
+                         "a built-in task the default is its observation 1")
+    sb.add_argument("--observation-number", type=positive_int, metavar="J",
+                    help="a built-in task's fixed observation J (1-10), whose true θ and reference are known")
+    sb.add_argument("--steps", type=positive_int, metavar="N",
+                    help="training steps at most (default: 4000 for fsm, 10000 for npse; early stopping on held-out "
+                         "simulations ends them sooner)")
+    sb.add_argument("--samples", type=positive_int, default=2000, metavar="N",
+                    help="posterior draws to write (default: 2000)")
+    sb.add_argument("--calibration", type=count_or_zero, default=50, metavar="N",
+                    help="simulation-based calibration draws for the report, 0 for none (default: 50)")
+    sb.add_argument("--seed", type=seed, default=0)
+    sb.add_argument("--quiet", action="store_true", help="no progress lines")
 
     d = sub.add_parser("demo", help="compare every score-matching objective on 8gaussians (about a minute)",
                        description="compare on the built-in 8gaussians set, whose exact score is known.")

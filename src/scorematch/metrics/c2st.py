@@ -114,8 +114,15 @@ def c2st(
     folds = torch.cat([torch.randperm(size, generator=generator) % n_folds,
                        torch.randperm(size, generator=generator) % n_folds]).to(z.device)
     accuracies = []
-    for j in range(n_folds):
-        test = folds == j
-        accuracies.append(_fold_accuracy(z[~test], labels[~test], z[test], labels[test], hidden=hidden,
-                                         steps=steps, lr=lr, generator=generator))
+    # Subnormal floats (gradients of a classifier that already separates far-apart inputs) slow CPU arithmetic down
+    # more than tenfold (128 s against 9 s for 400 points 30 sds apart): flush them to zero while training.
+    flushed = z.device.type == "cpu" and torch.set_flush_denormal(True)
+    try:
+        for j in range(n_folds):
+            test = folds == j
+            accuracies.append(_fold_accuracy(z[~test], labels[~test], z[test], labels[test], hidden=hidden,
+                                             steps=steps, lr=lr, generator=generator))
+    finally:
+        if flushed:
+            torch.set_flush_denormal(False)
     return torch.tensor(sum(accuracies) / n_folds, dtype=torch.float64)

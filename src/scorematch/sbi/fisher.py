@@ -70,11 +70,7 @@ def fisher_simulations(task: Task, n: int, sigma: Tensor, generator: torch.Gener
     else:
         theta = theta.double().reshape(1, -1).expand(n, -1)
     eps = torch.randn(theta.shape, generator=generator, dtype=theta.dtype)
-    x = task.simulate(theta + sigma * eps, generator).double()
-    if not torch.isfinite(x).all():
-        bad = int((~torch.isfinite(x).all(-1)).sum())
-        raise ValueError(f"the simulator returned {bad} non-finite simulations of {n}")
-    return theta, eps, x
+    return theta, eps, task.simulate(theta + sigma * eps, generator).double()
 
 
 class FisherScoreNet(nn.Module):
@@ -137,15 +133,24 @@ def train_fisher(task: Task, n_simulations: int, *, energy: bool = True, sigma: 
                  steps: int = 4000, batch_size: int = 256, lr: float = 1e-3, hidden: int = 128, depth: int = 3,
                  val_fraction: float = 0.1, eval_every: int = 100, patience: int | None = 1000,
                  generator: torch.Generator | None = None,
-                 progress: Callable[[int, float], None] | None = None) -> FisherFit:
-    """Simulate ``n_simulations`` triples and fit :func:`fisher_loss` by Adam; the weights with the best held-out
-    loss (``val_fraction`` of the simulations, evaluated every ``eval_every`` steps) are kept, and training stops
-    after ``patience`` steps without a new best."""
-    if n_simulations < 20:
-        raise ValueError(f"n_simulations must be at least 20, got {n_simulations}")
+                 progress: Callable[[int, float], None] | None = None,
+                 simulations: tuple[Tensor, Tensor, Tensor] | None = None) -> FisherFit:
+    """Simulate ``n_simulations`` triples (or take ``simulations`` (θ, ε, x) made at this ``sigma``, e.g. saved
+    by an earlier run) and fit :func:`fisher_loss` by Adam; the weights with the best held-out loss
+    (``val_fraction`` of the simulations, evaluated every ``eval_every`` steps) are kept, and training stops after
+    ``patience`` steps without a new best."""
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     sigma = noise_width(task.prior, generator=g) if sigma is None else torch.as_tensor(sigma, dtype=torch.float64)
-    theta, eps, x = fisher_simulations(task, n_simulations, sigma, g)
+    if simulations is None:
+        if n_simulations < 20:
+            raise ValueError(f"n_simulations must be at least 20, got {n_simulations}")
+        theta, eps, x = fisher_simulations(task, n_simulations, sigma, g)
+    else:
+        theta, eps, x = (t.double() for t in simulations)
+        n_simulations = theta.shape[0]
+        if n_simulations < 20 or eps.shape != theta.shape or x.shape[0] != n_simulations:
+            raise ValueError(f"simulations must be at least 20 matching (θ, ε, x), got shapes {tuple(theta.shape)}, "
+                             f"{tuple(eps.shape)}, {tuple(x.shape)}")
     n_val = max(1, round(val_fraction * n_simulations))
     perm = torch.randperm(n_simulations, generator=g)
     val, tr = perm[:n_val], perm[n_val:]

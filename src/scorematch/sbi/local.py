@@ -25,7 +25,10 @@ simulations. The step
     \theta_{t+1} = \theta_t + (n I)^{-1} S
 
 is Newton's for the log-likelihood when the score is right, so it stops at its root, the maximum likelihood.
-The estimate returned is the mean of the last half of the iterates (each step's simulation noise averages out), and
+A step longer than half the prior's standard deviation in some coordinate is shortened to that (a trust region:
+with few simulations per step the estimated information can be near-singular, and on ``gaussian_linear`` (p = 10,
+one observation, 2000 simulations per step) undamped scoring left the prior's range within five steps). The
+estimate returned is the mean of the last half of the iterates (each step's simulation noise averages out), and
 its standard errors :math:`\sqrt{\operatorname{diag}(nI)^{-1}}` at that point (asymptotic normality of the MLE).
 
 **Noise width:** σ = 0.1 · the prior's sd, a third of the amortised rule's: the local score is only used at
@@ -102,12 +105,15 @@ def local_mle(task: Task, observations: Tensor, *, theta0: Tensor | None = None,
     xs = observations.double().reshape(-1, observations.shape[-1])
     n = xs.shape[0]
     sigma = noise_width(task.prior, generator=g) / 3 if sigma is None else torch.as_tensor(sigma, dtype=torch.float64)
-    theta = (sample_prior(task.prior, 10000, g).double().mean(0) if theta0 is None else theta0.double()).reshape(-1)
+    draws = sample_prior(task.prior, 10000, g).double()
+    scale = draws.std(0)
+    theta = (draws.mean(0) if theta0 is None else theta0.double()).reshape(-1)
     path = [theta]
     for _ in range(steps):
         local = local_score(task, theta, n_simulations, sigma, features=features, generator=g)
         step = torch.linalg.solve(n * local.fisher, local(xs).sum(0))
-        theta = theta + step
+        largest = float((step / scale).abs().max())      # the trust region: half a prior sd per coordinate
+        theta = theta + (step * (0.5 / largest) if largest > 0.5 else step)
         path.append(theta)
     trace = torch.stack(path)
     estimate = trace[len(trace) // 2:].mean(0)

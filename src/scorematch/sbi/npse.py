@@ -16,7 +16,7 @@ half uniformly in t and half uniformly in log σ (``times="mixed"``); the weight
 
 **Sampling** runs a reverse sampler (:func:`scorematch.samplers.reverse.reverse_sample`) from the SDE's prior down
 with the score at the observation, maps back to θ, and keeps the draws inside the prior's support (rejection, as
-a diffusion may leak mass outside a bounded prior).
+a diffusion may leak mass outside a bounded prior; fewer than half inside warns, fewer than 1% is an error).
 
 **One observation at a time.** For iid observations :math:`x_1, \dots, x_n` Geffner et al. (2023) sum the
 per-observation scores, :math:`(1 - n)\nabla\log\pi_t + \sum_i s(z, \sigma(t), x_i)` with :math:`\pi_t` the
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -43,7 +44,6 @@ from ..losses.continuous import continuous_denoising
 from ..models.embedding import SigmaEmbedding
 from ..models.mlp import make_trunk
 from ..samplers.reverse import reverse_sample
-from .tasks import _accepted
 
 __all__ = ["NPSEFit", "PosteriorScoreNet", "npse_sample", "train_npse"]
 
@@ -179,4 +179,15 @@ def npse_sample(fit: NPSEFit, prior: Distribution, x: Tensor, n: int, *, sampler
         inside = inside.all(-1) if inside.ndim == theta.ndim else inside
         return theta[inside & torch.isfinite(theta).all(-1)]
 
-    return _accepted(n, lambda m: propose(min(m, 4 * n + 64)), 1, "npse")
+    out, have, proposed = [], 0, 0
+    while have < n:
+        m = min(2 * (n - have) + 64, 4 * n + 64)
+        out.append(propose(m))
+        have, proposed = have + out[-1].shape[0], proposed + m
+        if proposed >= 1000 and have < 0.01 * proposed:
+            raise ValueError(f"npse: {have} of {proposed} draws fell inside the prior's support: the network has not "
+                             "learned this posterior (more simulations or training steps)")
+    if have < 0.5 * proposed:
+        warnings.warn(f"npse: only {have / proposed:.0%} of the draws fell inside the prior's support (the rest "
+                      "were dropped): the network may need more simulations or steps", UserWarning, stacklevel=2)
+    return torch.cat(out)[:n]

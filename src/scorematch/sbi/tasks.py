@@ -91,8 +91,23 @@ class Task:
         return len(self.parameter_names)
 
     def simulate(self, theta: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        """x ``(B, d)`` for θ ``(B, p)``, one simulation per row."""
-        return self.simulator(theta, generator)
+        """x ``(B, d)`` for θ ``(B, p)``, one simulation per row. A simulator that raises, returns something other
+        than a tensor of B rows, or returns NaN or ±∞ is a one-line ``ValueError`` naming the task."""
+        try:
+            x = self.simulator(theta, generator)
+        except Exception as e:  # user code: whatever it raises becomes one line
+            text = str(e).splitlines()[0] if str(e) else ""
+            raise ValueError(f"{self.name}: the simulator raised {type(e).__name__}: {text}") from None
+        if not isinstance(x, Tensor):
+            raise ValueError(f"{self.name}: the simulator must return a torch tensor, got {type(x).__name__}")
+        if x.ndim != 2 or x.shape[0] != theta.shape[0]:
+            raise ValueError(f"{self.name}: the simulator returned shape {tuple(x.shape)} for θ of shape "
+                             f"{tuple(theta.shape)}; expected ({theta.shape[0]}, d), one row per θ")
+        if not torch.isfinite(x).all():
+            bad = int((~torch.isfinite(x).all(-1)).sum())
+            raise ValueError(f"{self.name}: the simulator returned NaN or infinite values in {bad} of "
+                             f"{x.shape[0]} simulations")
+        return x
 
     def simulations(self, n: int, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """``n`` pairs (θ, x) with θ from the prior."""
