@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: test test-all lint docs demo bench quality realdata clean
+.PHONY: test test-all lint docs demo bench quality realdata sbi-bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,13 @@ bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/check_peers.py
 	$(BENCH_VENV)/bin/python bench/run.py --out BENCHMARKS.md
 	$(BENCH_VENV)/bin/python bench/diffusion_cost.py --out docs/diffusion_cost.md
+
+# Simulation-based inference against sbi 0.27 (NPE, NPSE, FMPE) on the five benchmark tasks at 10^4 simulations,
+# observations 1-5, and 10 iid observations (docs/sbi_bench.md; resumable: rows accumulate in bench/sbi_bench.json;
+# about 2 hours on 2 cores).
+sbi-bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/sbi_bench.py --observations 1-5 --iid 10 --out docs/sbi_bench.md
+
 
 # How well each objective fits, judged by exact scores, against the peers' own trainers (about 80 min on 2 cores).
 quality: $(BENCH_STAMP)
