@@ -33,11 +33,13 @@ def test_readme_building_blocks_example_runs():
 
 @pytest.mark.slow
 def test_readme_inference_example_finds_the_posterior_mean_and_the_mle():
-    """The simulation-based inference block: gaussian_linear's posterior mean x/2 and MLE x (se √0.1)."""
+    """The simulation-based inference block: gaussian_linear's posterior mean x/2 (by fsm and by npse) and MLE x
+    (se √0.1)."""
     block = next(b for b in re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S) if "scorematch.sbi" in b)
     namespace: dict = {"print": lambda *a: None}
     exec(compile(block, "README.md", "exec"), namespace)
     x = namespace["x_obs"]
     assert float((namespace["posterior"].x.mean(0) - x / 2).abs().max()) < 0.1
+    assert float((namespace["draws"].mean(0) - x / 2).abs().max()) < 0.1
     assert float((namespace["mle"].theta - x).abs().max()) < 0.1
     assert torch.allclose(namespace["mle"].se, torch.full((10,), 0.1**0.5, dtype=torch.float64), rtol=0.15)

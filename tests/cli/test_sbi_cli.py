@@ -16,7 +16,8 @@ UNIFORM = ("import torch\n"
 
 def test_npse_writes_its_files_and_its_simulations_are_reused(tmp_path):
     out = tmp_path / "a"
-    assert exit_code("sbi", "two_moons", "--method", "npse", *FAST, "--calibration", "3", "--out", out) == 0
+    assert exit_code("sbi", "two_moons", "--method", "npse", *FAST, "--steps", "400", "--calibration", "3",
+                     "--out", out) == 0
     assert {p.name for p in out.iterdir()} == {"simulations.npz", "posterior.csv", "pairplot.png", "report.json",
                                                "report.md"}
     draws = np.loadtxt(out / "posterior.csv", delimiter=",", skiprows=1)
@@ -25,7 +26,8 @@ def test_npse_writes_its_files_and_its_simulations_are_reused(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert 0.4 <= report["c2st"] <= 1 and 0 <= report["coverage_error"] <= 1 and report["simulations"] == 200
     again = tmp_path / "b"
-    assert exit_code("sbi", "two_moons", "--method", "npse", *FAST, "--calibration", "0", "--out", again,
+    assert exit_code("sbi", "two_moons", "--method", "npse", *FAST, "--steps", "400", "--calibration", "0",
+                     "--out", again,
                      "--simulations-from", out / "simulations.npz") == 0
     with np.load(out / "simulations.npz") as a, np.load(again / "simulations.npz") as b:
         assert np.array_equal(a["theta"], b["theta"]) and np.array_equal(a["x"], b["x"])

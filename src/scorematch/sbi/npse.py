@@ -3,16 +3,28 @@ Papamakarios & Mnih 2023 for iid observations), on the SDEs and reverse samplers
 
 **Training.** Simulations (θ, x) with θ from the prior; θ is standardized by the prior's simulated mean and
 standard deviation, :math:`z = (\theta - \mu)/s`, and diffused by the forward SDE, :math:`z_t = m(t) z + \sigma(t)
-\varepsilon`. A network :math:`s(z_t, \sigma(t), x) = \mathrm{net}(z_t, e(\sigma), \tilde x)/\sigma(t)` (``x̃`` the
-standardized data, ``e`` the library's features of log σ) minimises the continuous denoising objective
+\varepsilon` (VE from σ = 10⁻³ to 10 by default). The network is preconditioned around the score of a standard
+Gaussian diffused by VE,
+
+.. math::
+
+    s(z_t, \sigma, x) = -\frac{z_t}{1 + \sigma^2} + \frac{\mathrm{net}\big(z_t/\sqrt{1 + \sigma^2},\ e(\sigma),\
+    \tilde x\big)}{\sigma},
+
+(``x̃`` the standardized data, ``e`` the library's features of log σ; an MLP of 5 hidden layers of 128 SiLU
+units) so that its inputs stay of order one at every level and it learns only the departure from a Gaussian. It
+minimises the continuous denoising objective
 
 .. math::
 
     \tfrac12\,\mathbb E\,\big\| \sigma(t)\, s(z_t, \sigma(t), x) + \varepsilon \big\|^2,
 
 whose minimiser is :math:`\nabla_{z_t} \log p_t(z_t \mid x)`, the score of the diffused posterior. Times are drawn
-half uniformly in t and half uniformly in log σ (``times="mixed"``); the weights with the best held-out loss
-(fixed times and noise) are kept.
+half uniformly in t and half uniformly in log σ (``times="mixed"``); the weights are averaged exponentially
+(decay 0.999), and the average with the best held-out loss (fixed times and noise) is kept. Measured (10⁴
+simulations, C2ST on observations 1–3): the plain ``net(z_t, e(σ), x̃)/σ`` with 3 layers gave 0.755 on
+gaussian_mixture, 0.905 on slcp and 0.681 on bernoulli_glm; preconditioned with 5 layers 0.604, 0.861 and 0.686;
+with the average as well, 0.655 on bernoulli_glm and 0.516 on gaussian_linear (0.526 before).
 
 **Sampling** runs a reverse sampler (:func:`scorematch.samplers.reverse.reverse_sample`) from the SDE's prior down
 with the score at the observation, maps back to θ, and keeps the draws inside the prior's support (rejection, as
@@ -57,9 +69,10 @@ class PosteriorScoreNet(nn.Module):
     r""":math:`s(z_t, \sigma, x)`, the score in the standardized θ (module docstring); ``forward(z, sigma, x)``
     with ``z`` ``(B, p)``, ``sigma`` ``(B,)``, ``x`` ``(B, d)``."""
 
-    def __init__(self, p: int, d: int, *, hidden: int = 128, depth: int = 3, x_stats: tuple[Tensor, Tensor]
-                 | None = None, theta_stats: tuple[Tensor, Tensor] | None = None):
+    def __init__(self, p: int, d: int, *, hidden: int = 128, depth: int = 5, x_stats: tuple[Tensor, Tensor]
+                 | None = None, theta_stats: tuple[Tensor, Tensor] | None = None, precondition: bool = True):
         super().__init__()
+        self.precondition = precondition
         self.embed = SigmaEmbedding(4)
         self.net = make_trunk(p + d + self.embed.dim, p, hidden=hidden, depth=depth, activation="silu").double()
         for name, stats, k in (("x", x_stats, d), ("theta", theta_stats, p)):
@@ -68,8 +81,12 @@ class PosteriorScoreNet(nn.Module):
             self.register_buffer(f"{name}_sd", sd.double().reshape(k).clamp_min(1e-12))
 
     def forward(self, z: Tensor, sigma: Tensor, x: Tensor) -> Tensor:
-        u = torch.cat([z, (x - self.x_mean) / self.x_sd, self.embed(sigma)], -1)
-        return self.net(u) / sigma[:, None]
+        if not self.precondition:
+            u = torch.cat([z, (x - self.x_mean) / self.x_sd, self.embed(sigma)], -1)
+            return self.net(u) / sigma[:, None]
+        var = 1 + sigma[:, None] ** 2  # the variance of z_t for standardized θ under VE
+        u = torch.cat([z / var.sqrt(), (x - self.x_mean) / self.x_sd, self.embed(sigma)], -1)
+        return -z / var + self.net(u) / sigma[:, None]
 
     def to_z(self, theta: Tensor) -> Tensor:
         return (theta - self.theta_mean) / self.theta_sd
@@ -105,8 +122,9 @@ def _loss(net: PosteriorScoreNet, sde: SDE, theta: Tensor, x: Tensor, g: torch.G
 
 
 def train_npse(theta: Tensor, x: Tensor, *, sde: SDE | None = None, steps: int = 10000, batch_size: int = 256,
-               lr: float = 1e-3, hidden: int = 128, depth: int = 3, val_fraction: float = 0.1, eval_every: int = 200,
-               patience: int | None = 3000, generator: torch.Generator | None = None,
+               lr: float = 1e-3, hidden: int = 128, depth: int = 5, precondition: bool = True, ema: float | None = 0.999,
+               val_fraction: float = 0.1, eval_every: int = 200, patience: int | None = 3000,
+               generator: torch.Generator | None = None,
                progress: Callable[[int, float], None] | None = None) -> NPSEFit:
     """Fit the posterior score network to simulations ``theta`` ``(N, p)``, ``x`` ``(N, d)`` by Adam on the
     denoising objective; the held-out split (``val_fraction``) has its times and noise fixed once (four draws per
@@ -122,7 +140,7 @@ def train_npse(theta: Tensor, x: Tensor, *, sde: SDE | None = None, steps: int =
     val, tr = perm[:n_val], perm[n_val:]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(torch.randint(0, 2**62, (), generator=g)))
-        net = PosteriorScoreNet(theta.shape[1], x.shape[1], hidden=hidden, depth=depth,
+        net = PosteriorScoreNet(theta.shape[1], x.shape[1], hidden=hidden, depth=depth, precondition=precondition,
                                 x_stats=(x[tr].mean(0), x[tr].std(0)), theta_stats=(theta[tr].mean(0), theta[tr].std(0)))
     v_theta, v_x = theta[val].repeat(4, 1), x[val].repeat(4, 1)
     u = torch.rand(v_theta.shape[0], generator=g, dtype=torch.float64)
@@ -132,7 +150,10 @@ def train_npse(theta: Tensor, x: Tensor, *, sde: SDE | None = None, steps: int =
     v_t = torch.where(torch.arange(len(u)) % 2 == 0, by_sigma, v_t)
     v_noise = torch.randn(v_theta.shape, generator=g, dtype=torch.float64)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    best, best_state, best_step, history, since = math.inf, copy.deepcopy(net.state_dict()), 0, [], 0
+    average = torch.optim.swa_utils.AveragedModel(
+        net, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(ema)) if ema else None
+    judged = average.module if average is not None else net
+    best, best_state, best_step, history, since = math.inf, copy.deepcopy(judged.state_dict()), 0, [], 0
     for step in range(1, steps + 1):
         idx = tr[torch.randint(0, len(tr), (min(batch_size, len(tr)),), generator=g)]
         loss = _loss(net, sde, theta[idx], x[idx], g)
@@ -140,14 +161,16 @@ def train_npse(theta: Tensor, x: Tensor, *, sde: SDE | None = None, steps: int =
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 10.0)
         opt.step()
+        if average is not None:
+            average.update_parameters(net)
         if step % eval_every == 0 or step == steps:
             with torch.no_grad():
-                held = float(_loss(net, sde, v_theta, v_x, None, v_t, v_noise))
+                held = float(_loss(judged, sde, v_theta, v_x, None, v_t, v_noise))
             history.append((step, float(loss.detach()), held))
             if progress is not None:
                 progress(step, held)
             if held < best:
-                best, best_state, best_step, since = held, copy.deepcopy(net.state_dict()), step, 0
+                best, best_state, best_step, since = held, copy.deepcopy(judged.state_dict()), step, 0
             else:
                 since += eval_every
                 if patience is not None and since >= patience:
