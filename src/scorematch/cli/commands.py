@@ -319,7 +319,8 @@ def _sbi(args: argparse.Namespace) -> None:
         observations = obs[None]
     else:
         raise ValueError("a task file needs --observation FILE (the observed data)")
-    summary = sbi_report(task, out, method=args.method, observations=observations, n_simulations=args.simulations,
+    method = args.method or ("npse" if observations.shape[0] == 1 else "fsm")
+    summary = sbi_report(task, out, method=method, observations=observations, n_simulations=args.simulations,
                          true_theta=truth, n_samples=args.samples, calibration=args.calibration, seed=args.seed,
                          steps=args.steps,
                          simulations_from=Path(args.simulations_from) if args.simulations_from else None,
@@ -327,8 +328,8 @@ def _sbi(args: argparse.Namespace) -> None:
     facts = [f"C2ST {summary['c2st']:.3f}"] if "c2st" in summary else []
     if "coverage_error" in summary:
         facts.append(f"coverage error {summary['coverage_error']:.3f}")
-    what = "mle.csv, path.png" if args.method == "fsm-local" else "posterior.csv, pairplot.png"
-    print(f"{args.method} on {task.name} ({summary['simulations']} simulations){': ' if facts else ''}"
+    what = "mle.csv, path.png" if method == "fsm-local" else "posterior.csv, pairplot.png"
+    print(f"{method} on {task.name} ({summary['simulations']} simulations){': ' if facts else ''}"
           f"{', '.join(facts)} -> {out}/{what}, report.md")
 
 

@@ -74,7 +74,7 @@ EXAMPLES = """examples:
   scorematch sample runs/digits                          100 digits -> runs/digits/samples.npy and samples.png
   scorematch graph returns.csv --out graph/               which columns depend on which: edges.csv, graph.png
   scorematch ica signals.csv --out ica/                   independent components: unmixing.csv, sources.png
-  scorematch sbi two_moons --method npse --out sbi/       a simulator's posterior: posterior.csv, pairplot.png
+  scorematch sbi two_moons --out sbi/                     a simulator's posterior: posterior.csv, pairplot.png
 """
 
 
@@ -264,10 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "torch.distributions object) and `simulator(theta, generator) -> x`, optionally "
                          "`parameter_names`; the file is Python code and runs as such")
     sb.add_argument("--out", required=True, metavar="DIR")
-    sb.add_argument("--method", choices=SBI_METHODS, default="fsm",
-                    help="fsm: amortised Fisher score matching, posterior by SMC (default); fsm-local: the maximum "
-                         "likelihood by Fisher scoring with a local score, with standard errors; npse: neural "
-                         "posterior score estimation (one observation)")
+    sb.add_argument("--method", choices=SBI_METHODS,
+                    help="npse: neural posterior score estimation, one observation; fsm: amortised Fisher score "
+                         "matching, posterior by SMC, any number of iid observations; fsm-local: the maximum "
+                         "likelihood by Fisher scoring with a local score, with standard errors (default: npse for "
+                         "one observation, fsm for several)")
     sb.add_argument("--simulations", type=positive_int, default=10000, metavar="N",
                     help="simulation budget (default: 10000)")
     sb.add_argument("--simulations-from", metavar="FILE",
