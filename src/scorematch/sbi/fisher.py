@@ -36,7 +36,6 @@ Metropolis-adjusted samplers apply (:func:`posterior_model`).
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ import torch
 from torch import Tensor, nn
 from torch.distributions import Distribution
 
+from ._fit import fit_early_stopped
 from .tasks import Task, sample_prior
 
 __all__ = ["FisherFit", "FisherScoreNet", "fisher_loss", "fisher_simulations", "noise_width", "posterior_model",
@@ -159,27 +159,10 @@ def train_fisher(task: Task, n_simulations: int, *, energy: bool = True, sigma: 
         model = FisherScoreNet(x.shape[1], theta.shape[1], hidden=hidden, depth=depth, energy=energy,
                                x_stats=(x[tr].mean(0), x[tr].std(0)),
                                theta_stats=(theta[tr].mean(0), theta[tr].std(0)))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    best, best_state, best_step, history, since = math.inf, copy.deepcopy(model.state_dict()), 0, [], 0
-    for step in range(1, steps + 1):
-        idx = tr[torch.randint(0, len(tr), (min(batch_size, len(tr)),), generator=g)]
-        loss = fisher_loss(model, theta[idx], eps[idx], x[idx], sigma)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        opt.step()
-        if step % eval_every == 0 or step == steps:
-            held = float(fisher_loss(model, theta[val], eps[val], x[val], sigma).detach())
-            history.append((step, float(loss.detach()), held))
-            if progress is not None:
-                progress(step, held)
-            if held < best:
-                best, best_state, best_step, since = held, copy.deepcopy(model.state_dict()), step, 0
-            else:
-                since += eval_every
-                if patience is not None and since >= patience:
-                    break
-    model.load_state_dict(best_state)
+    best_step, history = fit_early_stopped(
+        model, lambda net, idx: fisher_loss(net, theta[idx], eps[idx], x[idx], sigma),
+        lambda net: float(fisher_loss(net, theta[val], eps[val], x[val], sigma).detach()), tr, steps=steps,
+        batch_size=batch_size, lr=lr, eval_every=eval_every, patience=patience, generator=g, progress=progress)
     return FisherFit(model.eval(), sigma, best_step, history)
 
 

@@ -42,8 +42,6 @@ observations go to Fisher score matching (:mod:`scorematch.sbi.fisher`), whose s
 
 from __future__ import annotations
 
-import copy
-import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +55,7 @@ from ..losses.continuous import continuous_denoising
 from ..models.embedding import SigmaEmbedding
 from ..models.mlp import make_trunk
 from ..samplers.reverse import reverse_sample
+from ._fit import fit_early_stopped
 
 __all__ = ["NPSEFit", "PosteriorScoreNet", "npse_sample", "train_npse"]
 
@@ -150,34 +149,15 @@ def train_npse(theta: Tensor, x: Tensor, *, sde: SDE | None = None, steps: int =
     by_sigma = sde.time_of_std((ends[0] + u * (ends[1] - ends[0])).exp()).clamp(1e-5, 1.0)
     v_t = torch.where(torch.arange(len(u)) % 2 == 0, by_sigma, v_t)
     v_noise = torch.randn(v_theta.shape, generator=g, dtype=torch.float64)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    judged = copy.deepcopy(net).requires_grad_(False) if ema else net  # the exponential average of the weights
-    best, best_state, best_step, history, since = math.inf, copy.deepcopy(judged.state_dict()), 0, [], 0
-    for step in range(1, steps + 1):
-        idx = tr[torch.randint(0, len(tr), (min(batch_size, len(tr)),), generator=g)]
-        loss = _loss(net, sde, theta[idx], x[idx], g)
-        opt.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(net.parameters(), 10.0)
-        opt.step()
-        if ema:  # decay min(ema, (1 + k)/(10 + k)): early steps are not averaged with the initial weights
-            with torch.no_grad():
-                decay = min(ema, (1 + step) / (10 + step))
-                for a, w in zip(judged.parameters(), net.parameters(), strict=True):
-                    a.lerp_(w, 1 - decay)
-        if step % eval_every == 0 or step == steps:
-            with torch.no_grad():
-                held = float(_loss(judged, sde, v_theta, v_x, None, v_t, v_noise))
-            history.append((step, float(loss.detach()), held))
-            if progress is not None:
-                progress(step, held)
-            if held < best:
-                best, best_state, best_step, since = held, copy.deepcopy(judged.state_dict()), step, 0
-            else:
-                since += eval_every
-                if patience is not None and since >= patience:
-                    break
-    net.load_state_dict(best_state)
+
+    def held(judged: nn.Module) -> float:
+        with torch.no_grad():
+            return float(_loss(judged, sde, v_theta, v_x, None, v_t, v_noise))
+
+    best_step, history = fit_early_stopped(
+        net, lambda model, idx: _loss(model, sde, theta[idx], x[idx], g), held, tr, steps=steps,
+        batch_size=batch_size, lr=lr, eval_every=eval_every, patience=patience, generator=g, progress=progress,
+        ema=ema)
     return NPSEFit(net.eval(), sde, best_step, history)
 
 
