@@ -10,16 +10,17 @@ every method that simulates at prior draws; Fisher score matching simulates at �
 2021): a classifier of two hidden layers of 10·dim units, 5 folds, inputs standardized on the reference; it is the
 library's torch classifier (1000 Adam steps), and the samples are 2000 per side instead of 10,000.
 
-* ``npse``: :func:`scorematch.sbi.train_npse` (defaults) and the reverse SDE, 500 steps.
+* ``npse``: :func:`scorematch.sbi.train_npse` (defaults) and the reverse SDE, 500 steps; with ``--iid`` the
+  single-observation scores composed with Gaussian weights (:mod:`scorematch.sbi.npse_iid`).
 * ``fsm``: amortised Fisher score matching, an energy network (defaults of :func:`scorematch.sbi.train_fisher`),
   posterior sampled by SMC; with ``--iid`` the energies of the iid observations add.
 * ``sbi-npe``, ``sbi-npse``, ``sbi-fmpe``: sbi 0.27's NPE, NPSE (``sde_type="ve"``) and FMPE with their defaults.
 
 ``--iid K`` adds K iid observations per observation on ``gaussian_linear`` (exact posterior N(Σx/(K+1), 0.1/(K+1)))
-and ``two_moons`` (reference: SMC on the exact likelihood), for the methods that take several observations
-(``fsm``, and ``sbi-npse`` with its default iid method). ``--calibration N``: simulation-based calibration from N
-draws (θ, x) of the prior and simulator: the rank of each true parameter among 200 posterior draws, reported as
-the mean absolute error of the central intervals' coverage at 50, 80 and 95%.
+and ``two_moons`` (reference: the exact likelihood on a grid), for the methods that take several observations
+(``npse``, ``fsm``, and ``sbi-npse`` with its default iid method, ``auto_gauss``). ``--calibration N``:
+simulation-based calibration from N draws (θ, x) of the prior and simulator: the rank of each true parameter
+among 200 posterior draws, reported as the mean absolute error of the central intervals' coverage at 50, 80 and 95%.
 
 Results accumulate in the JSON file (one row per task, budget, method, observation), so an interrupted run resumes
 and runs with different flags fill one table; ``--out`` renders every row held.
@@ -45,7 +46,7 @@ from scorematch.sbi import TASKS, Task, get_task, npse_sample, posterior_model, 
 
 OURS = ("npse", "fsm")
 PEERS = ("sbi-npe", "sbi-npse", "sbi-fmpe")
-IID_METHODS = ("fsm", "sbi-npse")
+IID_METHODS = ("npse", "fsm", "sbi-npse")
 Sampler = Callable[[torch.Tensor, int, int], torch.Tensor]  # (x (k, d), n, seed) -> (n, p)
 
 
@@ -77,7 +78,7 @@ def train(task: Task, method: str, n_sim: int, steps: int | None = None) -> tupl
     theta, x = task.simulations(n_sim, g)
     if method == "npse":
         fit = train_npse(theta, x, generator=g, **budget)
-        return (lambda xo, n, seed: npse_sample(fit, task.prior, xo[0], n,
+        return (lambda xo, n, seed: npse_sample(fit, task.prior, xo, n,
                                                 generator=torch.Generator().manual_seed(seed))), \
             time.perf_counter() - t0
     from sbi.inference import FMPE, NPE, NPSE

@@ -39,10 +39,29 @@ def test_fsm_on_a_task_file_with_iid_observations(tmp_path):
                                      "dtype=theta.dtype)\n")
     np.save(tmp_path / "obs.npy", np.array([[0.3, 0.6], [0.35, 0.62], [0.28, 0.55]]))
     out = tmp_path / "o"
-    assert exit_code("sbi", tmp_path / "sim.py", "--observation", tmp_path / "obs.npy", *FAST, "--out", out) == 0
+    assert exit_code("sbi", tmp_path / "sim.py", "--method", "fsm", "--observation", tmp_path / "obs.npy", *FAST,
+                     "--out", out) == 0
     assert (out / "posterior.csv").read_text().splitlines()[0] == "rate,shift"
     report = json.loads((out / "report.json").read_text())
     assert report["observations"] == 3 and "c2st" not in report and "coverage_error" not in report
+    assert report["method"] == "fsm"
+
+
+def test_iid_observations_go_to_npse_for_a_box_prior_and_to_fsm_for_others(tmp_path):
+    """The default method for several observations: npse where the diffused prior's score is known (a box),
+    fsm for a Gamma prior (asking for npse there is refused: test_bad_requests_are_one_line_errors)."""
+    sim = "def simulator(theta, generator):\n    return theta + 0.1 * torch.randn(theta.shape, generator=generator, " \
+          "dtype=theta.dtype)\n"
+    np.save(tmp_path / "obs.npy", np.array([[0.3, 0.6], [0.35, 0.62], [0.28, 0.55]]))
+    (tmp_path / "box.py").write_text(UNIFORM + sim)
+    assert exit_code("sbi", tmp_path / "box.py", "--observation", tmp_path / "obs.npy", *FAST, "--out",
+                     tmp_path / "a") == 0
+    assert json.loads((tmp_path / "a" / "report.json").read_text())["method"] == "npse"
+    (tmp_path / "gamma.py").write_text(UNIFORM.replace("Uniform(torch.zeros(2, dtype=torch.float64),",
+                                                       "Gamma(torch.ones(2, dtype=torch.float64),") + sim)
+    assert exit_code("sbi", tmp_path / "gamma.py", "--observation", tmp_path / "obs.npy", *FAST, "--out",
+                     tmp_path / "b") == 0
+    assert json.loads((tmp_path / "b" / "report.json").read_text())["method"] == "fsm"
 
 
 def test_fsm_local_reports_the_exact_mle_beside_its_estimate(tmp_path):
@@ -75,8 +94,11 @@ def test_a_bad_simulator_is_one_line_and_writes_nothing(tmp_path, capsys, body, 
 
 def test_bad_requests_are_one_line_errors(tmp_path, capsys):
     np.save(tmp_path / "two.npy", np.zeros((2, 2)))
-    fails(capsys, "sbi", "two_moons", "--method", "npse", "--observation", tmp_path / "two.npy", *FAST,
-          "--out", tmp_path / "o", message="npse takes one observation, got 2")
+    (tmp_path / "gamma.py").write_text(UNIFORM.replace("Uniform(torch.zeros(2, dtype=torch.float64),",
+                                                       "Gamma(torch.ones(2, dtype=torch.float64),")
+                                       + "def simulator(theta, generator):\n    return theta\n")
+    fails(capsys, "sbi", tmp_path / "gamma.py", "--method", "npse", "--observation", tmp_path / "two.npy", *FAST,
+          "--out", tmp_path / "o", message="npse composes several observations for box-uniform and Gaussian priors")
     fails(capsys, "sbi", "nosuch", "--out", tmp_path / "o", message="unknown task 'nosuch'")
     fails(capsys, "sbi", "two_moons", "--observation", tmp_path / "two.npy", "--observation-number", "2",
           "--out", tmp_path / "o", message="not both")

@@ -15,6 +15,7 @@ def sbi_command(args: argparse.Namespace) -> None:
     from ..data import load_table
     from ..report.sbi_report import sbi_report
     from ..sbi import TASKS, get_task, load_task
+    from ..sbi.npse_iid import takes_iid
 
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -45,7 +46,7 @@ def sbi_command(args: argparse.Namespace) -> None:
         observations = obs[None]
     else:
         raise ValueError("a task file needs --observation FILE (the observed data)")
-    method = args.method or ("npse" if observations.shape[0] == 1 else "fsm")
+    method = args.method or ("npse" if observations.shape[0] == 1 or takes_iid(task.prior) else "fsm")
     summary = sbi_report(task, out, method=method, observations=observations, n_simulations=args.simulations,
                          true_theta=truth, n_samples=args.samples, calibration=args.calibration, seed=args.seed,
                          steps=args.steps,

@@ -30,6 +30,7 @@ from ..metrics import c2st
 from ..samplers.smc import smc
 from ..sbi import Task, local_mle, npse_sample, posterior_model, sample_prior, train_fisher, train_npse
 from ..sbi.fisher import fisher_simulations, noise_width
+from ..sbi.npse_iid import takes_iid
 from .staging import staged
 
 __all__ = ["SBI_METHODS", "sbi_report"]
@@ -98,10 +99,7 @@ def _posterior_sampler(task: Task, method: str, n_sim: int, seed: int, saved: di
     fit = train_npse(theta, x, generator=g, progress=tick, **({} if steps is None else {"steps": steps}))
 
     def npse(xs: Tensor, n: int, s: int) -> Tensor:
-        if xs.shape[0] > 1:
-            raise ValueError(f"npse takes one observation, got {xs.shape[0]}: for iid observations use --method fsm, "
-                             "whose scores add exactly")
-        return npse_sample(fit, task.prior, xs[0], n, generator=torch.Generator().manual_seed(s))
+        return npse_sample(fit, task.prior, xs, n, generator=torch.Generator().manual_seed(s))
 
     return npse, {"theta": theta, "x": x}, {"best_step": fit.best_step}
 
@@ -196,9 +194,9 @@ def sbi_report(task: Task, out: Path, *, method: str, observations: Tensor, n_si
                           torch.Generator().manual_seed(seed))
     if xs.shape[1] != probe.shape[1]:
         raise ValueError(f"the observation has {xs.shape[1]} numbers per row, the simulator {probe.shape[1]}")
-    if method == "npse" and xs.shape[0] > 1:
-        raise ValueError(f"npse takes one observation, got {xs.shape[0]}: for iid observations use --method fsm, "
-                         "whose scores add exactly")
+    if method == "npse" and xs.shape[0] > 1 and not takes_iid(task.prior):
+        raise ValueError(f"npse composes several observations for box-uniform and Gaussian priors only; this prior "
+                         f"is a {type(task.prior).__name__}: use --method fsm, whose scores add exactly")
     if method == "fsm-local" and simulations_from is not None:
         raise ValueError("--simulations-from is for fsm and npse: fsm-local simulates afresh around each iterate")
     saved = _load_simulations(simulations_from, method, task) if simulations_from is not None else None
