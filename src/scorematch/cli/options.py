@@ -256,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Simulation-based inference: from a simulator x ~ p(x | θ) and a prior, the "
                                     "posterior of θ given observed data (fsm: amortised Fisher score matching of "
                                     "∇_θ log p(x | θ), iid observations adding their scores; npse: a diffusion "
-                                    "model of θ given x), or the maximum likelihood with standard errors "
+                                    "model of θ given x, iid observations composed), or the maximum likelihood with standard errors "
                                     "(fsm-local). Writes simulations.npz, posterior.csv (or mle.csv), pairplot.png, "
                                     "report.json and report.md into --out.")
     sb.add_argument("task", metavar="TASK_OR_FILE",
@@ -265,10 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
                          "`parameter_names`; the file is Python code and runs as such")
     sb.add_argument("--out", required=True, metavar="DIR")
     sb.add_argument("--method", choices=SBI_METHODS,
-                    help="npse: neural posterior score estimation, one observation; fsm: amortised Fisher score "
-                         "matching, posterior by SMC, any number of iid observations; fsm-local: the maximum "
-                         "likelihood by Fisher scoring with a local score, with standard errors (default: npse for "
-                         "one observation, fsm for several)")
+                    help="npse: neural posterior score estimation, iid observations composed for box-uniform and "
+                         "Gaussian priors; fsm: amortised Fisher score matching, posterior by SMC, iid observations "
+                         "adding their scores for any prior; fsm-local: the maximum likelihood by Fisher scoring "
+                         "with a local score, with standard errors (default: npse; fsm for several observations "
+                         "under another prior)")
     sb.add_argument("--simulations", type=positive_int, default=10000, metavar="N",
                     help="simulation budget (default: 10000)")
     sb.add_argument("--simulations-from", metavar="FILE",
