@@ -256,9 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Simulation-based inference: from a simulator x ~ p(x | θ) and a prior, the "
                                     "posterior of θ given observed data (fsm: amortised Fisher score matching of "
                                     "∇_θ log p(x | θ), iid observations adding their scores; npse: a diffusion "
-                                    "model of θ given x, iid observations composed), or the maximum likelihood with standard errors "
-                                    "(fsm-local). Writes simulations.npz, posterior.csv (or mle.csv), pairplot.png, "
-                                    "report.json and report.md into --out.")
+                                    "model of θ given x, iid observations composed), or the maximum likelihood "
+                                    "with standard errors (fsm-local). Writes simulations.npz, posterior.csv (or "
+                                    "mle.csv), pairplot.png, report.json and report.md into --out.")
     sb.add_argument("task", metavar="TASK_OR_FILE",
                     help=f"a built-in task ({', '.join(TASKS)}) or a .py file defining `prior` (a "
                          "torch.distributions object) and `simulator(theta, generator) -> x`, optionally "
@@ -280,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     sb.add_argument("--observation-number", type=positive_int, metavar="J",
                     help="a built-in task's fixed observation J (1-10), whose true θ and reference are known")
     sb.add_argument("--steps", type=positive_int, metavar="N",
-                    help="training steps at most (default: 4000 for fsm, 10000 for npse; early stopping on held-out "
+                    help="training steps at most (default: 4000 for fsm, 30000 for npse; early stopping on held-out "
                          "simulations ends them sooner)")
     sb.add_argument("--samples", type=positive_int, default=2000, metavar="N",
                     help="posterior draws to write (default: 2000)")

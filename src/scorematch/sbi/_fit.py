@@ -15,13 +15,14 @@ def fit_early_stopped(net: nn.Module, train_loss: Callable[[nn.Module, Tensor], 
                       held_loss: Callable[[nn.Module], float], train_rows: Tensor, *, steps: int, batch_size: int,
                       lr: float, eval_every: int, patience: int | None, generator: torch.Generator,
                       progress: Callable[[int, float], None] | None = None,
-                      ema: float | None = None) -> tuple[int, list[tuple[int, float, float]]]:
+                      ema: float | None = None, cosine: bool = False) -> tuple[int, list[tuple[int, float, float]]]:
     """Minimise ``train_loss(net, rows)`` over minibatches of ``train_rows``; every ``eval_every`` steps judge the
     weights (their exponential average of decay ``min(ema, (1 + k)/(10 + k))`` at step k when ``ema`` is given, so
     early steps are not averaged with the initial weights) by ``held_loss``, keep the best, and stop ``patience``
-    steps after it. The best weights end in ``net``; returns their step and rows ``(step, train loss, held-out
-    loss)``."""
+    steps after it; with ``cosine`` the rate follows a cosine from ``lr`` to ``lr/100`` over ``steps``. The best
+    weights end in ``net``; returns their step and rows ``(step, train loss, held-out loss)``."""
     opt = torch.optim.Adam(net.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps, eta_min=lr / 100) if cosine else None
     judged = copy.deepcopy(net).requires_grad_(False) if ema else net
     best, best_state, best_step, history, since = math.inf, copy.deepcopy(judged.state_dict()), 0, [], 0
     for step in range(1, steps + 1):
@@ -31,6 +32,8 @@ def fit_early_stopped(net: nn.Module, train_loss: Callable[[nn.Module, Tensor], 
         loss.backward()
         nn.utils.clip_grad_norm_(net.parameters(), 10.0)
         opt.step()
+        if sched is not None:
+            sched.step()
         if ema:
             with torch.no_grad():
                 decay = min(ema, (1 + step) / (10 + step))
