@@ -1,7 +1,7 @@
 """Posterior quality of the library's inference methods against sbi's, on the benchmark tasks with a reference.
 
     python bench/sbi_bench.py [--tasks all] [--simulations 10000] [--observations 1-10] [--samples 2000]
-                              [--methods npse,fsm,sbi-npe,sbi-npse,sbi-fmpe] [--iid 10] [--calibration 100]
+                              [--methods npse,fsm,sbi-npe,sbi-npse,sbi-fmpe,exact] [--iid 10] [--calibration 100]
                               [--steps N] [--json bench/sbi_bench.json] [--out docs/sbi_bench.md]
 
 Each (task, simulations, method) trains once on its own simulations (the same prior draws and simulator seeds for
@@ -15,6 +15,8 @@ library's torch classifier (1000 Adam steps), and the samples are 2000 per side 
 * ``fsm``: amortised Fisher score matching, an energy network (defaults of :func:`scorematch.sbi.train_fisher`),
   posterior sampled by SMC; with ``--iid`` the energies of the iid observations add.
 * ``sbi-npe``, ``sbi-npse``, ``sbi-fmpe``: sbi 0.27's NPE, NPSE (``sde_type="ve"``) and FMPE with their defaults.
+* ``exact``: a second, independent set of reference draws, so its C2ST is the floor a perfect method reaches with
+  this classifier and sample size (above 0.5 by chance).
 
 ``--iid K`` adds K iid observations per observation on ``gaussian_linear`` (exact posterior N(Σx/(K+1), 0.1/(K+1)))
 and ``two_moons`` (reference: the exact likelihood on a grid), for the methods that take several observations
@@ -46,7 +48,8 @@ from scorematch.sbi import TASKS, Task, get_task, npse_sample, posterior_model, 
 
 OURS = ("npse", "fsm")
 PEERS = ("sbi-npe", "sbi-npse", "sbi-fmpe")
-IID_METHODS = ("npse", "fsm", "sbi-npse")
+FLOOR = ("exact",)  # a second set of reference draws: the C2ST of a perfect method at this sample size
+IID_METHODS = ("npse", "fsm", "sbi-npse", "exact")
 Sampler = Callable[[torch.Tensor, int, int], torch.Tensor]  # (x (k, d), n, seed) -> (n, p)
 
 
@@ -62,6 +65,8 @@ def _sbi_prior(task: Task):
 def train(task: Task, method: str, n_sim: int, steps: int | None = None) -> tuple[Sampler, float]:
     """A posterior sampler for ``method`` trained on ``n_sim`` simulations (ours at most ``steps`` steps when
     given), and the training seconds."""
+    if method == "exact":
+        return (lambda xs, n, seed: reference(task, xs, n, 50_000 + seed)), 0.0
     g = torch.Generator().manual_seed(0)
     budget = {} if steps is None else {"steps": steps}
     t0 = time.perf_counter()
@@ -161,7 +166,8 @@ def run(args: argparse.Namespace, rows: dict, save: Callable[[], None]) -> None:
             for method in args.methods:
                 todo = [(k, j) for k in iid_list if k == 1 or method in IID_METHODS for j in args.observations
                         if str(j) not in rows.get(key(name, n_sim, method, k), {}).get("c2st", {})]
-                need_cal = args.calibration and "calibration" not in rows.get(key(name, n_sim, method, 1), {})
+                need_cal = (args.calibration and method not in FLOOR
+                            and "calibration" not in rows.get(key(name, n_sim, method, 1), {}))
                 if not todo and not need_cal:
                     continue
                 print(f"[{name} {n_sim} {method}] training", flush=True)
@@ -202,17 +208,18 @@ def render(rows: dict) -> str:
         groups.setdefault((task, int(n_sim), int(iid)), {})[method] = row
     lines += ["| task | simulations | iid | method | C2ST | observations | calibration | train s | sample s / obs |",
               "|---|---|---|---|---|---|---|---|---|"]
-    order = {m: i for i, m in enumerate(OURS + PEERS)}
+    order = {m: i for i, m in enumerate(OURS + PEERS + FLOOR)}
     for (task, n_sim, iid), methods in sorted(groups.items(), key=lambda kv: (list(TASKS).index(kv[0][0]),
                                                                             kv[0][1], kv[0][2])):
         means = {m: statistics.mean(r["c2st"].values()) for m, r in methods.items() if r["c2st"]}
-        best = min(means.values()) if means else None
+        contest = [v for m, v in means.items() if m not in FLOOR]
+        best = min(contest) if contest else None
         for m in sorted(methods, key=lambda m: order.get(m, 99)):
             r = methods[m]
             if m not in means:
                 continue
             c = f"{means[m]:.3f}"
-            c = f"**{c}**" if means[m] == best else c
+            c = f"**{c}**" if means[m] == best and m not in FLOOR else c
             obs = ",".join(sorted(r["c2st"], key=int))
             cal = f"{r['calibration']:.3f}" if "calibration" in r else ""
             sample_s = statistics.mean(r["sample_s"].values())
@@ -240,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--simulations", default="10000")
     ap.add_argument("--observations", default="1-10")
     ap.add_argument("--samples", type=int, default=2000)
-    ap.add_argument("--methods", default=",".join(OURS + PEERS))
+    ap.add_argument("--methods", default=",".join(OURS + PEERS + FLOOR))
     ap.add_argument("--iid", type=int, default=0)
     ap.add_argument("--calibration", type=int, default=0)
     ap.add_argument("--steps", type=int, help="training steps of the library's methods (default: theirs)")
@@ -253,9 +260,9 @@ def main(argv: list[str] | None = None) -> int:
             get_task(t)
         args.simulations, args.observations = _ints(args.simulations), _ints(args.observations)
         args.methods = [m for m in args.methods.split(",") if m]
-        bad = [m for m in args.methods if m not in OURS + PEERS]
+        bad = [m for m in args.methods if m not in OURS + PEERS + FLOOR]
         if bad:
-            raise ValueError(f"unknown method {bad[0]!r}; known: {', '.join(OURS + PEERS)}")
+            raise ValueError(f"unknown method {bad[0]!r}; known: {', '.join(OURS + PEERS + FLOOR)}")
     except ValueError as e:
         sys.stderr.write(f"sbi_bench: error: {e}\n")
         return 2

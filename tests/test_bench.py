@@ -126,8 +126,9 @@ def test_diffusion_quality_judges_each_method_by_the_truth(tmp_path):
 
 def test_sbi_bench_resumes_and_renders_every_row(tmp_path, capsys):
     """``bench/sbi_bench.py`` at a tiny budget with the library's methods (sbi is in the bench environment only):
-    one row per method and observation count, C2ST in [0.4, 1], the iid rows on two_moons for fsm only, the
-    calibration error; a second run finds everything done and trains nothing; a bad method is one line, exit 2."""
+    one row per method and observation count, C2ST in [0.4, 1], the iid rows on two_moons, the calibration error
+    (none for the exact floor, never bold); a second run finds everything done and trains nothing; a bad method is
+    one line, exit 2."""
     import importlib.util
     import json
 
@@ -136,14 +137,15 @@ def test_sbi_bench_resumes_and_renders_every_row(tmp_path, capsys):
     spec.loader.exec_module(script)
     out, raw = tmp_path / "s.md", tmp_path / "s.json"
     argv = ["--tasks", "two_moons", "--simulations", "300", "--observations", "1", "--samples", "200",
-            "--methods", "npse,fsm", "--steps", "40", "--iid", "3", "--calibration", "2", "--json", str(raw),
+            "--methods", "npse,fsm,exact", "--steps", "40", "--iid", "3", "--calibration", "2", "--json", str(raw),
             "--out", str(out)]
     assert script.main(argv) == 0
     rows = json.loads(raw.read_text())
-    assert set(rows) == {"two_moons|300|npse|1", "two_moons|300|fsm|1", "two_moons|300|fsm|3"}
+    assert set(rows) == {f"two_moons|300|{m}|{k}" for m in ("npse", "fsm", "exact") for k in (1, 3)}
     assert all(0.4 <= r["c2st"]["1"] <= 1 for r in rows.values())
-    assert 0 <= rows["two_moons|300|npse|1"]["calibration"] <= 1
+    assert 0 <= rows["two_moons|300|npse|1"]["calibration"] <= 1 and "calibration" not in rows["two_moons|300|exact|1"]
+    assert rows["two_moons|300|exact|1"]["c2st"]["1"] < 0.6  # two sets of exact draws
     capsys.readouterr()
     assert script.main(argv) == 0 and "training" not in capsys.readouterr().out
-    assert "| two_moons | 300 | 3 | fsm |" in out.read_text()
+    assert "| two_moons | 300 | 3 | fsm |" in out.read_text() and "| exact | **" not in out.read_text()
     assert script.main(["--methods", "npe"]) == 2 and "unknown method" in capsys.readouterr().err
